@@ -1,0 +1,68 @@
+"""All-to-all connection with a dense weight matrix ``w[i, j]`` from source unit ``i`` to target ``j``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from spikerl.connections.base import Connection, init_weights
+
+# Below this fraction of active inputs, a spike train is propagated event-driven (sparse matmul).
+EVENT_DRIVEN_DENSITY = 0.05
+
+
+class Dense(Connection):
+    """Dense connection: ``I_j = sum_i s_i w[i, j]`` (+ bias). Weights ``[n_source, n_target]``.
+
+    Args:
+        source_shape, target_shape: layer shapes (flattened internally).
+        w: initial weights ``[n_source, n_target]``; default uniform in ``[wmin, wmax]`` if both are
+            finite, else ``U(0, 1) / sqrt(n_source)``.
+        generator: optional ``torch.Generator`` for the default initialisation.
+        wmin, wmax, norm, bias: see :class:`~spikerl.connections.base.Connection`.
+    """
+
+    def __init__(self, source_shape: int | tuple[int, ...], target_shape: int | tuple[int, ...],
+                 w: torch.Tensor | None = None, *, wmin: float = -math.inf, wmax: float = math.inf,
+                 norm: float | None = None, bias: bool = False, generator: torch.Generator | None = None) -> None:
+        super().__init__(source_shape, target_shape, wmin=wmin, wmax=wmax, norm=norm, bias=bias)
+        n_in, n_out = math.prod(self.source_shape), math.prod(self.target_shape)
+        self.w = nn.Parameter(init_weights((n_in, n_out), w, wmin, wmax, n_in, generator), requires_grad=False)
+        self.enforce_constraints()
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return self.w
+
+    def propagate(self, spikes: torch.Tensor) -> torch.Tensor:
+        flat = spikes.reshape(spikes.shape[0], -1)
+        return (flat @ self.w).reshape(spikes.shape[0], *self.target_shape)
+
+    def forward_many(self, spikes: torch.Tensor) -> torch.Tensor:
+        """Event-driven when the train is sparse: only the rows of active inputs are summed."""
+        self.check_source(spikes, "presynaptic spike train", leading=2)
+        t, b = spikes.shape[:2]
+        flat = spikes.reshape(t * b, -1)
+        if spikes.device.type == "cpu" and flat.numel() > 0:
+            active = torch.count_nonzero(flat)
+            if active < EVENT_DRIVEN_DENSITY * flat.numel():
+                sparse = flat.to(self.w.dtype).to_sparse_csr()
+                out = (sparse @ self.w).reshape(t, b, *self.target_shape)
+                return out if self.bias is None else out + self.bias
+        return super().forward_many(spikes)
+
+    def pair(self, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
+        return pre.reshape(pre.shape[0], -1).to(self.w.dtype).T @ post.reshape(post.shape[0], -1).to(self.w.dtype)
+
+    def pair_per_sample(self, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
+        a = pre.reshape(pre.shape[0], -1, 1).to(self.w.dtype)
+        return a * post.reshape(post.shape[0], 1, -1).to(self.w.dtype)
+
+    def incoming_sums(self) -> torch.Tensor:
+        return self.w.sum(0, keepdim=True)
+
+    def config(self) -> dict[str, Any]:
+        return super().config()

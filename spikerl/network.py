@@ -1,0 +1,436 @@
+"""The network runner: named layers, connections between them, and a batched time loop.
+
+Update order (the same on every code path, and tested to be):
+
+At every step ``t`` of a run, for a batch of ``B`` samples,
+
+1. every connection carries the spikes its source emitted at step ``t-1`` to its target
+   (input layers included: an input spike given for step ``t`` reaches its targets at ``t+1``);
+2. every layer sums its incoming currents (plus any current injected through ``inputs``) and steps its
+   neurons; input layers emit the spikes given for step ``t``;
+3. ``clamp`` forces chosen neurons to spike and ``silence`` forces them quiet (this only changes the spike
+   output, not the membrane);
+4. layer spike traces are updated with the spikes of step ``t``;
+5. when learning, every connection with a rule updates its weights from the step-``t`` spikes of its
+   source and target (and the step's reward);
+6. requested variables are recorded.
+
+After a learning run, connections with ``norm`` are renormalised and layers commit learned state
+(adaptive thresholds).
+
+Fast path: without learning, layers are simulated one strongly connected group at a time in topological
+order. A group's input from upstream groups is computed for all ``T`` steps at once from the known spike
+trains (event-driven when they are sparse), and a lone layer without recurrence is simulated by its
+``scan``. This gives the same result as the step-by-step path (tested); ``run(..., fast=False)`` forces the
+step-by-step path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, NamedTuple
+
+import torch
+from torch import nn
+
+from spikerl.connections.base import Connection
+from spikerl.neurons.base import NeuronLayer, check_positive
+from spikerl.neurons.input import Input
+from spikerl.plasticity.base import LearningRule
+from spikerl.traces import trace_step
+
+TensorMap = Mapping[str, torch.Tensor]
+
+
+@dataclass
+class NetworkState:
+    """Everything that changes during a run (weights and adaptive thresholds live in the modules).
+
+    Attributes:
+        batch_size: ``B``.
+        neurons: per layer, its model's state ``NamedTuple`` of ``[B, *shape]`` tensors.
+        spikes: per layer, the spikes of the last simulated step, bool ``[B, *shape]``.
+        traces: per layer with trace settings, its spike trace ``[B, *shape]``.
+        rules: per plastic connection, the rule's state (traces, eligibility).
+        step: number of steps simulated since the last reset.
+    """
+
+    batch_size: int
+    neurons: dict[str, NamedTuple] = field(default_factory=dict)
+    spikes: dict[str, torch.Tensor] = field(default_factory=dict)
+    traces: dict[str, torch.Tensor] = field(default_factory=dict)
+    rules: dict[str, NamedTuple] = field(default_factory=dict)
+    step: int = 0
+
+
+class Network(nn.Module):
+    """A spiking network of named layers and connections.
+
+    Example::
+
+        net = Network(dt_ms=1.0)
+        net.add_layer("X", Input(784))
+        net.add_layer("Y", LIF(100))
+        net.add_connection("X", "Y", Dense(784, 100, wmin=0, wmax=1), rule=PostPre())
+        out = net.run({"X": spikes}, learning=True, record=["Y.spikes", "Y.v"])   # spikes [T, B, 784]
+        out["Y.spikes"]                                                            # [T, B, 100]
+    """
+
+    def __init__(self, dt_ms: float = 1.0) -> None:
+        super().__init__()
+        check_positive("dt_ms", dt_ms)
+        self.dt_ms = float(dt_ms)
+        self.layers = nn.ModuleDict()
+        self.connections = nn.ModuleDict()
+        self.rules = nn.ModuleDict()
+        self.edges: dict[str, tuple[str, str]] = {}
+        self.state: NetworkState | None = None
+
+    # --- building -----------------------------------------------------------------------------------
+    def add_layer(self, name: str, layer: NeuronLayer) -> NeuronLayer:
+        """Add ``layer`` under ``name`` (letters, digits, ``_``; no dots or arrows)."""
+        if not isinstance(layer, NeuronLayer):
+            raise TypeError(f"layer {name!r} must be a NeuronLayer, got {type(layer).__name__}")
+        if not name or not name.replace("_", "").isalnum():
+            raise ValueError(f"layer name must be letters, digits and '_', got {name!r}")
+        if name in self.layers:
+            raise ValueError(f"a layer named {name!r} already exists")
+        if layer.dt_ms != self.dt_ms:
+            raise ValueError(f"layer {name!r} has dt_ms={layer.dt_ms} but the network has dt_ms={self.dt_ms}")
+        self.layers[name] = layer
+        self.state = None
+        return layer
+
+    def add_connection(self, source: str, target: str, connection: Connection,
+                       rule: LearningRule | None = None, name: str | None = None) -> Connection:
+        """Connect layer ``source`` to layer ``target``; the connection is named ``"source->target"``."""
+        for which in (source, target):
+            self.layer(which)
+        src, tgt = self.layers[source], self.layers[target]
+        if connection.source_shape != src.shape or connection.target_shape != tgt.shape:
+            raise ValueError(
+                f"connection {source}->{target} maps {connection.source_shape} to {connection.target_shape} "
+                f"but the layers have shapes {src.shape} and {tgt.shape}")
+        key = name or f"{source}->{target}"
+        if key in self.connections:
+            raise ValueError(f"a connection named {key!r} already exists; pass name= to add another")
+        self.connections[key] = connection
+        if rule is not None:
+            self.rules[key] = rule
+        self.edges[key] = (source, target)
+        self.state = None
+        return connection
+
+    def layer(self, name: str) -> NeuronLayer:
+        """The layer called ``name``, or a ``KeyError`` that lists the known layers."""
+        if name not in self.layers:
+            raise KeyError(f"unknown layer {name!r}; layers are {sorted(self.layers)}")
+        return self.layers[name]
+
+    # --- state --------------------------------------------------------------------------------------
+    def reset(self, batch_size: int = 1) -> NetworkState:
+        """Fresh state for ``batch_size`` samples (membranes at rest, no spikes, zero traces)."""
+        state = NetworkState(batch_size)
+        for name, layer in self.layers.items():
+            state.neurons[name] = layer.initial_state(batch_size)
+            state.spikes[name] = torch.zeros(batch_size, *layer.shape, dtype=torch.bool, device=layer.device)
+            if layer.trace is not None:
+                state.traces[name] = layer._zeros(batch_size)
+        for key, rule in self.rules.items():
+            state.rules[key] = rule.initial_state(self.connections[key], batch_size)
+        self.state = state
+        return state
+
+    # --- running ------------------------------------------------------------------------------------
+    def run(self, inputs: TensorMap | None = None, steps: int | None = None, *, learning: bool = False,
+            reward: float | torch.Tensor | None = None, clamp: TensorMap | None = None,
+            silence: TensorMap | None = None, record: Iterable[str] = (), fast: bool = True
+            ) -> dict[str, torch.Tensor]:
+        """Simulate ``T`` steps for the whole batch.
+
+        Args:
+            inputs: per layer, ``[T, B, *shape]``: spikes for :class:`Input` layers, injected current (mV per
+                step) for the others.
+            steps: ``T``; optional when ``inputs`` are given (must then agree with them).
+            learning: apply the connections' learning rules at every step.
+            reward: for reward-modulated rules: a number, ``[B]`` (the same every step) or ``[T, B]``.
+            clamp, silence: per layer, bool ``[B, *shape]`` or ``[T, B, *shape]``: neurons forced to spike /
+                to stay silent.
+            record: names ``"layer.var"`` with ``var`` one of ``spikes``, ``trace`` or a field of the
+                layer's state (e.g. ``v``, ``theta``).
+            fast: allow the grouped fast path (ignored when learning).
+
+        Returns:
+            Recorded variables, each ``[T, B, *shape]``.
+        """
+        inputs = dict(inputs or {})
+        T, B = self._check_inputs(inputs, steps)
+        if self.state is None:
+            self.reset(B)
+        state = self.state
+        if state.batch_size != B:
+            raise ValueError(f"inputs have batch size {B} but the network state has batch size "
+                             f"{state.batch_size}; call reset({B}) first")
+        clamp = self._check_masks(clamp or {}, T, B, "clamp")
+        silence = self._check_masks(silence or {}, T, B, "silence")
+        rewards = self._check_reward(reward, T, B) if learning else None
+        recorders = self._allocate_records(record, T, B)
+        for layer in self.layers.values():
+            layer.train(learning)  # adaptive layers adapt only while learning
+        if learning or not fast:
+            self._run_group(list(self.layers), inputs, {}, T, learning, rewards, clamp, silence, recorders)
+        else:
+            self._run_grouped(inputs, T, clamp, silence, recorders)
+        state.step += T
+        for key, rule in self.rules.items():
+            if learning and self.connections[key].norm is not None:
+                self.connections[key].normalize()
+        for name, layer in self.layers.items():
+            layer.end_run(state.neurons[name], learning)
+        return recorders
+
+    def apply_reward(self, reward: float | torch.Tensor) -> None:
+        """Deliver a reward to rules that keep eligibility traces (e.g. MSTDPET) without simulating.
+
+        ``reward``: a number or ``[B]``. Each such rule changes its weights by
+        ``lr * sum_b r_b * e_b`` (see the rule).
+        """
+        if self.state is None:
+            raise RuntimeError("the network has no state yet: run it (or reset it) before apply_reward")
+        r = self._check_reward(reward, 1, self.state.batch_size)[0]
+        for key, rule in self.rules.items():
+            if hasattr(rule, "reward_update"):
+                dw = rule.reward_update(self.connections[key], self.state.rules[key], r)
+                self.connections[key].apply_update(dw)
+
+    # --- the step-by-step loop (one group of layers) --------------------------------------------------
+    def _run_group(self, names: list[str], inputs: dict[str, torch.Tensor],
+                   external: dict[str, torch.Tensor], T: int, learning: bool,
+                   rewards: torch.Tensor | None, clamp: dict, silence: dict,
+                   recorders: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Simulate the layers ``names`` for ``T`` steps; returns their spike trains ``[T, B, ...]``.
+
+        ``external`` holds precomputed currents ``[T, B, *shape]`` from layers outside the group.
+        """
+        state = self.state
+        members = set(names)
+        internal = [k for k, (s, t) in self.edges.items() if t in members and s in members]
+        plastic = [k for k in self.rules if learning] if learning else []
+        trains = {n: torch.empty(T, state.batch_size, *self.layers[n].shape, dtype=torch.bool,
+                                 device=self.layers[n].device) for n in names}
+        recs = [(key, *key.split(".", 1)) for key in recorders if key.split(".", 1)[0] in members]
+        for t in range(T):
+            currents: dict[str, torch.Tensor] = {}
+            for key in internal:
+                src, tgt = self.edges[key]
+                c = self.connections[key](state.spikes[src])
+                currents[tgt] = c if tgt not in currents else currents[tgt] + c
+            for n in names:
+                layer = self.layers[n]
+                if isinstance(layer, Input):
+                    s = inputs[n][t] if n in inputs else torch.zeros_like(state.spikes[n])
+                    s = s if s.dtype == torch.bool else s.bool()
+                else:
+                    cur = currents.get(n)
+                    for extra in (external.get(n), inputs.get(n)):
+                        if extra is not None:
+                            cur = extra[t] if cur is None else cur + extra[t]
+                    if cur is None:
+                        cur = layer._zeros(state.batch_size)
+                    s, state.neurons[n] = layer.step(cur, state.neurons[n])
+                if n in clamp:
+                    s = s | clamp[n][t]
+                if n in silence:
+                    s = s & ~silence[n][t]
+                state.spikes[n] = s
+                trains[n][t] = s
+                if layer.trace is not None:
+                    p = layer.trace
+                    state.traces[n] = trace_step(s, state.traces[n], p.decay(self.dt_ms), p.mode, p.scale)
+            for key in plastic:
+                src, tgt = self.edges[key]
+                r = None if rewards is None else rewards[t]
+                dw, state.rules[key] = self.rules[key].step(self.connections[key], state.spikes[src],
+                                                            state.spikes[tgt], state.rules[key], r, self.dt_ms)
+                if dw is not None:
+                    self.connections[key].apply_update(dw)
+            for key, n, var in recs:
+                recorders[key][t] = self._read(n, var)
+        return trains
+
+    # --- the grouped fast path ------------------------------------------------------------------------
+    def _run_grouped(self, inputs: dict[str, torch.Tensor], T: int, clamp: dict, silence: dict,
+                     recorders: dict[str, torch.Tensor]) -> None:
+        state = self.state
+        trains: dict[str, torch.Tensor] = {}
+        before = dict(state.spikes)  # spikes of the step before this run, for the one-step delay
+        for group in self._groups():
+            external: dict[str, torch.Tensor] = {}
+            for key, (src, tgt) in self.edges.items():
+                if tgt in group and src not in group:
+                    shifted = torch.cat([before[src].unsqueeze(0), trains[src][:-1]])
+                    c = self.connections[key].forward_many(shifted)
+                    external[tgt] = c if tgt not in external else external[tgt] + c
+            n0 = group[0]
+            lone = (len(group) == 1 and not isinstance(self.layers[n0], Input) and n0 not in clamp
+                    and n0 not in silence and not any(s == t == n0 for s, t in self.edges.values()))
+            if lone:
+                trains[n0] = self._scan_layer(n0, external.get(n0), inputs.get(n0), T, recorders)
+            elif len(group) == 1 and isinstance(self.layers[n0], Input) and n0 not in clamp \
+                    and n0 not in silence and self.layers[n0].trace is None and not self._wants(n0, recorders):
+                train = inputs.get(n0)
+                trains[n0] = (train.bool() if train is not None else
+                              torch.zeros(T, *state.spikes[n0].shape, dtype=torch.bool, device=before[n0].device))
+                state.spikes[n0] = trains[n0][-1]
+            else:
+                trains.update(self._run_group(group, inputs, external, T, False, None, clamp, silence, recorders))
+
+    def _scan_layer(self, name: str, external: torch.Tensor | None, injected: torch.Tensor | None, T: int,
+                    recorders: dict[str, torch.Tensor]) -> torch.Tensor:
+        state, layer = self.state, self.layers[name]
+        cur = external
+        if injected is not None:
+            cur = injected if cur is None else cur + injected
+        if cur is None:
+            cur = torch.zeros(T, state.batch_size, *layer.shape, device=layer.device, dtype=layer.dtype)
+        fields = tuple(k.split(".", 1)[1] for k in recorders if k.split(".", 1)[0] == name
+                       and k.split(".", 1)[1] not in ("spikes", "trace"))
+        train, state.neurons[name], recorded = layer.scan(cur, state.neurons[name], fields)
+        state.spikes[name] = train[-1]
+        for var, values in recorded.items():
+            recorders[f"{name}.{var}"].copy_(values)
+        if f"{name}.spikes" in recorders:
+            recorders[f"{name}.spikes"].copy_(train)
+        if layer.trace is not None:
+            p = layer.trace
+            decay, trace = p.decay(self.dt_ms), state.traces[name]
+            for t in range(T):
+                trace = trace_step(train[t], trace, decay, p.mode, p.scale)
+                if f"{name}.trace" in recorders:
+                    recorders[f"{name}.trace"][t] = trace
+            state.traces[name] = trace
+        return train
+
+    def _groups(self) -> list[list[str]]:
+        """Strongly connected groups of layers in topological order (Tarjan), members in insertion order."""
+        names = list(self.layers)
+        succ: dict[str, list[str]] = {n: [] for n in names}
+        for src, tgt in self.edges.values():
+            succ[src].append(tgt)
+        index: dict[str, int] = {}
+        low: dict[str, int] = {}
+        stack: list[str] = []
+        on_stack: set[str] = set()
+        groups: list[list[str]] = []
+
+        def visit(v: str) -> None:
+            index[v] = low[v] = len(index)
+            stack.append(v)
+            on_stack.add(v)
+            for w in succ[v]:
+                if w not in index:
+                    visit(w)
+                    low[v] = min(low[v], low[w])
+                elif w in on_stack:
+                    low[v] = min(low[v], index[w])
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                groups.append(sorted(comp, key=names.index))
+
+        for n in names:
+            if n not in index:
+                visit(n)
+        return groups[::-1]
+
+    # --- recording and validation -------------------------------------------------------------------
+    def _read(self, name: str, var: str) -> torch.Tensor:
+        state = self.state
+        if var == "spikes":
+            return state.spikes[name]
+        if var == "trace":
+            return state.traces[name]
+        value = getattr(state.neurons[name], var)
+        return value.expand(state.batch_size, *self.layers[name].shape)
+
+    def _wants(self, name: str, recorders: dict) -> bool:
+        return any(k.split(".", 1)[0] == name for k in recorders)
+
+    def _allocate_records(self, record: Iterable[str], T: int, B: int) -> dict[str, torch.Tensor]:
+        out: dict[str, torch.Tensor] = {}
+        if isinstance(record, str):
+            record = [record]
+        for key in record:
+            name, _, var = key.partition(".")
+            layer = self.layer(name)
+            fields = ["spikes"] + (["trace"] if layer.trace is not None else []) + list(layer.State._fields)
+            if var not in fields:
+                raise ValueError(f"cannot record {key!r}: layer {name!r} has variables {fields}")
+            dtype = torch.bool if var == "spikes" else layer.dtype
+            out[key] = torch.empty(T, B, *layer.shape, dtype=dtype, device=layer.device)
+        return out
+
+    def _check_inputs(self, inputs: dict[str, torch.Tensor], steps: int | None) -> tuple[int, int]:
+        T, B = steps, None
+        if steps is not None and (not isinstance(steps, int) or steps <= 0):
+            raise ValueError(f"steps must be a positive int, got {steps!r}")
+        for name, x in inputs.items():
+            layer = self.layer(name)
+            if not isinstance(x, torch.Tensor):
+                raise TypeError(f"input for layer {name!r} must be a torch.Tensor, got {type(x).__name__}")
+            if x.dim() != 2 + len(layer.shape) or tuple(x.shape[2:]) != layer.shape:
+                raise ValueError(f"expected input for layer {name!r} of shape [T, B, "
+                                 f"{', '.join(map(str, layer.shape))}], got {list(x.shape)}")
+            if x.device != layer.device:
+                raise ValueError(f"input for layer {name!r} is on {x.device} but the layer is on {layer.device}")
+            if T is not None and x.shape[0] != T:
+                raise ValueError(f"input for layer {name!r} has {x.shape[0]} steps, expected {T}")
+            if B is not None and x.shape[1] != B:
+                raise ValueError(f"inputs disagree on batch size: {B} and {x.shape[1]} (layer {name!r})")
+            T, B = x.shape[0], x.shape[1]
+            if not isinstance(layer, Input) and not x.is_floating_point():
+                inputs[name] = x.to(layer.dtype)
+        if T is None:
+            raise ValueError("give inputs or steps: the number of steps to simulate is unknown")
+        if B is None:
+            B = self.state.batch_size if self.state is not None else 1
+        if self.state is not None:
+            for name, s in self.state.spikes.items():
+                if s.device != self.layers[name].device:
+                    raise ValueError(f"network state is on {s.device} but layer {name!r} is on "
+                                     f"{self.layers[name].device}; call reset() after moving the network")
+        return T, B
+
+    def _check_masks(self, masks: TensorMap, T: int, B: int, what: str) -> dict[str, torch.Tensor]:
+        out = {}
+        for name, m in masks.items():
+            layer = self.layer(name)
+            if m.dtype != torch.bool:
+                raise TypeError(f"{what} mask for layer {name!r} must be bool, got {m.dtype}")
+            if tuple(m.shape) == (B, *layer.shape):
+                m = m.unsqueeze(0).expand(T, *m.shape)
+            if tuple(m.shape) != (T, B, *layer.shape):
+                raise ValueError(f"{what} mask for layer {name!r} must be [B, *shape] or [T, B, *shape] = "
+                                 f"{[T, B, *layer.shape]}, got {list(m.shape)}")
+            out[name] = m.to(layer.device)
+        return out
+
+    def _check_reward(self, reward: float | torch.Tensor | None, T: int, B: int) -> torch.Tensor | None:
+        if reward is None:
+            return None
+        r = torch.as_tensor(reward, dtype=torch.get_default_dtype())
+        if not torch.isfinite(r).all():
+            raise ValueError(f"reward must be finite, got {reward!r}")
+        if r.dim() == 0:
+            r = r.expand(T, B)
+        elif r.dim() == 1 and r.shape[0] == B:
+            r = r.unsqueeze(0).expand(T, B)
+        elif tuple(r.shape) != (T, B):
+            raise ValueError(f"reward must be a number, [B]={[B]} or [T, B]={[T, B]}, got {list(r.shape)}")
+        device = next((c.weight.device for c in self.connections.values()), r.device)
+        return r.to(device)

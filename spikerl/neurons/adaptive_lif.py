@@ -1,0 +1,119 @@
+"""Adaptive-threshold LIF neurons (Diehl & Cook 2015; BindsNET's ``DiehlAndCookNodes`` defaults).
+
+Membrane as in :mod:`spikerl.neurons.lif`. The threshold is ``v_thresh + theta`` where ``theta`` is a
+learned, per-neuron quantity shared by the batch. While adapting (the module is in training mode, which
+the network sets from ``run(learning=...)``)::
+
+    theta_t = theta_{t-1} * exp(-dt / tau_theta) + theta_plus * sum_b s_t[b]
+
+i.e. every spike raises its neuron's threshold by ``theta_plus`` (batch increments add up, as if the
+samples had been shown one after another). With ``one_spike=True`` at most one neuron per sample fires in
+a step: among those above threshold, the one with the largest overshoot ``v - v_thresh - theta``.
+
+``theta`` is kept in a buffer (saved with ``state_dict``); a run's changes are committed to it when the
+run ends, so resetting the network between samples keeps what was learned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+
+from spikerl.neurons import phases
+from spikerl.neurons.base import NeuronLayer, check_positive
+from spikerl.traces import TraceParams
+
+
+@dataclass(frozen=True)
+class AdaptiveLIFParams:
+    """Parameters of :class:`AdaptiveLIF`; defaults are BindsNET's ``DiehlAndCookNodes``.
+
+    Attributes:
+        v_rest_mv, v_reset_mv, v_thresh_mv, tau_mem_ms, refractory_ms, v_min_mv: as in ``LIFParams``.
+        theta_plus_mv: threshold increase per spike.
+        tau_theta_ms: time constant of the threshold's decay (1e7 ms: practically none).
+        one_spike: at most one spike per sample and step.
+    """
+
+    v_rest_mv: float = -65.0
+    v_reset_mv: float = -60.0
+    v_thresh_mv: float = -52.0
+    tau_mem_ms: float = 100.0
+    refractory_ms: float = 5.0
+    v_min_mv: float | None = None
+    theta_plus_mv: float = 0.05
+    tau_theta_ms: float = 1e7
+    one_spike: bool = True
+
+    def __post_init__(self) -> None:
+        check_positive("tau_mem_ms", self.tau_mem_ms)
+        check_positive("tau_theta_ms", self.tau_theta_ms)
+        if self.refractory_ms < 0 or self.theta_plus_mv < 0:
+            raise ValueError("refractory_ms and theta_plus_mv must be >= 0")
+
+
+class AdaptiveLIFState(NamedTuple):
+    """``v``, ``refractory``: ``[B, *shape]``; ``theta``: ``[*shape]`` (shared by the batch)."""
+
+    v: torch.Tensor
+    refractory: torch.Tensor
+    theta: torch.Tensor
+
+
+def keep_largest(spikes: torch.Tensor, overshoot: torch.Tensor) -> torch.Tensor:
+    """Per sample, keep only the spike with the largest ``overshoot`` (``[B, *shape]`` bool)."""
+    batch = spikes.shape[0]
+    flat = torch.where(spikes, overshoot, torch.full_like(overshoot, -torch.inf)).reshape(batch, -1)
+    winner = torch.zeros_like(flat, dtype=torch.bool).scatter_(1, flat.argmax(1, keepdim=True), True)
+    return (winner & spikes.reshape(batch, -1)).reshape(spikes.shape)
+
+
+def adaptive_lif_step(current: torch.Tensor, state: AdaptiveLIFState, params: AdaptiveLIFParams,
+                      dt_ms: float = 1.0, adapt: bool = True) -> tuple[torch.Tensor, AdaptiveLIFState]:
+    """One step (pure function); ``adapt`` turns threshold adaptation on."""
+    p = params
+    steps = phases.refractory_steps(p.refractory_ms, dt_ms)
+    refr = state.refractory if steps > 0 else None
+    v = phases.leak(state.v, p.v_rest_mv, phases.decay_factor(p.tau_mem_ms, dt_ms))
+    v = phases.integrate(v, current, refr)
+    v = phases.clamp_min(v, p.v_min_mv)
+    threshold = p.v_thresh_mv + state.theta
+    spikes = phases.fire(v, threshold)
+    if p.one_spike:
+        spikes = keep_largest(spikes, v - threshold)
+    v = phases.reset(v, spikes, p.v_reset_mv)
+    refr = phases.count_refractory(refr, spikes, steps)
+    theta = state.theta
+    if adapt:
+        theta = theta * phases.decay_factor(p.tau_theta_ms, dt_ms) + p.theta_plus_mv * spikes.sum(0).to(theta.dtype)
+    return spikes, AdaptiveLIFState(v, state.refractory if refr is None else refr, theta)
+
+
+class AdaptiveLIF(NeuronLayer):
+    """Layer of adaptive-threshold LIF neurons (the Diehl & Cook excitatory neuron).
+
+    Adapts its threshold while in training mode (``layer.train()``; the network sets it from
+    ``run(learning=...)``). The learned threshold is the buffer ``theta [*shape]``.
+    """
+
+    State = AdaptiveLIFState
+
+    def __init__(self, shape: int | tuple[int, ...], params: AdaptiveLIFParams | None = None, dt_ms: float = 1.0,
+                 trace: TraceParams | None = None, **overrides: float) -> None:
+        super().__init__(shape, dataclasses.replace(params or AdaptiveLIFParams(), **overrides), dt_ms, trace)
+        self.register_buffer("theta", torch.zeros(self.shape))
+
+    def initial_state(self, batch_size: int) -> AdaptiveLIFState:
+        return AdaptiveLIFState(self._zeros(batch_size, self.params.v_rest_mv), self._zeros(batch_size),
+                                self.theta.clone())
+
+    def step(self, current: torch.Tensor, state: AdaptiveLIFState) -> tuple[torch.Tensor, AdaptiveLIFState]:
+        return adaptive_lif_step(current, state, self.params, self.dt_ms, adapt=self.training)
+
+    @torch.no_grad()
+    def end_run(self, state: AdaptiveLIFState, learning: bool) -> None:
+        if learning:
+            self.theta.copy_(state.theta)
