@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from spikerl.connections.base import Connection
+from spikerl.monitors import Monitor
 from spikerl.neurons.base import NeuronLayer, check_positive
 from spikerl.neurons.input import Input
 from spikerl.plasticity.base import LearningRule
@@ -84,6 +85,7 @@ class Network(nn.Module):
         self.connections = nn.ModuleDict()
         self.rules = nn.ModuleDict()
         self.edges: dict[str, tuple[str, str]] = {}
+        self.monitors: dict[str, Monitor] = {}
         self.state: NetworkState | None = None
 
     # --- building -----------------------------------------------------------------------------------
@@ -120,6 +122,13 @@ class Network(nn.Module):
         self.edges[key] = (source, target)
         self.state = None
         return connection
+
+    def add_monitor(self, name: str, monitor: Monitor) -> Monitor:
+        """Attach ``monitor``: every later run records its variables and appends them to it."""
+        for key in monitor.variables:
+            self._allocate_records([key], 1, 1)  # validates the names now
+        self.monitors[name] = monitor
+        return monitor
 
     def layer(self, name: str) -> NeuronLayer:
         """The layer called ``name``, or a ``KeyError`` that lists the known layers."""
@@ -174,7 +183,9 @@ class Network(nn.Module):
         clamp = self._check_masks(clamp or {}, T, B, "clamp")
         silence = self._check_masks(silence or {}, T, B, "silence")
         rewards = self._check_reward(reward, T, B) if learning else None
-        recorders = self._allocate_records(record, T, B)
+        record = [record] if isinstance(record, str) else list(record)
+        wanted = list(dict.fromkeys(record + [v for m in self.monitors.values() for v in m.variables]))
+        recorders = self._allocate_records(wanted, T, B)
         for layer in self.layers.values():
             layer.train(learning)  # adaptive layers adapt only while learning
         if learning or not fast:
@@ -187,7 +198,9 @@ class Network(nn.Module):
                 self.connections[key].normalize()
         for name, layer in self.layers.items():
             layer.end_run(state.neurons[name], learning)
-        return recorders
+        for monitor in self.monitors.values():
+            monitor.append({v: recorders[v] for v in monitor.variables})
+        return {k: recorders[k] for k in record}
 
     def apply_reward(self, reward: float | torch.Tensor) -> None:
         """Deliver a reward to rules that keep eligibility traces (e.g. MSTDPET) without simulating.
@@ -363,8 +376,6 @@ class Network(nn.Module):
 
     def _allocate_records(self, record: Iterable[str], T: int, B: int) -> dict[str, torch.Tensor]:
         out: dict[str, torch.Tensor] = {}
-        if isinstance(record, str):
-            record = [record]
         for key in record:
             name, _, var = key.partition(".")
             layer = self.layer(name)
