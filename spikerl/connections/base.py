@@ -47,7 +47,7 @@ class Connection(nn.Module):
         self.target_shape: Shape = as_shape(target_shape)
         self.wmin, self.wmax, self.norm = float(wmin), float(wmax), norm
         self.bias = nn.Parameter(torch.zeros(self.target_shape), requires_grad=False) if bias else None
-        self.mask: torch.Tensor | None = None
+        self.register_buffer("mask", None)  # bool, weight-shaped, True where a synapse exists
 
     # --- to implement -------------------------------------------------------------------------------
     def propagate(self, spikes: torch.Tensor) -> torch.Tensor:
@@ -130,7 +130,7 @@ class Connection(nn.Module):
             return
         if tuple(mask.shape) != tuple(self.weight.shape):
             raise ValueError(f"mask must have the weight's shape {list(self.weight.shape)}, got {list(mask.shape)}")
-        self.register_buffer("mask", mask.to(device=self.weight.device, dtype=torch.bool))
+        self.mask = mask.to(device=self.weight.device, dtype=torch.bool)
         self.enforce_constraints()
 
     def config(self) -> dict[str, Any]:

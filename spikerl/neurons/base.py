@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from typing import Any, NamedTuple
 
 import torch
@@ -126,14 +127,27 @@ class NeuronLayer(nn.Module):
         """Called by the network after each run; layers with learned state (theta) commit it here."""
 
     def config(self) -> dict[str, Any]:
-        """JSON-able description of the layer (used by checkpoints)."""
+        """JSON-able description of the layer (used by checkpoints; see :meth:`from_config`)."""
+        has_params = dataclasses.is_dataclass(self.params)
         return {
             "type": type(self).__name__,
             "shape": list(self.shape),
-            "params": dataclasses.asdict(self.params) if dataclasses.is_dataclass(self.params) else None,
+            "params_type": type(self.params).__name__ if has_params else None,
+            "params": dataclasses.asdict(self.params) if has_params else None,
             "dt_ms": self.dt_ms,
             "trace": dataclasses.asdict(self.trace) if self.trace is not None else None,
         }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "NeuronLayer":
+        """Rebuild a layer from :meth:`config` (the params class is looked up in the layer's module)."""
+        kwargs: dict[str, Any] = {"dt_ms": config["dt_ms"]}
+        if config.get("trace") is not None:
+            kwargs["trace"] = TraceParams(**config["trace"])
+        if config.get("params_type"):
+            params_cls = getattr(sys.modules[cls.__module__], config["params_type"])
+            kwargs["params"] = params_cls(**config["params"])
+        return cls(tuple(config["shape"]), **kwargs)
 
     def extra_repr(self) -> str:
         return f"shape={self.shape}, params={self.params}, dt_ms={self.dt_ms}, trace={self.trace}"
