@@ -66,14 +66,7 @@ def save_network(net: Network, path: str | os.PathLike, *, include_state: bool =
         "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
     }
     if include_state and net.state is not None:
-        st = net.state
-        payload["state"] = {
-            "batch_size": st.batch_size, "step": st.step,
-            "neurons": {n: {f: t.cpu() for f, t in s._asdict().items()} for n, s in st.neurons.items()},
-            "spikes": {n: t.cpu() for n, t in st.spikes.items()},
-            "traces": {n: t.cpu() for n, t in st.traces.items()},
-            "rules": {k: {f: t.cpu() for f, t in s._asdict().items()} for k, s in st.rules.items()},
-        }
+        payload["state"] = state_to_dict(net.state)
     tmp = f"{os.fspath(path)}.tmp"
     torch.save(payload, tmp)
     os.replace(tmp, path)
@@ -93,14 +86,38 @@ def load_network(path: str | os.PathLike, map_location: str | torch.device = "cp
     net.load_state_dict(sd)
     net.to(map_location)
     if "state" in payload:
-        st = payload["state"]
-        state = NetworkState(st["batch_size"], step=st["step"])
-        reference = net.reset(st["batch_size"])
-        state.neurons = {n: type(reference.neurons[n])(**f) for n, f in st["neurons"].items()}
-        state.rules = {k: type(reference.rules[k])(**f) for k, f in st["rules"].items()}
-        state.spikes, state.traces = dict(st["spikes"]), dict(st["traces"])
-        net.state = state
+        net.state = state_from_dict(net, payload["state"])
     return net, json.loads(payload["extra"])
+
+
+def state_to_dict(state: NetworkState) -> dict[str, Any]:
+    """A :class:`NetworkState` as nested dicts of CPU tensors (for ``torch.save`` with weights_only)."""
+    return {
+        "batch_size": state.batch_size, "step": state.step,
+        "neurons": {n: {f: t.cpu() for f, t in s._asdict().items()} for n, s in state.neurons.items()},
+        "spikes": {n: t.cpu() for n, t in state.spikes.items()},
+        "traces": {n: t.cpu() for n, t in state.traces.items()},
+        "rules": {k: {f: t.cpu() for f, t in s._asdict().items()} for k, s in state.rules.items()},
+    }
+
+
+def state_from_dict(net: Network, data: dict[str, Any]) -> NetworkState:
+    """Inverse of :func:`state_to_dict`, on the network's devices (NamedTuple types from a fresh reset)."""
+    reference = net.reset(data["batch_size"])
+
+    def moved(fresh: torch.Tensor, saved: torch.Tensor) -> torch.Tensor:
+        return saved.to(device=fresh.device)
+
+    state = NetworkState(data["batch_size"], step=data["step"])
+    state.neurons = {n: type(reference.neurons[n])(**{f: moved(getattr(reference.neurons[n], f), t)
+                                                      for f, t in fields.items()})
+                     for n, fields in data["neurons"].items()}
+    state.rules = {k: type(reference.rules[k])(**{f: moved(getattr(reference.rules[k], f), t)
+                                                  for f, t in fields.items()})
+                   for k, fields in data["rules"].items()}
+    state.spikes = {n: moved(reference.spikes[n], t) for n, t in data["spikes"].items()}
+    state.traces = {n: moved(reference.traces[n], t) for n, t in data["traces"].items()}
+    return state
 
 
 def _lookup(module: Any, name: str, what: str) -> Any:

@@ -150,6 +150,42 @@ class Network(nn.Module):
         self.state = state
         return state
 
+    def reset_rows(self, rows: torch.Tensor) -> None:
+        """Reset the samples where ``rows`` (bool ``[B]``) is True; the others keep their state.
+
+        Used by agents when some environments of a vectorised batch start a new episode. State without
+        a batch dimension (an adaptive threshold shared by the batch) is left alone.
+        """
+        if self.state is None:
+            return
+        state = self.state
+        rows = torch.as_tensor(rows, dtype=torch.bool)
+        if rows.shape != (state.batch_size,):
+            raise ValueError(f"rows must be bool [{state.batch_size}], got shape {list(rows.shape)}")
+        if not rows.any():
+            return
+        fresh = NetworkState(state.batch_size)
+        for name, layer in self.layers.items():
+            fresh.neurons[name] = layer.initial_state(state.batch_size)
+        for key, rule in self.rules.items():
+            fresh.rules[key] = rule.initial_state(self.connections[key], state.batch_size)
+
+        def pick(new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
+            if old.dim() == 0 or old.shape[0] != state.batch_size or new.shape != old.shape:
+                return old
+            mask = rows.to(old.device).reshape(-1, *([1] * (old.dim() - 1)))
+            return torch.where(mask, new, old)
+
+        for name in state.neurons:
+            state.neurons[name] = type(state.neurons[name])(
+                *(pick(n, o) for n, o in zip(fresh.neurons[name], state.neurons[name])))
+            state.spikes[name] = pick(torch.zeros_like(state.spikes[name]), state.spikes[name])
+            if name in state.traces:
+                state.traces[name] = pick(torch.zeros_like(state.traces[name]), state.traces[name])
+        for key in state.rules:
+            state.rules[key] = type(state.rules[key])(
+                *(pick(n, o) for n, o in zip(fresh.rules[key], state.rules[key])))
+
     # --- running ------------------------------------------------------------------------------------
     def run(self, inputs: TensorMap | None = None, steps: int | None = None, *, learning: bool = False,
             reward: float | torch.Tensor | None = None, clamp: TensorMap | None = None,

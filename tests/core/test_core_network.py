@@ -166,3 +166,17 @@ def test_import_spikerl_stays_light():
             "print([m for m in ('gymnasium', 'cv2', 'matplotlib', 'tensorboard') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_reset_rows_resets_only_chosen_samples():
+    x = torch.rand(40, 3, 30, generator=torch.Generator().manual_seed(5)) < 0.3
+    net = recurrent_net()
+    net.run({"X": x})
+    before = net.state.neurons["O"].v.clone()
+    net.reset_rows(torch.tensor([False, True, False]))
+    after = net.state.neurons["O"].v
+    assert torch.equal(after[[0, 2]], before[[0, 2]])
+    assert torch.equal(after[1], torch.full_like(after[1], -65.0))
+    assert not net.state.spikes["E"][1].any()
+    with pytest.raises(ValueError, match=r"rows must be bool \[3\]"):
+        net.reset_rows(torch.tensor([True]))
