@@ -1,0 +1,60 @@
+"""make_vec: number of envs, batched observation shapes, seeding, early name errors, protocol."""
+
+import numpy as np
+import pytest
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+import envs
+
+
+@pytest.mark.parametrize(
+    ("name", "n_envs", "obs_shape"), [("spikerl/Catch-v0", 3, (1, 8, 5)), ("SpaceInvaders", 2, (1, 84, 84))]
+)
+def test_make_vec_counts_and_shapes(name: str, n_envs: int, obs_shape: tuple) -> None:
+    venv = envs.make_vec(name, n_envs=n_envs, seed=0)
+    assert isinstance(venv, DummyVecEnv) and venv.num_envs == n_envs
+    assert venv.observation_space.shape == obs_shape
+    obs = venv.reset()
+    assert obs.shape == (n_envs, *obs_shape) and obs.dtype == np.uint8
+    obs, rewards, dones, _ = venv.step(np.zeros(n_envs, dtype=np.int64))
+    assert obs.shape == (n_envs, *obs_shape) and rewards.shape == dones.shape == (n_envs,)
+    venv.close()
+
+
+def test_make_vec_passes_kwargs_and_seeds_each_env() -> None:
+    venv = envs.make_vec("spikerl/PatternAction-v0", n_envs=4, seed=11, n_patterns=2, size=4)
+    assert venv.observation_space.shape == (1, 4, 4)
+    assert venv.action_space.n == 2
+    first = venv.reset()
+    again = envs.make_vec("spikerl/PatternAction-v0", n_envs=4, seed=11, n_patterns=2, size=4).reset()
+    np.testing.assert_array_equal(first, again)
+    # env i is seeded with seed + i, as a single env would be
+    single, _ = envs.make("spikerl/PatternAction-v0", n_patterns=2, size=4).reset(seed=11 + 2)
+    np.testing.assert_array_equal(first[2], single)
+
+
+def test_make_vec_rejects_unknown_names_before_building() -> None:
+    with pytest.raises(ValueError, match="close matches: Breakout"):
+        envs.make_vec("Breakot", n_envs=2)
+    with pytest.raises(ValueError, match="n_envs"):
+        envs.make_vec("spikerl/Catch-v0", n_envs=0)
+
+
+def test_describe_protocol_of_a_dummy_vec_env() -> None:
+    protocol = envs.describe_protocol(envs.make_vec("spikerl/Catch-v0", n_envs=2))
+    assert protocol["id"] == "spikerl/Catch-v0"
+    assert protocol["optimal_return"] == envs.CatchEnv().optimal_return
+    assert protocol["preprocessing"] == []  # Monitor and checkers are bookkeeping
+
+
+def test_make_vec_with_subprocesses() -> None:
+    venv = envs.make_vec(
+        "spikerl/Catch-v0", n_envs=2, seed=0, vec_env_cls=SubprocVecEnv, vec_env_kwargs={"start_method": "fork"}
+    )
+    try:
+        assert venv.num_envs == 2
+        assert venv.reset().shape == (2, 1, 8, 5)
+        with pytest.raises(TypeError, match="worker processes"):
+            envs.describe_protocol(venv)
+    finally:
+        venv.close()
