@@ -225,7 +225,10 @@ class Network(nn.Module):
         for layer in self.layers.values():
             layer.train(learning)  # adaptive layers adapt only while learning
         if learning or not fast:
-            self._run_group(list(self.layers), inputs, {}, T, learning, rewards, clamp, silence, recorders)
+            external, skip = ({}, set()) if not fast else self._input_currents(inputs, T, learning,
+                                                                               set(clamp) | set(silence))
+            self._run_group(list(self.layers), inputs, external, T, learning, rewards, clamp, silence, recorders,
+                            skip=skip)
         else:
             self._run_grouped(inputs, T, clamp, silence, recorders)
         state.step += T
@@ -256,14 +259,15 @@ class Network(nn.Module):
     def _run_group(self, names: list[str], inputs: dict[str, torch.Tensor],
                    external: dict[str, torch.Tensor], T: int, learning: bool,
                    rewards: torch.Tensor | None, clamp: dict, silence: dict,
-                   recorders: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+                   recorders: dict[str, torch.Tensor], skip: set[str] = frozenset()) -> dict[str, torch.Tensor]:
         """Simulate the layers ``names`` for ``T`` steps; returns their spike trains ``[T, B, ...]``.
 
-        ``external`` holds precomputed currents ``[T, B, *shape]`` from layers outside the group.
+        ``external`` holds precomputed currents ``[T, B, *shape]`` from layers outside the group, or from the
+        connections named in ``skip`` (whose currents were computed ahead from known input trains).
         """
         state = self.state
         members = set(names)
-        internal = [k for k, (s, t) in self.edges.items() if t in members and s in members]
+        internal = [k for k, (s, t) in self.edges.items() if t in members and s in members and k not in skip]
         plastic = [k for k in self.rules if learning] if learning else []
         trains = {n: torch.empty(T, state.batch_size, *self.layers[n].shape, dtype=torch.bool,
                                  device=self.layers[n].device) for n in names}
@@ -333,6 +337,29 @@ class Network(nn.Module):
                 state.spikes[n0] = trains[n0][-1]
             else:
                 trains.update(self._run_group(group, inputs, external, T, False, None, clamp, silence, recorders))
+
+    def _input_currents(self, inputs: dict[str, torch.Tensor], T: int, learning: bool, forced: set[str]
+                        ) -> tuple[dict[str, torch.Tensor], set[str]]:
+        """Currents of fixed connections from input layers, for all ``T`` steps at once (learning path).
+
+        Their source trains are given, so ``W s_{t-1}`` is known ahead; plastic connections are left to the
+        step loop because their weights change every step.
+        """
+        external: dict[str, torch.Tensor] = {}
+        skip: set[str] = set()
+        for key, (src, tgt) in self.edges.items():
+            if not isinstance(self.layers[src], Input) or isinstance(self.layers[tgt], Input) or src in forced:
+                continue
+            if learning and key in self.rules:
+                continue
+            train = inputs.get(src)
+            if train is None:
+                continue
+            shifted = torch.cat([self.state.spikes[src].unsqueeze(0), train[:-1].bool()])
+            c = self.connections[key].forward_many(shifted)
+            external[tgt] = c if tgt not in external else external[tgt] + c
+            skip.add(key)
+        return external, skip
 
     def _scan_layer(self, name: str, external: torch.Tensor | None, injected: torch.Tensor | None, T: int,
                     recorders: dict[str, torch.Tensor]) -> torch.Tensor:

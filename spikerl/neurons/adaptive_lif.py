@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 import torch
 
+from spikerl import kernels
 from spikerl.neurons import phases
 from spikerl.neurons.base import NeuronLayer, check_positive
 from spikerl.traces import TraceParams
@@ -49,10 +50,11 @@ class AdaptiveLIFParams:
     one_spike: bool = True
 
     def __post_init__(self) -> None:
-        check_positive("tau_mem_ms", self.tau_mem_ms)
-        check_positive("tau_theta_ms", self.tau_theta_ms)
-        if self.refractory_ms < 0 or self.theta_plus_mv < 0:
-            raise ValueError("refractory_ms and theta_plus_mv must be >= 0")
+        check_positive("tau_mem_ms", self.tau_mem_ms, allow_inf=True)
+        check_positive("tau_theta_ms", self.tau_theta_ms, allow_inf=True)
+        for name in ("refractory_ms", "theta_plus_mv"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 class AdaptiveLIFState(NamedTuple):
@@ -112,6 +114,18 @@ class AdaptiveLIF(NeuronLayer):
 
     def step(self, current: torch.Tensor, state: AdaptiveLIFState) -> tuple[torch.Tensor, AdaptiveLIFState]:
         return adaptive_lif_step(current, state, self.params, self.dt_ms, adapt=self.training)
+
+    def scan(self, currents: torch.Tensor, state: AdaptiveLIFState, record: tuple[str, ...] = ()
+             ) -> tuple[torch.Tensor, AdaptiveLIFState, dict[str, torch.Tensor]]:
+        """As :meth:`NeuronLayer.scan`; on CPU float tensors one fused C call (:mod:`spikerl.kernels`,
+        bit-identical to the step loop), else the step loop (always when a subclass overrides ``step``)."""
+        fused = (kernels.adaptive_lif_scan(currents, state.v, state.refractory, state.theta, self.params,
+                                           self.dt_ms, self.training, record)
+                 if type(self).step is AdaptiveLIF.step and currents.dtype == self.dtype else None)
+        if fused is None:
+            return super().scan(currents, state, record)
+        spikes, final, recorded = fused
+        return spikes, AdaptiveLIFState(*final), recorded
 
     @torch.no_grad()
     def end_run(self, state: AdaptiveLIFState, learning: bool) -> None:

@@ -36,9 +36,10 @@ def as_shape(shape: int | tuple[int, ...] | list[int]) -> Shape:
     return dims
 
 
-def check_positive(name: str, value: float) -> None:
-    """Raise ``ValueError`` unless ``value`` is a finite number > 0."""
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+def check_positive(name: str, value: float, allow_inf: bool = False) -> None:
+    """Raise ``ValueError`` unless ``value`` is a number > 0 (finite unless ``allow_inf``)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value) and value > 0
+    if not ok or (math.isinf(value) and not allow_inf):
         raise ValueError(f"{name} must be a positive number, got {value!r}")
 
 
@@ -81,7 +82,7 @@ class NeuronLayer(nn.Module):
         return self._anchor.dtype
 
     def _zeros(self, batch_size: int, fill: float = 0.0) -> torch.Tensor:
-        if not isinstance(batch_size, int) or batch_size <= 0:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         return torch.full((batch_size, *self.shape), fill, device=self.device, dtype=self.dtype)
 

@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import torch
 
+from spikerl import kernels
 from spikerl.neurons import phases
 from spikerl.neurons.base import NeuronLayer, check_positive
 from spikerl.traces import TraceParams
@@ -44,7 +45,7 @@ class LIFParams:
     v_min_mv: float | None = None
 
     def __post_init__(self) -> None:
-        check_positive("tau_mem_ms", self.tau_mem_ms)
+        check_positive("tau_mem_ms", self.tau_mem_ms, allow_inf=True)
         if self.refractory_ms < 0:
             raise ValueError(f"refractory_ms must be >= 0, got {self.refractory_ms}")
 
@@ -89,6 +90,17 @@ class LIF(NeuronLayer):
 
     def step(self, current: torch.Tensor, state: LIFState) -> tuple[torch.Tensor, LIFState]:
         return lif_step(current, state, self.params, self.dt_ms)
+
+    def scan(self, currents: torch.Tensor, state: LIFState, record: tuple[str, ...] = ()
+             ) -> tuple[torch.Tensor, LIFState, dict[str, torch.Tensor]]:
+        """As :meth:`NeuronLayer.scan`; on CPU float tensors one fused C call (:mod:`spikerl.kernels`,
+        bit-identical to the step loop), else the step loop (always when a subclass overrides ``step``)."""
+        fused = (kernels.lif_scan(currents, state.v, state.refractory, self.params, self.dt_ms, record)
+                 if type(self).step is LIF.step and currents.dtype == self.dtype else None)
+        if fused is None:
+            return super().scan(currents, state, record)
+        spikes, final, recorded = fused
+        return spikes, LIFState(*final), recorded
 
 
 class IF(LIF):

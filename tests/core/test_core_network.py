@@ -180,3 +180,21 @@ def test_reset_rows_resets_only_chosen_samples():
     assert not net.state.spikes["E"][1].any()
     with pytest.raises(ValueError, match=r"rows must be bool \[3\]"):
         net.reset_rows(torch.tensor([True]))
+
+
+def test_learning_with_precomputed_input_currents_equals_step_by_step():
+    def build():
+        g = torch.Generator().manual_seed(7)
+        net = Network()
+        net.add_layer("X", Input(30))
+        net.add_layer("H", LIF(20, tau_mem_ms=10.0))
+        net.add_layer("O", LIF(6, tau_mem_ms=10.0))
+        net.add_connection("X", "H", Dense(30, 20, wmin=0.0, wmax=6.0, generator=g))
+        net.add_connection("H", "O", Dense(20, 6, wmin=0.0, wmax=8.0, generator=g), rule=PostPre(0.01, 0.05))
+        return net
+    x = torch.rand(60, 2, 30, generator=torch.Generator().manual_seed(8)) < 0.3
+    a, b = build(), build()
+    ra = a.run({"X": x}, learning=True, record=["O.v"])
+    rb = b.run({"X": x}, learning=True, record=["O.v"], fast=False)
+    torch.testing.assert_close(ra["O.v"], rb["O.v"], rtol=0, atol=1e-5)
+    torch.testing.assert_close(a.connections["H->O"].w, b.connections["H->O"].w, rtol=0, atol=1e-6)
