@@ -4,15 +4,20 @@ Time is in milliseconds (``dt_ms``, default 1.0); spike trains are time-major ``
 state is ``[B, *shape]``. See README for a tour.
 """
 
-from spikerl.connections import Connection, Dense
+from spikerl.connections import Connection, Conv2d, Dense, LocallyConnected2d, MaxPool2d, OneToOne, Sparse
+from spikerl.monitors import Monitor
 from spikerl.network import Network, NetworkState
-from spikerl.neurons import IF, LIF, AdaptiveLIF, Input, NeuronLayer
-from spikerl.plasticity import LearningRule, PostPre
+from spikerl.neurons import (
+    IF, LIF, SRM0, AdaptiveLIF, CurrentLIF, Input, Izhikevich, McCullochPitts, NeuronLayer,
+)
+from spikerl.plasticity import MSTDP, MSTDPET, Hebbian, LearningRule, PostPre, WeightDependentPostPre
 from spikerl.traces import TraceParams
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Network", "NetworkState", "NeuronLayer", "Input", "IF", "LIF", "AdaptiveLIF",
-    "Connection", "Dense", "LearningRule", "PostPre", "TraceParams",
+    "Network", "NetworkState", "Monitor", "TraceParams",
+    "NeuronLayer", "Input", "IF", "LIF", "AdaptiveLIF", "CurrentLIF", "Izhikevich", "McCullochPitts", "SRM0",
+    "Connection", "Dense", "Sparse", "Conv2d", "LocallyConnected2d", "MaxPool2d", "OneToOne",
+    "LearningRule", "PostPre", "WeightDependentPostPre", "Hebbian", "MSTDP", "MSTDPET",
 ]

@@ -48,7 +48,7 @@ class Monitor:
         for v in self.variables:
             x = records[v]
             if steps >= self.capacity:
-                self.buffers[v].copy_(x[-self.capacity:])
+                self.buffers[v].copy_(x[-self.capacity:].roll((self.length + steps) % self.capacity, dims=0))
                 continue
             start = self.length % self.capacity
             first = min(steps, self.capacity - start)
@@ -64,7 +64,7 @@ class Monitor:
             raise RuntimeError("nothing recorded yet")
         buf = self.buffers[variable]
         if self.length <= self.capacity:
-            return buf[:self.length]
+            return buf[:self.length].clone()
         start = self.length % self.capacity
         return torch.cat([buf[start:], buf[:start]])
 

@@ -113,6 +113,11 @@ class Network(nn.Module):
             raise ValueError(
                 f"connection {source}->{target} maps {connection.source_shape} to {connection.target_shape} "
                 f"but the layers have shapes {src.shape} and {tgt.shape}")
+        if rule is not None:
+            if connection.weight.numel() == 0:
+                raise TypeError(f"{type(connection).__name__} {source}->{target} has no weights to learn; "
+                                "give it no rule")
+            rule.check(connection)
         key = name or f"{source}->{target}"
         if key in self.connections:
             raise ValueError(f"a connection named {key!r} already exists; pass name= to add another")
@@ -497,7 +502,8 @@ class Network(nn.Module):
     def _check_reward(self, reward: float | torch.Tensor | None, T: int, B: int) -> torch.Tensor | None:
         if reward is None:
             return None
-        r = torch.as_tensor(reward, dtype=torch.get_default_dtype())
+        dtype = next((c.weight.dtype for c in self.connections.values()), torch.get_default_dtype())
+        r = torch.as_tensor(reward, dtype=dtype)
         if not torch.isfinite(r).all():
             raise ValueError(f"reward must be finite, got {reward!r}")
         if r.dim() == 0:

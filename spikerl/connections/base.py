@@ -123,6 +123,13 @@ class Connection(nn.Module):
         sums = self.incoming_sums()
         self.weight.mul_(self.norm / torch.where(sums == 0, torch.ones_like(sums), sums))
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # A saved mask is loaded into a connection built without one (e.g. rebuilt from its config).
+        key = prefix + "mask"
+        if key in state_dict and self.mask is None:
+            self.mask = torch.zeros(state_dict[key].shape, dtype=torch.bool, device=self.weight.device)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def set_mask(self, mask: torch.Tensor | None) -> None:
         """Restrict the connection to the synapses where ``mask`` (weight-shaped bool) is True."""
         if mask is None:

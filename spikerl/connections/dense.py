@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from spikerl import kernels
 from spikerl.connections.base import Connection, init_weights
 
 # Below this fraction of active inputs, a spike train is propagated event-driven (sparse matmul).
@@ -42,15 +43,18 @@ class Dense(Connection):
         return (flat @ self.w).reshape(spikes.shape[0], *self.target_shape)
 
     def forward_many(self, spikes: torch.Tensor) -> torch.Tensor:
-        """Event-driven when the train is sparse: only the rows of active inputs are summed."""
+        """Event-driven when the train is sparse: only the rows of active inputs are summed (in C when
+        :mod:`spikerl.kernels` is available, else as a sparse CSR product)."""
         self.check_source(spikes, "presynaptic spike train", leading=2)
         t, b = spikes.shape[:2]
         flat = spikes.reshape(t * b, -1)
         if spikes.device.type == "cpu" and flat.numel() > 0:
-            active = torch.count_nonzero(flat)
+            active = int(torch.count_nonzero(flat))
             if active < EVENT_DRIVEN_DENSITY * flat.numel():
-                sparse = flat.to(self.w.dtype).to_sparse_csr()
-                out = (sparse @ self.w).reshape(t, b, *self.target_shape)
+                out = kernels.propagate(flat, self.w, active)  # C kernel; None where it does not apply
+                if out is None:
+                    out = flat.to(self.w.dtype).to_sparse_csr() @ self.w
+                out = out.reshape(t, b, *self.target_shape)
                 return out if self.bias is None else out + self.bias
         return super().forward_many(spikes)
 

@@ -1,5 +1,20 @@
-"""Encoders: turn frames, pixels or numbers into spike trains ``[T, B, *shape]``."""
+"""Encoders: turn frames, pixels or numbers into spike trains ``[T, B, *shape]`` (or currents, for ``repeat``).
 
+Every encoder takes a batch ``[B, *shape]`` and works on its device; the random ones take an optional
+``torch.Generator`` for reproducible trains. Each comes as a function and as a small callable class.
+
+* :func:`poisson` / :class:`PoissonEncoder`: rates in Hz, spike probability ``rate * dt / 1000`` per step.
+* :func:`bernoulli` / :class:`BernoulliEncoder`: spike probability per step.
+* :func:`latency` / :class:`LatencyEncoder`: one spike, earlier for larger inputs; zeros never spike.
+* :func:`repeat` / :class:`RepeatEncoder`: the input as a constant current, float ``[T, B, *shape]``.
+"""
+
+from spikerl.encoding.bernoulli import BernoulliEncoder, bernoulli
+from spikerl.encoding.latency import LatencyEncoder, latency, latency_times
 from spikerl.encoding.poisson import PoissonEncoder, poisson
+from spikerl.encoding.repeat import RepeatEncoder, repeat
 
-__all__ = ["PoissonEncoder", "poisson"]
+__all__ = [
+    "PoissonEncoder", "poisson", "BernoulliEncoder", "bernoulli", "LatencyEncoder", "latency", "latency_times",
+    "RepeatEncoder", "repeat",
+]

@@ -1,6 +1,13 @@
 """Learning rules, written once against ``Connection.pair``."""
 
 from spikerl.plasticity.base import LearningRule, TraceState
+from spikerl.plasticity.baseline import RewardBaseline
+from spikerl.plasticity.hebbian import Hebbian
+from spikerl.plasticity.mstdp import MSTDP
+from spikerl.plasticity.mstdpet import MSTDPET, EligibilityState
 from spikerl.plasticity.post_pre import PostPre
+from spikerl.plasticity.reward import RewardModulatedRule, check_reward
+from spikerl.plasticity.weight_dependent import WeightDependentPostPre
 
-__all__ = ["LearningRule", "TraceState", "PostPre"]
+__all__ = ["LearningRule", "TraceState", "PostPre", "WeightDependentPostPre", "Hebbian", "MSTDP", "MSTDPET",
+           "EligibilityState", "RewardModulatedRule", "RewardBaseline", "check_reward"]

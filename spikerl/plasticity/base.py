@@ -55,6 +55,9 @@ class LearningRule(nn.Module):
 
     needs_reward: bool = False
 
+    def check(self, connection: Connection) -> None:
+        """Raise a clear error if this rule cannot learn on ``connection`` (called by ``add_connection``)."""
+
     def initial_state(self, connection: Connection, batch_size: int) -> NamedTuple:
         """Zero traces for ``batch_size`` samples on the connection's device."""
         w = connection.weight
