@@ -1,0 +1,279 @@
+"""A spiking policy: encoder -> spikerl network -> decoder, with state carried across environment steps.
+
+Architecture (all sizes configurable in :class:`SpikingPolicyConfig`)::
+
+    observation [B, *obs_shape]  --Bernoulli spikes, T steps-->  X: Input(obs_shape)
+    X --Dense, fixed random-->  H: LIF(hidden)                   (omitted with hidden_size=0)
+    H --Dense, MSTDPET (plastic)-->  O: LIF(n_actions * population)
+    O --Dense, fixed, -inhibition between populations--> O       (winner-take-all between actions)
+
+Each environment step shows the observation for ``steps_per_action`` simulation steps (``dt = 1 ms``); the
+action is the population with the most output spikes (ties broken at random; a silent network picks at
+random). Exploration: with probability ``epsilon`` an environment's action is drawn at random and that
+action's population is *clamped* to fire (the others silenced), so the eligibility trace records the action
+actually taken. Membranes, traces and eligibility persist across environment steps and are reset per
+environment when its episode ends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch import nn
+
+from spikerl.connections import Dense
+from spikerl.network import Network, NetworkState
+from spikerl.neurons import LIF, Input
+from spikerl.plasticity import MSTDPET
+from spikerl.traces import TraceParams
+
+from agents.spaces import check_action_space, check_observation_space
+
+
+@dataclass(frozen=True)
+class SpikingPolicyConfig:
+    """Architecture and exploration of a :class:`SpikingPolicy`.
+
+    Attributes:
+        hidden_size: LIF neurons in the hidden layer (0: inputs connect straight to the output).
+        population_size: output neurons per action.
+        steps_per_action: simulation steps (ms) per environment step.
+        input_spikes_per_step: expected input spikes per step: an observation ``x`` (scaled to [0, 1]) gives
+            spike probabilities ``min(1, x_i * input_spikes_per_step / sum_j x_j)``, so the network's drive
+            does not depend on how many pixels are lit (a blank observation gives no spikes).
+        tau_mem_ms: membrane time constant of hidden and output neurons.
+        hidden_drive_mv: mean current (mV per step) into a hidden neuron; the fixed random input->hidden
+            weights are ``w = mu + sigma * N(0, 1)`` with ``mu = hidden_drive_mv / m`` and
+            ``sigma = hidden_spread * hidden_drive_mv / sqrt(m)``, ``m`` the measured input spikes per step
+            (see :meth:`SpikingPolicy.calibrate`).
+        hidden_spread: standard deviation of the hidden drive across neurons, relative to its mean.
+        output_drive_mv: initial mean current (mV per step) into an output neuron: the plastic weights start
+            uniform in ``[0, 2 s]`` with ``s = output_drive_mv / m_source`` (``m_source``: measured spikes per
+            step of the layer feeding the output).
+        wmax_ratio: upper bound of the plastic weights in units of ``s`` (lower bound 0).
+        inhibition_mv: weight of the lateral inhibition between different action populations (>= 0).
+        epsilon: exploration probability per environment step while learning.
+    """
+
+    hidden_size: int = 0
+    population_size: int = 8
+    steps_per_action: int = 8
+    input_spikes_per_step: float = 16.0
+    tau_mem_ms: float = 10.0
+    hidden_drive_mv: float = 1.5
+    hidden_spread: float = 1.0
+    output_drive_mv: float = 5.0
+    wmax_ratio: float = 7.0
+    inhibition_mv: float = 1.0
+    epsilon: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("population_size", "steps_per_action"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.hidden_size < 0:
+            raise ValueError(f"hidden_size must be >= 0, got {self.hidden_size}")
+        if self.input_spikes_per_step <= 0:
+            raise ValueError(f"input_spikes_per_step must be > 0, got {self.input_spikes_per_step}")
+        if not 0.0 <= self.epsilon <= 1.0:
+            raise ValueError(f"epsilon must lie in [0, 1], got {self.epsilon}")
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    """Settings of the MSTDPET rule on the plastic connection (see :class:`spikerl.plasticity.MSTDPET`).
+
+    Attributes:
+        learning_rate: MSTDPET ``lr`` in units of the initial mean weight ``s`` (so the same value works
+            whatever the input size): ``lr = learning_rate * s`` per unit reward per unit eligibility.
+        tau_plus_ms, tau_minus_ms: STDP trace time constants.
+        a_plus, a_minus: STDP amplitudes.
+        tau_e_ms: eligibility time constant; with ``steps_per_action`` ms per env step, a reward ``k`` env
+            steps after a pairing sees ``exp(-k * steps_per_action / tau_e_ms)`` of it.
+        baseline_window: moving-average reward baseline over about this many rewards (None: no baseline).
+    """
+
+    learning_rate: float = 0.007
+    tau_plus_ms: float = 10.0
+    tau_minus_ms: float = 10.0
+    a_plus: float = 1.0
+    a_minus: float = 0.0
+    tau_e_ms: float = 20.0
+    baseline_window: int | None = 20
+
+
+class SpikingPolicy(nn.Module):
+    """Encoder -> network -> decoder for one observation space and one discrete action space."""
+
+    def __init__(self, observation_space: spaces.Box, action_space: spaces.Discrete,
+                 config: SpikingPolicyConfig = SpikingPolicyConfig(), rule: RuleConfig = RuleConfig(),
+                 seed: int | None = None) -> None:
+        super().__init__()
+        check_observation_space(observation_space)
+        check_action_space(action_space)
+        self.observation_space, self.action_space = observation_space, action_space
+        self.config, self.rule_config = config, rule
+        self.n_actions = int(action_space.n)
+        self.obs_shape = tuple(int(d) for d in observation_space.shape)
+        self.register_buffer("obs_low", torch.as_tensor(observation_space.low, dtype=torch.float32))
+        self.register_buffer("obs_scale", torch.as_tensor(observation_space.high - observation_space.low,
+                                                          dtype=torch.float32))
+        self.generator = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(2**31, ())))
+        self.plastic = "H->O" if config.hidden_size else "X->O"
+        self.network = self._build()
+        self.register_buffer("calibrated", torch.tensor(False))
+        self.register_buffer("weight_scale", torch.tensor(1.0))
+        self.train_state: NetworkState | None = None
+        self.predict_state: NetworkState | None = None
+
+    def _build(self) -> Network:
+        """The network, with placeholder weights until :meth:`calibrate` sees the first observations."""
+        c, r = self.config, self.rule_config
+        n_out = self.n_actions * c.population_size
+        net = Network(dt_ms=1.0)
+        neuron = dict(tau_mem_ms=c.tau_mem_ms, refractory_ms=1.0)
+        net.add_layer("X", Input(self.obs_shape))
+        source: tuple[int, ...] | int = self.obs_shape
+        if c.hidden_size:
+            net.add_layer("H", LIF(c.hidden_size, **neuron))
+            net.add_connection("X", "H", Dense(self.obs_shape, c.hidden_size, w=torch.zeros(
+                math.prod(self.obs_shape), c.hidden_size)))
+            source = c.hidden_size
+        net.add_layer("O", LIF(n_out, **neuron))
+        rule = MSTDPET(lr=r.learning_rate, a_plus=r.a_plus, a_minus=r.a_minus, tau_e_ms=r.tau_e_ms,
+                       pre_trace=TraceParams(r.tau_plus_ms), post_trace=TraceParams(r.tau_minus_ms),
+                       baseline_window=r.baseline_window)
+        n_source = c.hidden_size or math.prod(self.obs_shape)
+        net.add_connection("H" if c.hidden_size else "X", "O",
+                           Dense(source, n_out, w=torch.zeros(n_source, n_out), wmin=0.0, wmax=c.wmax_ratio),
+                           rule=rule)
+        if c.inhibition_mv > 0:
+            group = torch.arange(n_out) // c.population_size
+            inhibition = -c.inhibition_mv * (group[:, None] != group[None, :]).float()
+            net.add_connection("O", "O", Dense(n_out, n_out, w=inhibition))
+        return net
+
+    @torch.no_grad()
+    def calibrate(self, obs: torch.Tensor) -> bool:
+        """Set the initial weights from the activity the first observations cause (once).
+
+        Measures ``m``, the expected input spikes per step, draws the input->hidden weights for a mean drive of
+        ``hidden_drive_mv``, measures the hidden spikes per step over ``4 * steps_per_action`` steps, and
+        draws the plastic weights for a mean drive of ``output_drive_mv``; the rule's ``lr`` and the
+        weight bound follow the weight scale ``s``. Skipped (returns False) while observations are blank.
+        """
+        if bool(self.calibrated):
+            return True
+        c, g = self.config, self.generator
+        m_in = float(self.input_probabilities(obs).flatten(1).sum(1).mean())
+        if m_in < 0.5:
+            return False
+        net, saved = self.network, self.network.state
+        m_source = m_in
+        if c.hidden_size:
+            n_in = math.prod(self.obs_shape)
+            noise = torch.randn(n_in, c.hidden_size, generator=g)
+            w = c.hidden_drive_mv / m_in + c.hidden_spread * c.hidden_drive_mv / math.sqrt(m_in) * noise
+            net.connections["X->H"].w.copy_(w)
+            net.reset(obs.shape[0])
+            steps = 4
+            spikes = sum(float(net.run({"X": self.encode(obs)}, record=["H.spikes"])["H.spikes"].sum())
+                         for _ in range(steps))
+            m_source = max(spikes / (steps * c.steps_per_action * obs.shape[0]), 0.5)
+        plastic = net.connections[self.plastic]
+        scale = c.output_drive_mv / m_source
+        plastic.w.copy_(torch.rand(plastic.w.shape, generator=g) * 2 * scale)
+        self.weight_scale.fill_(scale)
+        self.calibrated.fill_(True)
+        self.apply_scale()
+        net.state = saved
+        return True
+
+    def apply_scale(self) -> None:
+        """Give the rule's learning rate and the weight bound the calibrated weight scale."""
+        scale = float(self.weight_scale)
+        self.network.rules[self.plastic].lr = self.rule_config.learning_rate * scale
+        self.network.connections[self.plastic].wmax = self.config.wmax_ratio * scale
+
+    # --- encoding / decoding ------------------------------------------------------------------------
+    def input_probabilities(self, obs: torch.Tensor) -> torch.Tensor:
+        """Per-step spike probabilities ``[B, *obs_shape]``: ``min(1, x_i * k / sum_j x_j)``, ``x`` in [0, 1]."""
+        x = ((obs.float() - self.obs_low) / self.obs_scale).clamp_(0.0, 1.0)
+        total = x.flatten(1).sum(1).clamp_min(1e-6).reshape(-1, *[1] * len(self.obs_shape))
+        return (x * (self.config.input_spikes_per_step / total)).clamp_(max=1.0)
+
+    def encode(self, obs: torch.Tensor) -> torch.Tensor:
+        """Observations ``[B, *obs_shape]`` -> Bernoulli input spikes ``[T, B, *obs_shape]`` (see config)."""
+        p = self.input_probabilities(obs)
+        u = torch.rand((self.config.steps_per_action, *p.shape), generator=self.generator).to(p.device)
+        return u < p
+
+    def action_scores(self, output_spikes: torch.Tensor) -> torch.Tensor:
+        """Output spikes ``[T, B, n_actions * population]`` -> spike counts per action ``[B, n_actions]``."""
+        counts = output_spikes.sum(0, dtype=torch.float32)
+        return counts.reshape(counts.shape[0], self.n_actions, self.config.population_size).sum(-1)
+
+    def argmax_random_ties(self, scores: torch.Tensor) -> torch.Tensor:
+        """Greedy actions ``[B]`` with ties (and silent networks) broken uniformly at random."""
+        noise = torch.rand(scores.shape, generator=self.generator).to(scores.device)
+        best = scores == scores.max(1, keepdim=True).values
+        return torch.where(best, noise, torch.full_like(noise, -1.0)).argmax(1)
+
+    # --- acting --------------------------------------------------------------------------------------
+    def check_observation(self, obs: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """A batch ``[B, *obs_shape]`` as a tensor, or a clear error."""
+        x = torch.as_tensor(np.asarray(obs) if not isinstance(obs, torch.Tensor) else obs)
+        if tuple(x.shape) == self.obs_shape:
+            x = x.unsqueeze(0)
+        if tuple(x.shape[1:]) != self.obs_shape:
+            raise ValueError(f"expected observation of shape {self.obs_shape} (or a batch [B, "
+                             f"{', '.join(map(str, self.obs_shape))}]), got {tuple(x.shape)}")
+        return x.to(self.obs_low.device)
+
+    def act(self, obs: torch.Tensor, *, learning: bool, explore: bool) -> tuple[torch.Tensor, dict]:
+        """Simulate one environment step for the batch ``obs``; returns actions ``[B]`` and run info.
+
+        Uses (and advances) ``self.network.state``; the caller chooses which state is in place.
+        """
+        batch = obs.shape[0]
+        self.calibrate(obs)
+        spikes_in = self.encode(obs)
+        clamp = silence = None
+        explored = torch.zeros(batch, dtype=torch.bool)
+        if explore and self.config.epsilon > 0:
+            explored = torch.rand(batch, generator=self.generator) < self.config.epsilon
+            random_actions = torch.randint(self.n_actions, (batch,), generator=self.generator)
+            if explored.any():
+                group = torch.arange(self.n_actions * self.config.population_size) // self.config.population_size
+                chosen = (group[None, :] == random_actions[:, None]) & explored[:, None]
+                clamp = {"O": chosen.to(obs.device)}
+                silence = {"O": (explored[:, None] & ~chosen).to(obs.device)}
+        record = ["O.spikes"] + (["H.spikes"] if self.config.hidden_size else [])
+        out = self.network.run({"X": spikes_in}, learning=learning, clamp=clamp, silence=silence, record=record)
+        scores = self.action_scores(out["O.spikes"])
+        actions = self.argmax_random_ties(scores).cpu()
+        if explored.any():
+            actions = torch.where(explored, random_actions, actions)
+        return actions, {"scores": scores, "input": spikes_in, **out}
+
+    def ensure_state(self, which: str, batch: int) -> None:
+        """Put the ``which`` ('train' or 'predict') state in place, fresh if missing or of another batch size."""
+        state = getattr(self, f"{which}_state")
+        if state is None or state.batch_size != batch:
+            state = self.network.reset(batch)
+        self.network.state = state
+        setattr(self, f"{which}_state", state)
+
+    def reset_episodes(self, which: str, done: np.ndarray | torch.Tensor) -> None:
+        """Reset membranes, traces and eligibility of the environments whose episode ended."""
+        self.ensure_state(which, len(done))
+        self.network.reset_rows(torch.as_tensor(np.asarray(done, dtype=bool)))
+
+    def describe(self) -> dict:
+        """JSON-able description (for checkpoints)."""
+        return {"config": dataclasses.asdict(self.config), "rule": dataclasses.asdict(self.rule_config)}

@@ -1,0 +1,275 @@
+"""``RSTDP``: a spiking agent trained online by reward-modulated STDP, with the Stable-Baselines3 API.
+
+Per environment step (all environments of the ``VecEnv`` in one batch):
+
+1. the spiking policy sees the observations for ``steps_per_action`` ms with learning on: STDP pairings
+   accumulate in the MSTDPET eligibility traces (which span environment steps);
+2. it acts (spike-count vote, epsilon exploration with clamped action populations);
+3. the environments step, and their rewards are delivered to the rule: ``dw = lr * sum_b r_b e_b``
+   (``r - baseline`` with a baseline), so delayed rewards reach the synapses that caused them;
+4. membranes, traces and eligibility of finished episodes are reset; callbacks and the logger run.
+
+Checkpoints (``save``/``load``) are a single ``torch.save`` file of tensors and JSON strings, read with
+``weights_only=True``: nothing is unpickled, nothing executes on load.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+import time
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
+from stable_baselines3.common.utils import safe_mean
+from stable_baselines3.common.vec_env import VecEnv
+
+from spikerl.checkpoint import state_from_dict, state_to_dict
+
+from agents.policy import RuleConfig, SpikingPolicy, SpikingPolicyConfig
+from agents.spaces import check_action_space, check_observation_space, space_from_json, space_to_json
+from agents.tensorboard import log_network
+
+FORMAT = "spikerl.agent/1"
+SelfRSTDP = TypeVar("SelfRSTDP", bound="RSTDP")
+
+
+class RSTDP(BaseAlgorithm):
+    """Reward-modulated STDP agent (MSTDPET with eligibility traces) for discrete actions.
+
+    Args:
+        policy: ``"SpikingPolicy"`` (the only policy; kept for SB3 compatibility).
+        env: a Gymnasium env, an SB3 ``VecEnv`` (several envs run as one batch) or a registered id.
+        learning_rate: MSTDPET learning rate (mV per unit reward per unit eligibility).
+        hidden_size, population_size, steps_per_action, input_spikes_per_step, tau_mem_ms, hidden_drive_mv, hidden_spread,
+        output_drive_mv, wmax_ratio, inhibition_mv, epsilon: see :class:`agents.policy.SpikingPolicyConfig`.
+        tau_plus_ms, tau_minus_ms, a_plus, a_minus, tau_e_ms, baseline_window: see
+            :class:`agents.policy.RuleConfig`.
+        log_weights_every: log weight histograms/images every this many rollout logs (0: never).
+        tensorboard_log, verbose, seed, device, stats_window_size: as in SB3.
+    """
+
+    def __init__(self, policy: str = "SpikingPolicy", env: GymEnv | str | None = None,
+                 learning_rate: float = RuleConfig.learning_rate, *,
+                 hidden_size: int = SpikingPolicyConfig.hidden_size,
+                 population_size: int = SpikingPolicyConfig.population_size,
+                 steps_per_action: int = SpikingPolicyConfig.steps_per_action,
+                 input_spikes_per_step: float = SpikingPolicyConfig.input_spikes_per_step,
+                 tau_mem_ms: float = SpikingPolicyConfig.tau_mem_ms,
+                 hidden_drive_mv: float = SpikingPolicyConfig.hidden_drive_mv,
+                 hidden_spread: float = SpikingPolicyConfig.hidden_spread,
+                 output_drive_mv: float = SpikingPolicyConfig.output_drive_mv,
+                 wmax_ratio: float = SpikingPolicyConfig.wmax_ratio,
+                 inhibition_mv: float = SpikingPolicyConfig.inhibition_mv,
+                 epsilon: float = SpikingPolicyConfig.epsilon,
+                 tau_plus_ms: float = RuleConfig.tau_plus_ms, tau_minus_ms: float = RuleConfig.tau_minus_ms,
+                 a_plus: float = RuleConfig.a_plus, a_minus: float = RuleConfig.a_minus,
+                 tau_e_ms: float = RuleConfig.tau_e_ms, baseline_window: int | None = RuleConfig.baseline_window,
+                 log_weights_every: int = 10, stats_window_size: int = 100, tensorboard_log: str | None = None,
+                 verbose: int = 0, seed: int | None = None, device: torch.device | str = "cpu",
+                 _init_setup_model: bool = True) -> None:
+        if policy != "SpikingPolicy":
+            raise ValueError(f"RSTDP has one policy, 'SpikingPolicy'; got {policy!r}")
+        super().__init__(policy=SpikingPolicy, env=env, learning_rate=learning_rate,
+                         stats_window_size=stats_window_size, tensorboard_log=tensorboard_log, verbose=verbose,
+                         device=device, support_multi_env=True, seed=seed,
+                         supported_action_spaces=None)
+        self.policy_config = SpikingPolicyConfig(
+            hidden_size=hidden_size, population_size=population_size, steps_per_action=steps_per_action,
+            input_spikes_per_step=input_spikes_per_step, tau_mem_ms=tau_mem_ms, hidden_drive_mv=hidden_drive_mv, hidden_spread=hidden_spread,
+            output_drive_mv=output_drive_mv, wmax_ratio=wmax_ratio, inhibition_mv=inhibition_mv, epsilon=epsilon)
+        self.rule_config = RuleConfig(learning_rate=float(learning_rate), tau_plus_ms=tau_plus_ms,
+                                      tau_minus_ms=tau_minus_ms, a_plus=a_plus, a_minus=a_minus,
+                                      tau_e_ms=tau_e_ms, baseline_window=baseline_window)
+        self.log_weights_every = log_weights_every
+        if self.env is not None:
+            check_observation_space(self.observation_space)
+            check_action_space(self.action_space)
+        if _init_setup_model:
+            self._setup_model()
+
+    def _setup_model(self) -> None:
+        if self.seed is not None:
+            self.set_random_seed(self.seed)
+        self.policy = SpikingPolicy(self.observation_space, self.action_space, self.policy_config,
+                                    self.rule_config, seed=self.seed).to(self.device)
+
+    # --- acting --------------------------------------------------------------------------------------
+    def predict(self, observation: np.ndarray | dict[str, np.ndarray], state: tuple[np.ndarray, ...] | None = None,
+                episode_start: np.ndarray | None = None, deterministic: bool = False
+                ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+        """Actions for a batch of observations; the spiking state is carried per environment.
+
+        ``episode_start`` (bool ``[n_envs]``) resets the membranes of environments that start an episode.
+        Prediction uses its own network state, separate from training, and never changes weights.
+        ``deterministic=False`` explores with probability ``epsilon``. Returns ``(actions, None)``.
+        """
+        if isinstance(observation, dict):
+            raise ValueError("RSTDP takes Box observations, not dict observations")
+        obs = self.policy.check_observation(observation)
+        single = tuple(np.shape(observation)) == self.policy.obs_shape
+        batch = obs.shape[0]
+        saved = self.policy.network.state
+        self.policy.ensure_state("predict", batch)
+        if episode_start is not None:
+            self.policy.network.reset_rows(torch.as_tensor(np.asarray(episode_start, dtype=bool).reshape(batch)))
+        with torch.no_grad():
+            actions, _ = self.policy.act(obs, learning=False, explore=not deterministic)
+        self.policy.predict_state = self.policy.network.state
+        self.policy.network.state = saved
+        actions = actions.numpy()
+        return (actions[0] if single else actions), None
+
+    # --- learning ------------------------------------------------------------------------------------
+    def learn(self: SelfRSTDP, total_timesteps: int, callback: MaybeCallback = None, log_interval: int = 4,
+              tb_log_name: str = "RSTDP", reset_num_timesteps: bool = True, progress_bar: bool = False
+              ) -> SelfRSTDP:
+        """Train online for ``total_timesteps`` environment steps (summed over environments).
+
+        ``log_interval``: dump the logger every this many finished episodes (of the first env group).
+        """
+        if self.env is None:
+            raise ValueError("RSTDP.learn needs an environment: pass env= or call set_env(env) first")
+        total_timesteps, callback = self._setup_learn(total_timesteps, callback, reset_num_timesteps,
+                                                      tb_log_name, progress_bar)
+        callback.on_training_start(locals(), globals())
+        env: VecEnv = self.env
+        policy = self.policy
+        policy.ensure_state("train", env.num_envs)
+        policy.reset_episodes("train", self._last_episode_starts)
+        episodes_at_last_log = self._episode_num
+        rollout_logs = 0
+        callback.on_rollout_start()
+        while self.num_timesteps < total_timesteps:
+            policy.network.state = policy.train_state
+            obs = policy.check_observation(self._last_obs)
+            with torch.no_grad():
+                actions, info = policy.act(obs, learning=True, explore=True)
+            new_obs, rewards, dones, infos = env.step(actions.numpy())
+            rewards = np.asarray(rewards, dtype=np.float32)
+            if not np.isfinite(rewards).all():
+                raise ValueError(f"the environment returned a non-finite reward {rewards.tolist()}; "
+                                 "refusing to apply it to the weights")
+            with torch.no_grad():
+                policy.network.apply_reward(torch.as_tensor(rewards, device=self.device))
+                policy.network.reset_rows(torch.as_tensor(dones, dtype=torch.bool))
+            policy.train_state = policy.network.state
+            self.num_timesteps += env.num_envs
+            self._update_info_buffer(infos, dones)
+            self._episode_num += int(np.sum(dones))
+            self._last_obs, self._last_episode_starts = new_obs, dones
+            self._last_run_info = info
+            callback.update_locals(locals())
+            if not callback.on_step():
+                break
+            if log_interval and self._episode_num - episodes_at_last_log >= log_interval:
+                episodes_at_last_log = self._episode_num
+                rollout_logs += 1
+                self.dump_logs(rollout_logs)
+        callback.on_rollout_end()
+        callback.on_training_end()
+        return self
+
+    def dump_logs(self, rollout_logs: int = 0) -> None:
+        """Record episode statistics, speed and network statistics, then write them."""
+        elapsed = max((time.time_ns() - self.start_time) / 1e9, 1e-9)
+        fps = int((self.num_timesteps - self._num_timesteps_at_start) / elapsed)
+        if self.ep_info_buffer:
+            self.logger.record("rollout/ep_rew_mean", safe_mean([ep["r"] for ep in self.ep_info_buffer]))
+            self.logger.record("rollout/ep_len_mean", safe_mean([ep["l"] for ep in self.ep_info_buffer]))
+        self.logger.record("time/episodes", self._episode_num, exclude="tensorboard")
+        self.logger.record("time/fps", fps)
+        self.logger.record("time/time_elapsed", int(elapsed), exclude="tensorboard")
+        self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
+        info = getattr(self, "_last_run_info", None)
+        with_images = bool(self.log_weights_every) and rollout_logs % self.log_weights_every == 0
+        if info is not None:
+            log_network(self.logger, self.policy, info, histograms=True, images=with_images)
+        self.logger.dump(step=self.num_timesteps)
+
+    # --- saving --------------------------------------------------------------------------------------
+    def hyperparameters(self) -> dict[str, Any]:
+        """Constructor arguments (JSON-able) that rebuild this agent."""
+        rule = dataclasses.asdict(self.rule_config)
+        rule.pop("learning_rate")
+        return {"learning_rate": self.rule_config.learning_rate, **dataclasses.asdict(self.policy_config),
+                **rule, "log_weights_every": self.log_weights_every,
+                "stats_window_size": self._stats_window_size, "seed": self.seed}
+
+    def save(self, path: str | pathlib.Path | Any, exclude: Any = None, include: Any = None) -> None:
+        """Write weights, traces, eligibility, hyperparameters and spaces to ``path`` (a ``.pt`` file).
+
+        Loaded by :meth:`load` with ``torch.load(weights_only=True)``. ``exclude``/``include`` are accepted
+        for SB3 compatibility and ignored.
+        """
+        policy = self.policy
+        payload = {
+            "format": FORMAT,
+            "class": type(self).__name__,
+            "hyperparameters": json.dumps(self.hyperparameters()),
+            "observation_space": json.dumps(space_to_json(self.observation_space)),
+            "action_space": json.dumps(space_to_json(self.action_space)),
+            "num_timesteps": int(self.num_timesteps),
+            "episode_num": int(self._episode_num),
+            "policy": {k: v.detach().cpu() for k, v in policy.state_dict().items()},
+            "generator": policy.generator.get_state(),
+        }
+        for which in ("train", "predict"):
+            state = getattr(policy, f"{which}_state")
+            if state is not None:
+                payload[f"{which}_state"] = state_to_dict(state)
+        path = os.fspath(path)
+        tmp = f"{path}.tmp"
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls: type[SelfRSTDP], path: str | pathlib.Path | Any, env: GymEnv | None = None,
+             device: torch.device | str = "cpu", custom_objects: dict[str, Any] | None = None,
+             print_system_info: bool = False, force_reset: bool = True, **kwargs: Any) -> SelfRSTDP:
+        """Rebuild an agent saved by :meth:`save`; with ``env`` it can go on learning.
+
+        ``kwargs`` override saved hyperparameters that do not change the network's shape (e.g.
+        ``epsilon``, ``tensorboard_log``, ``verbose``).
+        """
+        payload = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+            raise ValueError(f"{os.fspath(path)} is not a spikerl agent checkpoint (format {FORMAT!r})")
+        hyper = json.loads(payload["hyperparameters"])
+        hyper.update(kwargs)
+        obs_space = space_from_json(json.loads(payload["observation_space"]))
+        act_space = space_from_json(json.loads(payload["action_space"]))
+        model = cls("SpikingPolicy", env=None, device=device, _init_setup_model=False, **hyper)
+        model.observation_space, model.action_space = obs_space, act_space
+        if env is not None:
+            model._attach_env(env)
+        model._setup_model()
+        model.policy.load_state_dict(payload["policy"])
+        model.policy.apply_scale()
+        model.policy.generator.set_state(payload["generator"])
+        for which in ("train", "predict"):
+            if f"{which}_state" in payload:
+                setattr(model.policy, f"{which}_state", state_from_dict(model.policy.network, payload[f"{which}_state"]))
+        model.policy.network.state = model.policy.train_state
+        model.num_timesteps = payload["num_timesteps"]
+        model._episode_num = payload["episode_num"]
+        return model
+
+    def _attach_env(self, env: GymEnv) -> None:
+        """Wrap and check ``env`` against the saved spaces (any number of environments)."""
+        venv = self._wrap_env(env, self.verbose)
+        if venv.observation_space != self.observation_space or venv.action_space != self.action_space:
+            raise ValueError(f"environment spaces {venv.observation_space}, {venv.action_space} differ from the "
+                             f"saved agent's {self.observation_space}, {self.action_space}")
+        self.env, self.n_envs = venv, venv.num_envs
+        self._last_obs = None
+
+    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
+        return ["policy"], []
