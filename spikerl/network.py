@@ -16,13 +16,16 @@ At every step ``t`` of a run, for a batch of ``B`` samples,
 6. requested variables are recorded.
 
 After a learning run, connections with ``norm`` are renormalised and layers commit learned state
-(adaptive thresholds).
+(adaptive thresholds). Rule state (traces, eligibility) only advances in learning runs.
 
 Fast path: without learning, layers are simulated one strongly connected group at a time in topological
 order. A group's input from upstream groups is computed for all ``T`` steps at once from the known spike
 trains (event-driven when they are sparse), and a lone layer without recurrence is simulated by its
-``scan``. This gives the same result as the step-by-step path (tested); ``run(..., fast=False)`` forces the
-step-by-step path.
+``scan``. A learning run without reward whose rules only accumulate eligibility (MSTDPET, no weight
+decay) takes the same path and then updates the eligibility of the whole run at once
+(``rule.accumulate``), since no weight can change during it. With learning, fixed connections from input
+layers get their currents for all steps at once. All of this gives the same result as the step-by-step
+path (tested); ``run(..., fast=False)`` forces the step-by-step path.
 """
 
 from __future__ import annotations
@@ -229,7 +232,13 @@ class Network(nn.Module):
         recorders = self._allocate_records(wanted, T, B)
         for layer in self.layers.values():
             layer.train(learning)  # adaptive layers adapt only while learning
-        if learning or not fast:
+        if learning and fast and rewards is None and self._accumulable():
+            trains = self._run_grouped(inputs, T, clamp, silence, recorders)
+            for key, rule in self.rules.items():
+                src, tgt = self.edges[key]
+                state.rules[key] = rule.accumulate(self.connections[key], trains[src], trains[tgt],
+                                                   state.rules[key], self.dt_ms)
+        elif learning or not fast:
             external, skip = ({}, set()) if not fast else self._input_currents(inputs, T, learning,
                                                                                set(clamp) | set(silence))
             self._run_group(list(self.layers), inputs, external, T, learning, rewards, clamp, silence, recorders,
@@ -317,8 +326,12 @@ class Network(nn.Module):
         return trains
 
     # --- the grouped fast path ------------------------------------------------------------------------
+    def _accumulable(self) -> bool:
+        """True when every rule can take a reward-free run at once (its weights cannot change in it)."""
+        return bool(self.rules) and all(hasattr(r, "accumulate") and not r.weight_decay for r in self.rules.values())
+
     def _run_grouped(self, inputs: dict[str, torch.Tensor], T: int, clamp: dict, silence: dict,
-                     recorders: dict[str, torch.Tensor]) -> None:
+                     recorders: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         state = self.state
         trains: dict[str, torch.Tensor] = {}
         before = dict(state.spikes)  # spikes of the step before this run, for the one-step delay
@@ -342,6 +355,7 @@ class Network(nn.Module):
                 state.spikes[n0] = trains[n0][-1]
             else:
                 trains.update(self._run_group(group, inputs, external, T, False, None, clamp, silence, recorders))
+        return trains
 
     def _input_currents(self, inputs: dict[str, torch.Tensor], T: int, learning: bool, forced: set[str]
                         ) -> tuple[dict[str, torch.Tensor], set[str]]:

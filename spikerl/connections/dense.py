@@ -49,11 +49,10 @@ class Dense(Connection):
         t, b = spikes.shape[:2]
         flat = spikes.reshape(t * b, -1)
         if spikes.device.type == "cpu" and flat.numel() > 0:
-            active = int(torch.count_nonzero(flat))
-            if active < EVENT_DRIVEN_DENSITY * flat.numel():
-                out = kernels.propagate(flat, self.w, active)  # C kernel; None where it does not apply
-                if out is None:
-                    out = flat.to(self.w.dtype).to_sparse_csr() @ self.w
+            out = kernels.propagate(flat, self.w, EVENT_DRIVEN_DENSITY)  # in C; None if it does not apply
+            if out is None and torch.count_nonzero(flat) < EVENT_DRIVEN_DENSITY * flat.numel():
+                out = flat.to(self.w.dtype).to_sparse_csr() @ self.w
+            if out is not None:
                 out = out.reshape(t, b, *self.target_shape)
                 return out if self.bias is None else out + self.bias
         return super().forward_many(spikes)
@@ -64,6 +63,12 @@ class Dense(Connection):
     def pair_per_sample(self, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
         a = pre.reshape(pre.shape[0], -1, 1).to(self.w.dtype)
         return a * post.reshape(post.shape[0], 1, -1).to(self.w.dtype)
+
+    def pair_over_time(self, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
+        """One batched matmul: ``[B, n_in, T] @ [B, T, n_out]``."""
+        t, b = pre.shape[:2]
+        a = pre.reshape(t, b, -1).to(self.w.dtype).permute(1, 2, 0)
+        return torch.bmm(a, post.reshape(t, b, -1).to(self.w.dtype).permute(1, 0, 2))
 
     def incoming_sums(self) -> torch.Tensor:
         return self.w.sum(0, keepdim=True)

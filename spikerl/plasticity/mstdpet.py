@@ -86,6 +86,27 @@ class MSTDPET(RewardModulatedRule):
         r = self.step_reward(reward, pre.shape[0], connection.weight)
         return self.decayed(self.modulate(r, eligibility), connection), new_state
 
+    def accumulate(self, connection: Connection, pre: torch.Tensor, post: torch.Tensor, state: EligibilityState,
+                   dt_ms: float) -> EligibilityState:
+        """A whole run without reward at once: trains ``pre [T, B, *source]``, ``post [T, B, *target]``.
+
+        Equal to ``T`` calls of :meth:`step` with ``reward=None`` (and no weight decay), using
+        ``e_T = d^T e_0 + sum_t d^(T-1-t) zeta_t`` with ``d = exp(-dt / tau_e)``, whose sum is one
+        :meth:`Connection.pair_over_time` per STDP term.
+        """
+        steps = pre.shape[0]
+        x_pre, x_post = self.trace_trains(pre, post, TraceState(state.pre, state.post), dt_ms)
+        d = math.exp(-dt_ms / self.tau_e_ms)
+        dtype = connection.weight.dtype
+        powers = d ** torch.arange(steps - 1, -1, -1, dtype=torch.float64)
+        weights = powers.to(dtype=dtype, device=pre.device).reshape(steps, *[1] * (pre.dim() - 1))
+        eligibility = state.eligibility * d ** steps
+        if self.a_plus:
+            eligibility = eligibility + self.a_plus * connection.pair_over_time(x_pre * weights, post.to(dtype))
+        if self.a_minus:
+            eligibility = eligibility - self.a_minus * connection.pair_over_time(pre.to(dtype) * weights, x_post)
+        return EligibilityState(x_pre[-1], x_post[-1], eligibility)
+
     def reward_update(self, connection: Connection, state: EligibilityState,
                       reward: float | torch.Tensor) -> torch.Tensor:
         """The weight change of a reward ``[B]`` (or a number) delivered now: ``lr * sum_b r_b * e_b``.

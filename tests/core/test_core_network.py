@@ -198,3 +198,28 @@ def test_learning_with_precomputed_input_currents_equals_step_by_step():
     rb = b.run({"X": x}, learning=True, record=["O.v"], fast=False)
     torch.testing.assert_close(ra["O.v"], rb["O.v"], rtol=0, atol=1e-5)
     torch.testing.assert_close(a.connections["H->O"].w, b.connections["H->O"].w, rtol=0, atol=1e-6)
+
+
+def test_reward_free_eligibility_run_equals_step_by_step():
+    from spikerl import MSTDPET
+
+    def build():
+        g = torch.Generator().manual_seed(9)
+        net = Network()
+        net.add_layer("X", Input(30))
+        net.add_layer("O", LIF(6, tau_mem_ms=10.0))
+        net.add_connection("X", "O", Dense(30, 6, wmin=0.0, wmax=4.0, generator=g),
+                           rule=MSTDPET(lr=0.05, a_plus=1.0, a_minus=0.6, tau_e_ms=15.0))
+        net.add_connection("O", "O", Dense(6, 6, w=-2.0 * (1 - torch.eye(6))))
+        return net
+    x = torch.rand(25, 3, 30, generator=torch.Generator().manual_seed(10)) < 0.4
+    a, b = build(), build()
+    for net, fast in ((a, True), (b, False)):
+        net.run({"X": x[:12]}, learning=True, fast=fast)
+        net.run({"X": x[12:]}, learning=True, fast=fast)
+        net.apply_reward(torch.tensor([1.0, -0.5, 2.0]))
+    ea, eb = a.state.rules["X->O"].eligibility, b.state.rules["X->O"].eligibility
+    assert ea.abs().max() > 0
+    torch.testing.assert_close(ea, eb, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(a.connections["X->O"].w, b.connections["X->O"].w, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(a.state.rules["X->O"].pre, b.state.rules["X->O"].pre, rtol=1e-6, atol=1e-6)
