@@ -65,15 +65,17 @@ class Connection(nn.Module):
         """Like :meth:`pair` but keeps the batch: ``[B, *weight.shape]`` (for eligibility traces)."""
         return torch.stack([self.pair(pre[b:b + 1], post[b:b + 1]) for b in range(pre.shape[0])])
 
-    def pair_over_time(self, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
-        """``sum_t pair_per_sample(pre[t], post[t])`` for trains ``[T, B, ...]``: ``[B, *weight.shape]``.
+    def pair_over_time(self, pre: torch.Tensor, post: torch.Tensor, into: torch.Tensor | None = None,
+                       beta: float = 1.0, alpha: float = 1.0) -> torch.Tensor:
+        """``beta * into + alpha * sum_t pair_per_sample(pre[t], post[t])`` for trains ``[T, B, ...]``.
 
-        Used to accumulate eligibility over a whole run at once; subclasses may use one batched matmul.
+        Returns ``[B, *weight.shape]`` (``into`` omitted: just the scaled sum). Used to accumulate
+        eligibility over a whole run at once; subclasses may use one batched matmul.
         """
         total = self.pair_per_sample(pre[0], post[0])
         for t in range(1, pre.shape[0]):
             total = total + self.pair_per_sample(pre[t], post[t])
-        return total
+        return alpha * total if into is None else beta * into + alpha * total
 
     @property
     def weight(self) -> torch.Tensor:

@@ -64,11 +64,15 @@ class Dense(Connection):
         a = pre.reshape(pre.shape[0], -1, 1).to(self.w.dtype)
         return a * post.reshape(post.shape[0], 1, -1).to(self.w.dtype)
 
-    def pair_over_time(self, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
-        """One batched matmul: ``[B, n_in, T] @ [B, T, n_out]``."""
+    def pair_over_time(self, pre: torch.Tensor, post: torch.Tensor, into: torch.Tensor | None = None,
+                       beta: float = 1.0, alpha: float = 1.0) -> torch.Tensor:
+        """One fused batched matmul: ``beta * into + alpha * [B, n_in, T] @ [B, T, n_out]``."""
         t, b = pre.shape[:2]
         a = pre.reshape(t, b, -1).to(self.w.dtype).permute(1, 2, 0)
-        return torch.bmm(a, post.reshape(t, b, -1).to(self.w.dtype).permute(1, 0, 2))
+        c = post.reshape(t, b, -1).to(self.w.dtype).permute(1, 0, 2)
+        if into is None:
+            return torch.bmm(a, c) if alpha == 1.0 else alpha * torch.bmm(a, c)
+        return torch.baddbmm(into, a, c, beta=beta, alpha=alpha)
 
     def incoming_sums(self) -> torch.Tensor:
         return self.w.sum(0, keepdim=True)

@@ -100,11 +100,17 @@ class MSTDPET(RewardModulatedRule):
         dtype = connection.weight.dtype
         powers = d ** torch.arange(steps - 1, -1, -1, dtype=torch.float64)
         weights = powers.to(dtype=dtype, device=pre.device).reshape(steps, *[1] * (pre.dim() - 1))
-        eligibility = state.eligibility * d ** steps
+        eligibility, decay = state.eligibility, d ** steps
         if self.a_plus:
-            eligibility = eligibility + self.a_plus * connection.pair_over_time(x_pre * weights, post.to(dtype))
+            eligibility = connection.pair_over_time(x_pre * weights, post.to(dtype), into=eligibility,
+                                                    beta=decay, alpha=self.a_plus)
+            decay = 1.0
         if self.a_minus:
-            eligibility = eligibility - self.a_minus * connection.pair_over_time(pre.to(dtype) * weights, x_post)
+            eligibility = connection.pair_over_time(pre.to(dtype) * weights, x_post, into=eligibility,
+                                                    beta=decay, alpha=-self.a_minus)
+            decay = 1.0
+        if decay != 1.0:
+            eligibility = eligibility * decay
         return EligibilityState(x_pre[-1], x_post[-1], eligibility)
 
     def reward_update(self, connection: Connection, state: EligibilityState,
