@@ -1,0 +1,119 @@
+"""Compile the C kernels at first use and load them with ctypes.
+
+The sources (``kernels.c`` and ``kernels_impl.h``, shipped beside this module) are compiled once with the
+system C compiler (``$CC`` or ``cc``) into a per-user cache, ``$XDG_CACHE_HOME/spikerl/kernels`` or
+``~/.cache/spikerl/kernels``, under a name that hashes the sources, the compiler's version and the flags; a
+changed source or compiler gives a new file. The flags keep IEEE semantics (``-ffp-contract=off``, no
+``-ffast-math``) so the kernels' float results are bit-identical to the torch step functions.
+
+When no compiler is found or compilation fails, :func:`library` returns ``None`` after one
+``warnings.warn``, and callers use their torch code instead. ``SPIKERL_NO_KERNELS=1`` forces that fallback
+(without a warning).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+
+SOURCES = ("kernels.c", "kernels_impl.h")
+FLAGS = ("-O3", "-shared", "-fPIC", "-std=c99", "-ffp-contract=off", "-fno-fast-math")
+ABI_VERSION = 1
+
+_lock = threading.Lock()
+_loaded: ctypes.CDLL | None = None
+_failed = False
+
+
+def disabled() -> bool:
+    """True when ``SPIKERL_NO_KERNELS`` is set to a non-empty value other than ``0``."""
+    return os.environ.get("SPIKERL_NO_KERNELS", "0") not in ("", "0")
+
+
+def cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/spikerl/kernels``, or ``~/.cache/spikerl/kernels``."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "spikerl" / "kernels"
+
+
+def _compiler() -> tuple[str, str]:
+    """The compiler's path and its ``--version`` text, or a ``RuntimeError``."""
+    cc = shutil.which(os.environ.get("CC") or "cc")
+    if cc is None:
+        raise RuntimeError(f"no C compiler found ({os.environ.get('CC') or 'cc'} is not on PATH)")
+    version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=60).stdout
+    return cc, version
+
+
+def library_path(cc_version: str) -> Path:
+    """Where the library compiled by a compiler of this ``--version`` text is cached."""
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in SOURCES:
+        digest.update((here / name).read_bytes())
+    for part in (cc_version, " ".join(FLAGS), platform.machine(), platform.system()):
+        digest.update(part.encode())
+    return cache_dir() / f"spikerl_kernels_{digest.hexdigest()[:16]}.so"
+
+
+def _compile(cc: str, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)  # atomic rename: safe with parallel builds
+    os.close(fd)
+    try:
+        result = subprocess.run([cc, *FLAGS, "-o", tmp, str(Path(__file__).parent / "kernels.c")],
+                                capture_output=True, text=True, timeout=300)
+        if result.returncode != 0:
+            raise RuntimeError(f"{cc} failed:\n{result.stderr.strip()}")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _load() -> ctypes.CDLL:
+    cc, version = _compiler()
+    path = library_path(version)
+    if not path.exists():
+        _compile(cc, path)
+    lib = ctypes.CDLL(str(path))
+    lib.spikerl_kernels_abi.restype = ctypes.c_int64
+    if lib.spikerl_kernels_abi() != ABI_VERSION:
+        raise RuntimeError(f"{path} has interface version {lib.spikerl_kernels_abi()}, expected {ABI_VERSION}")
+    lib.count_spikes.restype = ctypes.c_int64
+    lib.spike_events.restype = None
+    for name in ("lif_scan", "adaptive_lif_scan", "propagate"):
+        for suffix in ("f32", "f64"):
+            getattr(lib, f"{name}_{suffix}").restype = None
+    return lib
+
+
+def library() -> ctypes.CDLL | None:
+    """The loaded kernel library, compiling it on first use; ``None`` if disabled or unavailable."""
+    global _loaded, _failed
+    if disabled():
+        return None
+    if _loaded is not None or _failed:
+        return _loaded
+    with _lock:
+        if _loaded is None and not _failed:
+            try:
+                _loaded = _load()
+            except (OSError, RuntimeError, subprocess.SubprocessError) as err:
+                _failed = True
+                warnings.warn(f"spikerl: C kernels unavailable, using the slower torch code instead ({err})",
+                              RuntimeWarning, stacklevel=3)
+    return _loaded
+
+
+def available() -> bool:
+    """Whether the C kernels are in use (compiling them now if needed)."""
+    return library() is not None

@@ -1,0 +1,48 @@
+"""Event-driven propagation of a spike train through a dense weight matrix, in C.
+
+``out[r, j] = sum_i s[r, i] w[i, j]`` computed from the active inputs only: the spikes are listed per row
+(compressed rows), then for each row ``r`` the weight rows ``w[i, :]`` of its active inputs are added in
+ascending ``i`` to a zeroed output row (the order of a sequential dense product, so the sums are the same).
+Single-threaded: splitting the output columns between threads was measured slower on the shared 2-core
+development machine (the work is bound by memory bandwidth).
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import torch
+
+from spikerl.kernels.build import library
+from spikerl.kernels.scan import _pointer, kernel
+
+
+def propagate(spikes: torch.Tensor, w: torch.Tensor, max_density: float | None = None) -> torch.Tensor | None:
+    """``spikes [R, n_in]`` (bool) times ``w [n_in, n_out]`` -> ``[R, n_out]`` in ``w``'s dtype.
+
+    Returns ``None`` when the kernel does not apply (kernels off, not CPU, spikes not bool, ``w`` not
+    float32/float64, autograd on ``w``), and when ``max_density`` is given and the fraction of active spikes
+    is not below it (a dense product is then faster). The spikes are counted in C, without waking torch's
+    thread pool.
+    """
+    if spikes.dtype != torch.bool or spikes.dim() != 2 or w.dim() != 2 or spikes.shape[1] != w.shape[0]:
+        return None
+    if spikes.device.type != "cpu" or w.device.type != "cpu" or (torch.is_grad_enabled() and w.requires_grad):
+        return None
+    fn = kernel("propagate", w.dtype)
+    if fn is None:
+        return None
+    lib = library()
+    spikes = spikes.contiguous()
+    rows, n_in, n_out = spikes.shape[0], w.shape[0], w.shape[1]
+    active = lib.count_spikes(ctypes.c_int64(spikes.numel()), _pointer(spikes))
+    if max_density is not None and active >= max_density * spikes.numel():
+        return None
+    w = w.contiguous()
+    row_start = torch.empty(rows + 1, dtype=torch.int64)
+    inputs = torch.empty(active, dtype=torch.int64)
+    lib.spike_events(ctypes.c_int64(rows), ctypes.c_int64(n_in), _pointer(spikes), _pointer(row_start),
+                     _pointer(inputs))
+    out = torch.empty(rows, n_out, dtype=w.dtype)
+    fn(ctypes.c_int64(rows), ctypes.c_int64(n_out), _pointer(row_start), _pointer(inputs), _pointer(w), _pointer(out))
+    return out

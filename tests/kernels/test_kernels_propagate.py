@@ -1,0 +1,63 @@
+"""Event-driven propagation in C equals the dense product step by step (a single sample: torch's matrix-vector
+product sums inputs in ascending order, as the kernel does) and the sparse CSR product it replaces."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from spikerl import Dense, kernels
+
+pytestmark = [pytest.mark.skipif(not kernels.available(), reason="no C compiler: the kernels are not built"),
+              pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")]
+
+
+def spike_train(steps: int, batch: int, n: int, p: float, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(steps, batch, n, generator=g) < p
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n_in,n_out", [(37, 53), (300, 200)])
+def test_propagate_equals_dense_and_csr(dtype: torch.dtype, n_in: int, n_out: int) -> None:
+    g = torch.Generator().manual_seed(0)
+    w = torch.rand(n_in, n_out, generator=g, dtype=dtype)
+    x = spike_train(40, 1, n_in, 0.03, seed=1)[:, 0]
+    out = kernels.propagate(x, w)
+    assert out.dtype == dtype and out.shape == (40, n_out)
+    assert torch.equal(out, torch.stack([x[t:t + 1].to(dtype) @ w for t in range(40)])[:, 0])
+    assert torch.equal(out, x.to(dtype).to_sparse_csr() @ w)
+    # a row's current is the sum of the weight rows of its active inputs, added in ascending order
+    row = int(x.sum(1).argmax())
+    expected = torch.zeros(n_out, dtype=dtype)
+    for i in torch.nonzero(x[row])[:, 0].tolist():
+        expected = expected + w[i]
+    assert torch.equal(out[row], expected)
+
+
+def test_silent_train_gives_zero_current() -> None:
+    out = kernels.propagate(torch.zeros(5, 9, dtype=torch.bool), torch.rand(9, 4))
+    assert torch.equal(out, torch.zeros(5, 4))
+
+
+def test_declines_float_spikes_autograd_and_dense_trains() -> None:
+    w = torch.rand(6, 3)
+    x = torch.zeros(4, 6, dtype=torch.bool)
+    x[0, :3] = True  # 3 of 24 spikes active: 1/8
+    assert kernels.propagate(x, w, max_density=0.125) is None
+    assert torch.equal(kernels.propagate(x, w, max_density=0.126), kernels.propagate(x, w))
+    assert kernels.propagate(x.float(), w) is None
+    assert kernels.propagate(x, w.requires_grad_()) is None
+    with torch.no_grad():
+        assert kernels.propagate(x, w) is not None
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_dense_forward_many_equals_forward_per_step(bias: bool) -> None:
+    conn = Dense((4, 25), 60, wmin=0.0, wmax=1.0, bias=bias, generator=torch.Generator().manual_seed(4))
+    if bias:
+        conn.bias.data.uniform_(-1, 1)
+    x = spike_train(30, 1, 100, 0.02, seed=5).reshape(30, 1, 4, 25)
+    many = conn.forward_many(x)
+    assert many.shape == (30, 1, 60)
+    assert torch.equal(many, torch.stack([conn(x[t]) for t in range(30)]))
