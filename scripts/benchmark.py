@@ -1,0 +1,185 @@
+#!/usr/bin/env python
+"""Benchmarks of spikerl, with the reference implementations measured in the same invocation.
+
+Workloads (one subcommand each; every run prints one JSON line):
+
+  lif    N Poisson inputs (15 Hz) all-to-all to N LIF neurons (BindsNET's ``LIFNodes`` defaults = spikerl's
+         ``LIF``), weights U(0, 1), dt 1 ms: Input -> Dense -> LIF in a ``spikerl.Network``.
+         ``seconds`` is the wall time of ``net.run`` only (median of ``--repeats``, after a warm-up run);
+         Poisson encoding is timed separately (``encode_seconds``).
+
+With ``--reference`` the same workload also runs in the reference implementations (BindsNET, Brian2's C++
+standalone mode), each in a subprocess of the reference virtual environment (``--ref-python`` or
+``$SPIKERL_REF_PYTHON``, default /tmp/spikerl-ref-venv/bin/python) with the scripts of ``--ref-bench`` (or
+``$SPIKERL_REF_BENCH``, default ../shared/reference-bench from the repository root), and the JSON line adds
+their results and the ratios ``speedup_vs_bindsnet`` (BindsNET seconds / ours) and ``ratio_vs_brian2_cpp``
+(ours / Brian2's).
+
+Examples:
+  python scripts/benchmark.py lif --n 1000 --steps 1000 --threads 1
+  python scripts/benchmark.py lif --n 5000 --steps 1000 --threads 1 --reference
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_REF_PYTHON = "/tmp/spikerl-ref-venv/bin/python"
+DEFAULT_REF_BENCH = REPO.parent / "shared" / "reference-bench"
+
+
+# --- shared helpers ---------------------------------------------------------------------------------------
+def wall_times(run: Callable[[int], None], repeats: int) -> list[float]:
+    """Wall time of ``run(r)`` for ``r = 0 .. repeats-1`` (seconds, one value per repeat)."""
+    seconds = []
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        run(r)
+        seconds.append(time.perf_counter() - t0)
+    return seconds
+
+
+def check_reference(args: argparse.Namespace, script: str) -> None:
+    """Exit with a clear message unless the reference venv and ``script`` exist (checked before timing)."""
+    if not Path(args.ref_python).exists():
+        raise SystemExit(f"reference python {args.ref_python} not found: build it with "
+                         f"{Path(args.ref_bench) / 'setup_venv.sh'} or give --ref-python / SPIKERL_REF_PYTHON")
+    if not (Path(args.ref_bench) / script).exists():
+        raise SystemExit(f"reference script {Path(args.ref_bench) / script} not found: give --ref-bench / "
+                         "SPIKERL_REF_BENCH")
+
+
+def run_reference(args: argparse.Namespace, script: str, options: list[str]) -> dict[str, Any]:
+    """Run ``script`` of the reference bench in the reference venv; returns the JSON line it prints."""
+    check_reference(args, script)
+    cmd = [args.ref_python, str(Path(args.ref_bench) / script), *options]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise SystemExit(f"reference run failed ({' '.join(cmd)}), exit code {proc.returncode}:\n{proc.stderr[-2000:]}")
+    result = json.loads(lines[-1])
+    result["command"] = " ".join(cmd)
+    return result
+
+
+def add_common_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=int, default=1, help="torch threads (torch.set_num_threads)")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs; seconds = their median")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--reference", action="store_true", help="also run the reference implementations, same flags")
+    p.add_argument("--ref-python", default=os.environ.get("SPIKERL_REF_PYTHON", DEFAULT_REF_PYTHON),
+                   help="python of the reference venv (env SPIKERL_REF_PYTHON)")
+    p.add_argument("--ref-bench", default=os.environ.get("SPIKERL_REF_BENCH", str(DEFAULT_REF_BENCH)),
+                   help="folder of the reference scripts (env SPIKERL_REF_BENCH)")
+
+
+# --- lif: Poisson -> Dense -> LIF ---------------------------------------------------------------------------
+def bench_lif(args: argparse.Namespace) -> dict[str, Any]:
+    """spikerl's timing of the LIF workload."""
+    import torch
+
+    from spikerl import Dense, Input, LIF, Network, kernels
+    from spikerl.encoding.poisson import poisson
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    n, steps = args.n, args.steps
+    t0 = time.perf_counter()
+    net = Network(dt_ms=args.dt)
+    net.add_layer("X", Input(n, dt_ms=args.dt))
+    net.add_layer("Y", LIF(n, dt_ms=args.dt))
+    net.add_connection("X", "Y", Dense(n, n, wmin=0.0, wmax=1.0))  # weights U(0, 1)
+    setup = time.perf_counter() - t0
+
+    rates = torch.full((1, n), float(args.rate))
+    t0 = time.perf_counter()
+    trains = [poisson(rates, steps, args.dt) for _ in range(args.repeats)]
+    encode = (time.perf_counter() - t0) / args.repeats
+
+    record = ["Y.spikes"] if args.count_spikes else []
+    t0 = time.perf_counter()
+    net.reset(1)
+    net.run({"X": poisson(rates, min(steps, 10), args.dt)})  # warm-up: compiles the kernels, first allocations
+    warm = time.perf_counter() - t0
+
+    out_spikes = []
+
+    def run(r: int) -> None:
+        net.reset(1)
+        out = net.run({"X": trains[r]}, record=record)
+        if record:
+            out_spikes.append(int(out["Y.spikes"].sum()))
+
+    seconds = wall_times(run, args.repeats)
+    result = dict(workload="lif", n=n, steps=steps, seconds=statistics.median(seconds), all_seconds=seconds,
+                  threads=args.threads, kernels=kernels.available(), setup_seconds=setup, encode_seconds=encode,
+                  warmup_seconds=warm, rate_hz=args.rate, dt_ms=args.dt,
+                  input_spikes=statistics.median([int(x.sum()) for x in trains]))
+    if out_spikes:
+        result["output_spikes"] = statistics.median(out_spikes)
+    return result
+
+
+def reference_lif(args: argparse.Namespace, result: dict[str, Any]) -> None:
+    """Adds BindsNET's and Brian2 cpp_standalone's timings of the LIF workload, and the ratios."""
+    common = ["--n", str(args.n), "--steps", str(args.steps), "--threads", str(args.threads), "--rate",
+              str(args.rate), "--dt", str(args.dt), "--seed", str(args.seed)]
+    if args.count_spikes:
+        common.append("--count-spikes")
+    bindsnet = run_reference(args, "bench_lif.py", ["--impl", "bindsnet", *common, "--repeats", str(args.repeats)])
+    brian2 = run_reference(args, "bench_lif.py", ["--impl", "brian2", "--target", "cpp_standalone", *common])
+    result["bindsnet"] = bindsnet
+    result["brian2_cpp"] = brian2
+    result["speedup_vs_bindsnet"] = bindsnet["seconds"] / result["seconds"]
+    result["ratio_vs_brian2_cpp"] = result["seconds"] / brian2["seconds"]
+
+
+def add_lif(sub: Any) -> None:
+    p = sub.add_parser("lif", help="N Poisson inputs -> N LIF neurons, all-to-all")
+    p.add_argument("--n", type=int, default=1000, help="inputs and LIF neurons")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--rate", type=float, default=15.0, help="Poisson input rate, Hz")
+    p.add_argument("--dt", type=float, default=1.0, help="ms")
+    p.add_argument("--count-spikes", action="store_true", help="record output spikes (sanity; adds cost)")
+    add_common_arguments(p)
+    p.set_defaults(bench=bench_lif, reference_bench=reference_lif, reference_scripts=["bench_lif.py"])
+
+
+# --- main -----------------------------------------------------------------------------------------------------
+# Each adds its subcommand, whose defaults name bench(args) -> result, reference_bench(args, result) and the
+# reference_scripts it needs.
+WORKLOADS = [add_lif]
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="workload", required=True)
+    for add in WORKLOADS:
+        add(sub)
+    args = parser.parse_args(argv)
+    if args.threads < 1 or args.repeats < 1:
+        parser.error("--threads and --repeats must be >= 1")
+    if args.reference:
+        for script in args.reference_scripts:
+            check_reference(args, script)
+    load_before = os.getloadavg()
+    result = args.bench(args)
+    if args.reference:
+        args.reference_bench(args, result)
+    result["loadavg"] = [load_before, os.getloadavg()]
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    main()
