@@ -5,14 +5,14 @@ Architecture (all sizes configurable in :class:`SpikingPolicyConfig`)::
     observation [B, *obs_shape]  --Bernoulli spikes, T steps-->  X: Input(obs_shape)
     X --Dense, fixed random-->  H: LIF(hidden)                   (omitted with hidden_size=0)
     H --Dense, MSTDPET (plastic)-->  O: LIF(n_actions * population)
-    O --Dense, fixed, -inhibition between populations--> O       (winner-take-all between actions)
+    O --Dense, fixed, -inhibition between populations--> O       (optional, inhibition_mv > 0)
 
 Each environment step shows the observation for ``steps_per_action`` simulation steps (``dt = 1 ms``); the
 action is the population with the most output spikes (ties broken at random; a silent network picks at
-random). Exploration: with probability ``epsilon`` an environment's action is drawn at random and that
-action's population is *clamped* to fire (the others silenced), so the eligibility trace records the action
-actually taken. Membranes, traces and eligibility persist across environment steps and are reset per
-environment when its episode ends.
+random), or, with probability ``epsilon`` while exploring, a random action. After the choice, the chosen
+action's population is taken as the postsynaptic side of the step's STDP pairings (see
+:meth:`SpikingPolicy.act`), so the eligibility trace records the action actually taken. Membranes, traces
+and eligibility persist across environment steps and are reset per environment when its episode ends.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class SpikingPolicyConfig:
     hidden_spread: float = 1.0
     output_drive_mv: float = 5.0
     wmax_ratio: float = 7.0
-    inhibition_mv: float = 1.0
+    inhibition_mv: float = 0.0
     epsilon: float = 0.1
 
     def __post_init__(self) -> None:
@@ -238,28 +238,37 @@ class SpikingPolicy(nn.Module):
     def act(self, obs: torch.Tensor, *, learning: bool, explore: bool) -> tuple[torch.Tensor, dict]:
         """Simulate one environment step for the batch ``obs``; returns actions ``[B]`` and run info.
 
-        Uses (and advances) ``self.network.state``; the caller chooses which state is in place.
+        The network runs ``steps_per_action`` steps; the action is the population with the most spikes
+        (``epsilon``: a random action instead, when exploring). When learning, the MSTDPET eligibility of
+        the plastic connection then takes this step's pairings, with the chosen action's population as the
+        postsynaptic side: its neurons count as firing at every step, the others as silent (the selected
+        action's neurons are made to fire, as in R-STDP agents with action selection). So a later reward
+        reaches exactly the synapses onto the action that was taken. Uses (and advances)
+        ``self.network.state``; the caller chooses which state is in place.
         """
         batch = obs.shape[0]
         self.calibrate(obs)
         spikes_in = self.encode(obs)
-        clamp = silence = None
-        explored = torch.zeros(batch, dtype=torch.bool)
+        record = ["O.spikes"] + (["H.spikes"] if self.config.hidden_size else [])
+        out = self.network.run({"X": spikes_in}, record=record)
+        scores = self.action_scores(out["O.spikes"])
+        actions = self.argmax_random_ties(scores).cpu()
         if explore and self.config.epsilon > 0:
             explored = torch.rand(batch, generator=self.generator) < self.config.epsilon
             random_actions = torch.randint(self.n_actions, (batch,), generator=self.generator)
-            if explored.any():
-                group = torch.arange(self.n_actions * self.config.population_size) // self.config.population_size
-                chosen = (group[None, :] == random_actions[:, None]) & explored[:, None]
-                clamp = {"O": chosen.to(obs.device)}
-                silence = {"O": (explored[:, None] & ~chosen).to(obs.device)}
-        record = ["O.spikes"] + (["H.spikes"] if self.config.hidden_size else [])
-        out = self.network.run({"X": spikes_in}, learning=learning, clamp=clamp, silence=silence, record=record)
-        scores = self.action_scores(out["O.spikes"])
-        actions = self.argmax_random_ties(scores).cpu()
-        if explored.any():
             actions = torch.where(explored, random_actions, actions)
+        if learning:
+            self.learn_from_step(spikes_in if not self.config.hidden_size else out["H.spikes"], actions)
         return actions, {"scores": scores, "input": spikes_in, **out}
+
+    def learn_from_step(self, source_train: torch.Tensor, actions: torch.Tensor) -> None:
+        """Accumulate the eligibility of one environment step (see :meth:`act`)."""
+        net, key = self.network, self.plastic
+        group = torch.arange(self.n_actions * self.config.population_size) // self.config.population_size
+        chosen = (group[None, :] == actions[:, None]).to(source_train.device)
+        post = chosen.unsqueeze(0).expand(source_train.shape[0], *chosen.shape)
+        net.state.rules[key] = net.rules[key].accumulate(net.connections[key], source_train, post,
+                                                         net.state.rules[key], net.dt_ms)
 
     def ensure_state(self, which: str, batch: int) -> None:
         """Put the ``which`` ('train' or 'predict') state in place, fresh if missing or of another batch size."""

@@ -3,6 +3,8 @@
 
 Workloads (one subcommand each; every run prints one JSON line):
 
+  agent  environment steps per second of the RSTDP agent learning on a VecEnv, and of the same VecEnv
+         driven by random actions, measured one after the other (``agent_vs_raw``).
   lif    N Poisson inputs (15 Hz) all-to-all to N LIF neurons (BindsNET's ``LIFNodes`` defaults = spikerl's
          ``LIF``), weights U(0, 1), dt 1 ms: Input -> Dense -> LIF in a ``spikerl.Network``.
          ``seconds`` is the wall time of ``net.run`` only (median of ``--repeats``, after a warm-up run);
@@ -154,10 +156,66 @@ def add_lif(sub: Any) -> None:
     p.set_defaults(bench=bench_lif, reference_bench=reference_lif, reference_scripts=["bench_lif.py"])
 
 
+# --- agent: RSTDP learning on an environment vs the raw environment -------------------------------------------
+def bench_agent(args: argparse.Namespace) -> dict[str, Any]:
+    """Environment steps per second: random actions on the raw env vs the RSTDP agent learning, same VecEnv."""
+    import numpy as np
+    import torch
+
+    import envs
+    from agents import RSTDP
+
+    torch.set_num_threads(args.threads)
+    make_kwargs = {"resize": tuple(args.resize)} if args.resize else {}
+
+    def vec_env():
+        return envs.make_vec(args.env, n_envs=args.n_envs, seed=args.seed, **make_kwargs)
+
+    raw_env, rng = vec_env(), np.random.default_rng(args.seed)
+    raw_env.reset()
+    n_actions = raw_env.action_space.n
+
+    def raw(r: int) -> None:
+        for _ in range(args.steps // args.n_envs):
+            raw_env.step(rng.integers(n_actions, size=args.n_envs))
+
+    agent_kwargs = dict(hidden_size=args.hidden_size, steps_per_action=args.steps_per_action)
+    model = RSTDP("SpikingPolicy", vec_env(), seed=args.seed, **agent_kwargs)
+    model.learn(args.n_envs * 10)  # warm-up: calibration, kernels, first allocations
+
+    def agent(r: int) -> None:
+        model.learn(args.steps, reset_num_timesteps=False)
+
+    raw(0)  # warm-up
+    raw_seconds = wall_times(raw, args.repeats)
+    agent_seconds = wall_times(agent, args.repeats)
+    steps = (args.steps // args.n_envs) * args.n_envs
+    raw_fps = steps / statistics.median(raw_seconds)
+    agent_fps = args.steps / statistics.median(agent_seconds)
+    return dict(workload="agent", env=args.env, n_envs=args.n_envs, steps=args.steps, threads=args.threads,
+                agent=agent_kwargs, resize=args.resize, raw_steps_per_second=raw_fps,
+                agent_steps_per_second=agent_fps, agent_vs_raw=agent_fps / raw_fps,
+                seconds=statistics.median(agent_seconds), raw_all_seconds=raw_seconds,
+                agent_all_seconds=agent_seconds)
+
+
+def add_agent(sub: Any) -> None:
+    p = sub.add_parser("agent", help="RSTDP agent learning vs the raw environment, env steps per second")
+    p.add_argument("--env", default="SpaceInvaders", help="name for envs.make (default: SpaceInvaders)")
+    p.add_argument("--n-envs", type=int, default=8, help="environments in one VecEnv batch")
+    p.add_argument("--steps", type=int, default=2000, help="environment steps per timed run (all envs)")
+    p.add_argument("--hidden-size", type=int, default=0, help="agent hidden layer size")
+    p.add_argument("--steps-per-action", type=int, default=8, help="simulation steps per env step")
+    p.add_argument("--resize", type=int, nargs=2, default=None, metavar=("H", "W"),
+                   help="frame size for ALE games (default: envs.make's)")
+    add_common_arguments(p)
+    p.set_defaults(bench=bench_agent, reference_bench=None, reference_scripts=[])
+
+
 # --- main -----------------------------------------------------------------------------------------------------
 # Each adds its subcommand, whose defaults name bench(args) -> result, reference_bench(args, result) and the
 # reference_scripts it needs.
-WORKLOADS = [add_lif]
+WORKLOADS = [add_lif, add_agent]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -173,7 +231,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             check_reference(args, script)
     load_before = os.getloadavg()
     result = args.bench(args)
-    if args.reference:
+    if args.reference and args.reference_bench is not None:
         args.reference_bench(args, result)
     result["loadavg"] = [load_before, os.getloadavg()]
     print(json.dumps(result))
