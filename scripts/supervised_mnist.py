@@ -1,0 +1,207 @@
+"""Supervised MNIST classification with spiking networks.
+
+Methods (``--method``):
+
+* ``surrogate``: a small convolutional spiking network (:class:`spikerl.models.ConvSNN`) trained by
+  backpropagation through time with a surrogate spike derivative, Adam and a warm-up + cosine learning-rate
+  schedule. The modern baseline that snnTorch and SpikingJelly users compare against.
+* ``clamp``: label clamping with the Diehl & Cook (2015) network (provided by ``spikerl.models.label_clamp``
+  when that module exists).
+
+Progress goes to stderr (tqdm bar with running loss and accuracy, one line per epoch); the last line on stdout
+is one JSON object with the settings, the test accuracy and the wall time.
+
+Examples::
+
+    python scripts/supervised_mnist.py --method surrogate --n_epochs 2 --seed 0 --threads 2
+    python scripts/supervised_mnist.py --n_epochs 1 --save ckpt.pt          # 1 epoch, then ...
+    python scripts/supervised_mnist.py --n_epochs 2 --load ckpt.pt --save ckpt.pt   # ... resume to 2 epochs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from typing import Any, Callable
+
+import torch
+
+SURROGATE_DEFAULTS: dict[str, Any] = {
+    "n_epochs": 2, "batch_size": 32, "lr": 5e-3, "time": 6, "n_train": 60_000, "n_test": 10_000,
+    "seed": 0, "surrogate": "fast_sigmoid", "channels": [12, 64],
+}
+"""Defaults of ``--method surrogate`` (flags left unset take these, or the loaded checkpoint's values)."""
+
+RESUMABLE = ("n_epochs", "batch_size", "lr", "n_train", "seed")
+"""Training settings a resumed run takes from its checkpoint unless given on the command line."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Train and test a spiking network on MNIST with a supervised method; prints one JSON line.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--method", choices=sorted(METHODS), default="surrogate",
+                        help="surrogate: conv SNN trained by BPTT with a surrogate spike derivative; "
+                             "clamp: Diehl & Cook network with label clamping (needs spikerl.models.label_clamp)")
+    d = SURROGATE_DEFAULTS
+    parser.add_argument("--n_epochs", type=int, default=None,
+                        help=f"total training epochs; a resumed run continues up to this number "
+                             f"(surrogate default {d['n_epochs']})")
+    parser.add_argument("--batch_size", type=int, default=None, help=f"samples per step (default {d['batch_size']})")
+    parser.add_argument("--lr", type=float, default=None,
+                        help=f"peak learning rate of Adam; warm-up then cosine decay to 0 (default {d['lr']})")
+    parser.add_argument("--time", type=int, default=None,
+                        help=f"simulation steps per sample, dt = 1 ms (default {d['time']})")
+    parser.add_argument("--n_train", type=int, default=None,
+                        help=f"use the first N training images (default {d['n_train']}, all)")
+    parser.add_argument("--n_test", type=int, default=None,
+                        help=f"evaluate on the first N test images (default {d['n_test']}, all)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help=f"seeds weight initialisation and minibatch order (default {d['seed']})")
+    parser.add_argument("--surrogate", choices=("fast_sigmoid", "arctan"), default=None,
+                        help=f"surrogate spike derivative (default {d['surrogate']})")
+    parser.add_argument("--channels", type=int, nargs=2, default=None, metavar=("C1", "C2"),
+                        help=f"output channels of the two conv layers (default {d['channels']})")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    parser.add_argument("--data", default=None,
+                        help="folder with the four MNIST .gz files (default $SPIKERL_MNIST_DIR, then "
+                             "~/.cache/spikerl/mnist; downloaded there if missing)")
+    parser.add_argument("--save", default=None, metavar="PATH",
+                        help="write a resumable checkpoint (state_dict + JSON config + optimizer) after every epoch")
+    parser.add_argument("--load", default=None, metavar="PATH",
+                        help="resume from a checkpoint: its model, optimizer state and finished epochs; training "
+                             "flags not given take the checkpoint's values")
+    parser.add_argument("--tensorboard", default=None, metavar="DIR", help="write TensorBoard scalars to DIR")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (torch.set_num_threads); default: torch's choice")
+    parser.add_argument("--no_progress", action="store_true", help="disable the tqdm progress bar")
+    return parser
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def resolve(args: argparse.Namespace, defaults: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
+    """Settings: command-line flags given, else the checkpoint's (for :data:`RESUMABLE` ones), else defaults."""
+    settings = dict(defaults)
+    settings.update({k: v for k, v in stored.items() if k in RESUMABLE})
+    settings.update({k: v for k, v in vars(args).items() if k in defaults and v is not None})
+    for name in ("n_epochs", "batch_size", "time", "n_train", "n_test"):
+        if settings[name] <= 0:
+            raise SystemExit(f"error: --{name} must be a positive integer, got {settings[name]}")
+    return settings
+
+
+def load_data(root: str | None, n_train: int, n_test: int) -> tuple[tuple[torch.Tensor, torch.Tensor], ...]:
+    from spikerl.datasets import load_mnist
+    from spikerl.models.conv_snn import mnist_to_input
+
+    splits = []
+    for split, n in (("train", n_train), ("test", n_test)):
+        images, labels = load_mnist(split, root=root)
+        if n > len(labels):
+            raise SystemExit(f"error: asked for {n} {split} images but MNIST {split} has {len(labels)}")
+        splits.append((mnist_to_input(images[:n]), labels[:n]))
+    return tuple(splits)
+
+
+def run_surrogate(args: argparse.Namespace) -> dict[str, Any]:
+    """Train (or resume) and test the convolutional SNN; returns the result dict printed as JSON."""
+    from spikerl.models.conv_snn import ConvSNN
+    from spikerl.models.supervised_training import (
+        TrainSettings, evaluate, fit, load_checkpoint, make_optimizer)
+
+    device = torch.device(args.device)
+    checkpoint = load_checkpoint(args.load, map_location=device) if args.load else None
+    s = resolve(args, SURROGATE_DEFAULTS, checkpoint.settings if checkpoint else {})
+    train_settings = TrainSettings(n_epochs=s["n_epochs"], batch_size=s["batch_size"], lr=s["lr"], seed=s["seed"])
+    if checkpoint is not None:
+        model = checkpoint.model
+        for flag, field in (("time", "time_steps"), ("surrogate", "surrogate"), ("channels", "channels")):
+            given, saved = getattr(args, flag), getattr(model.cfg, field)
+            if given is not None and type(saved)(given) != saved:
+                raise SystemExit(f"error: --{flag} {given} differs from the checkpoint's {field} {saved}")
+        s.update(time=model.cfg.time_steps, surrogate=model.cfg.surrogate, channels=list(model.cfg.channels))
+    else:
+        torch.manual_seed(s["seed"])
+        model = ConvSNN(time_steps=s["time"], surrogate=s["surrogate"], channels=tuple(s["channels"])).to(device)
+    optimizer = make_optimizer(model, train_settings)
+    start_epoch = start_step = 0
+    if checkpoint is not None:
+        optimizer.load_state_dict(checkpoint.optimizer_state)
+        start_epoch, start_step = checkpoint.epoch, checkpoint.step
+        log(f"resumed from {args.load} after epoch {start_epoch} (step {start_step})")
+    train, test = load_data(args.data, s["n_train"], s["n_test"])
+
+    writer = None
+    if args.tensorboard:
+        from torch.utils.tensorboard import SummaryWriter  # heavy import, only when asked for
+
+        writer = SummaryWriter(args.tensorboard)
+        writer.add_text("settings", json.dumps({**s, "model": model.config()}), start_step)
+    try:
+        train_start = time.perf_counter()
+        history = fit(model, train, test, train_settings, optimizer=optimizer, start_epoch=start_epoch,
+                      start_step=start_step, save_path=args.save, writer=writer, progress=not args.no_progress,
+                      extra_settings={"n_train": s["n_train"]}, log=log)
+        train_time = time.perf_counter() - train_start
+        if history:
+            accuracy, loss = history[-1]["test_accuracy"], history[-1]["test_loss"]
+        else:  # nothing left to train: just test the loaded model
+            accuracy, loss = evaluate(model, *test, train_settings.eval_batch_size)
+    finally:
+        if writer is not None:
+            writer.close()
+    return {
+        **s, "model": model.config(), "resumed_from_epoch": start_epoch if checkpoint else None,
+        "epochs_trained": s["n_epochs"], "test_accuracy": accuracy, "test_loss": loss, "history": history,
+        "train_time_s": round(train_time, 2),
+    }
+
+
+def run_clamp(args: argparse.Namespace) -> dict[str, Any]:
+    """Label clamping with the Diehl & Cook network: delegates to ``spikerl.models.label_clamp.run_cli(args)``."""
+    try:
+        from spikerl.models import label_clamp
+    except ImportError as err:
+        raise SystemExit("error: --method clamp is not available yet (spikerl.models.label_clamp is missing); "
+                         "use --method surrogate") from err
+    return label_clamp.run_cli(args)
+
+
+METHODS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+    "surrogate": run_surrogate,
+    "clamp": run_clamp,
+}
+"""``--method`` name -> function that runs it and returns the JSON-able result."""
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = build_parser().parse_args(argv)
+    if args.threads is not None:
+        if args.threads <= 0:
+            raise SystemExit(f"error: --threads must be a positive integer, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(f"error: --device {args.device} asked for but CUDA is not available")
+    start = time.perf_counter()
+    result = METHODS[args.method](args)
+    result = {
+        "method": args.method, **result,
+        "wall_time_s": round(time.perf_counter() - start, 2),
+        "device": args.device, "threads": torch.get_num_threads(),
+        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
+                    "load_avg_1m_5m_15m": [round(x, 2) for x in os.getloadavg()]},
+        "torch": torch.__version__, "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
+    }
+    print(json.dumps(result), flush=True)
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""Ready-made spiking network models."""
+
+from spikerl.models.conv_snn import ConvSNN, ConvSNNConfig, mnist_to_input
+from spikerl.models.diehl_cook import DiehlAndCook2015, DiehlAndCookParams, PackedSpikes, Presentation
+from spikerl.models.linear_readout import LinearReadout

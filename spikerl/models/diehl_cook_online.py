@@ -1,0 +1,230 @@
+"""Fused online-learning presentation of :class:`~spikerl.models.DiehlAndCook2015`, in C.
+
+:func:`online_presentation` runs the same computation as ``model.run({"X": train}, learning=True)`` (the
+network's step-by-step path with STDP at every step) in one C call, touching only the weights of the
+active inputs and of the spiking neurons at each step. It returns ``None`` when it does not apply (C
+kernels disabled or no compiler, CUDA, a dtype other than float32/float64, monitors attached to the
+model, or a network whose structure was changed), and the caller then uses the torch path.
+
+The neuron phases, traces and weight updates use the same IEEE operations as the torch code; the synaptic
+sums add weight rows in ascending order, which may differ in the last bit from torch's dense products. The
+tests check that spike trains, weights and thresholds agree with the torch path.
+
+The C source (``diehl_cook_online.c`` and ``diehl_cook_online_impl.h`` beside this module) is compiled at
+first use with the flags of :mod:`spikerl.kernels.build` into its cache folder; ``SPIKERL_NO_KERNELS=1``
+turns it off.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from spikerl.kernels.build import FLAGS, cache_dir, disabled
+from spikerl.neurons import phases
+
+if TYPE_CHECKING:  # pragma: no cover
+    from spikerl.models.diehl_cook import DiehlAndCook2015, PackedSpikes
+
+SOURCES = ("diehl_cook_online.c", "diehl_cook_online_impl.h")
+ABI_VERSION = 1
+_SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
+_lock = threading.Lock()
+_library: ctypes.CDLL | None = None
+_failed = False
+
+
+class _Params(ctypes.Structure):
+    """``struct dc_params`` of diehl_cook_online.c."""
+
+    _fields_ = [(name, ctypes.c_double) for name in (
+        "exc_v_rest", "exc_v_reset", "exc_v_thresh", "exc_decay", "exc_refractory", "theta_plus", "theta_decay",
+        "inh_v_rest", "inh_v_reset", "inh_v_thresh", "inh_decay", "inh_refractory",
+        "nu_pre", "nu_post", "pre_decay", "post_decay", "pre_scale", "post_scale", "wmin", "wmax")] + [
+        (name, ctypes.c_int32) for name in ("one_spike", "pre_nearest", "post_nearest", "adapt")]
+
+
+def _load() -> ctypes.CDLL:
+    cc = shutil.which(os.environ.get("CC") or "cc")
+    if cc is None:
+        raise RuntimeError("no C compiler found")
+    version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=60).stdout
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in SOURCES:
+        digest.update((here / name).read_bytes())
+    for part in (version, " ".join(FLAGS), platform.machine(), platform.system()):
+        digest.update(part.encode())
+    target = cache_dir() / f"spikerl_diehl_cook_{digest.hexdigest()[:16]}.so"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
+        os.close(fd)
+        try:
+            result = subprocess.run([cc, *FLAGS, "-o", tmp, str(here / SOURCES[0])], capture_output=True, text=True,
+                                    timeout=300)
+            if result.returncode != 0:
+                raise RuntimeError(f"{cc} failed:\n{result.stderr.strip()}")
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    lib = ctypes.CDLL(str(target))
+    lib.spikerl_diehl_cook_abi.restype = ctypes.c_int64
+    if lib.spikerl_diehl_cook_abi() != ABI_VERSION:
+        raise RuntimeError(f"{target} has interface version {lib.spikerl_diehl_cook_abi()}, expected {ABI_VERSION}")
+    for suffix in _SUFFIX.values():
+        getattr(lib, f"dc_online_{suffix}").restype = ctypes.c_int64
+        getattr(lib, f"dc_frozen_{suffix}").restype = ctypes.c_int64
+    return lib
+
+
+def library() -> ctypes.CDLL | None:
+    """The compiled library (built on first use), or ``None`` when disabled or unavailable."""
+    global _library, _failed
+    if disabled():
+        return None
+    if _library is None and not _failed:
+        with _lock:
+            if _library is None and not _failed:
+                try:
+                    _library = _load()
+                except (OSError, RuntimeError, subprocess.SubprocessError) as err:
+                    _failed = True
+                    warnings.warn(f"spikerl: fused Diehl & Cook kernel unavailable, using the torch path ({err})",
+                                  RuntimeWarning, stacklevel=3)
+    return _library
+
+
+def _params(model: DiehlAndCook2015) -> _Params:
+    ae, ai = model.layers["Ae"], model.layers["Ai"]
+    rule, conn, dt = model.rules["X->Ae"], model.connections["X->Ae"], model.dt_ms
+    pa, pi = ae.params, ai.params
+    return _Params(
+        exc_v_rest=pa.v_rest_mv, exc_v_reset=pa.v_reset_mv, exc_v_thresh=pa.v_thresh_mv,
+        exc_decay=phases.decay_factor(pa.tau_mem_ms, dt), exc_refractory=phases.refractory_steps(pa.refractory_ms, dt),
+        theta_plus=pa.theta_plus_mv, theta_decay=phases.decay_factor(pa.tau_theta_ms, dt),
+        inh_v_rest=pi.v_rest_mv, inh_v_reset=pi.v_reset_mv, inh_v_thresh=pi.v_thresh_mv,
+        inh_decay=phases.decay_factor(pi.tau_mem_ms, dt), inh_refractory=phases.refractory_steps(pi.refractory_ms, dt),
+        nu_pre=rule.nu_pre, nu_post=rule.nu_post, pre_decay=rule.pre_trace.decay(dt),
+        post_decay=rule.post_trace.decay(dt), pre_scale=rule.pre_trace.scale, post_scale=rule.post_trace.scale,
+        wmin=conn.wmin, wmax=conn.wmax, one_spike=int(pa.one_spike), pre_nearest=int(rule.pre_trace.mode == "nearest"),
+        post_nearest=int(rule.post_trace.mode == "nearest"), adapt=1)
+
+
+def _applies(model: DiehlAndCook2015, learning: bool = True) -> bool:
+    from spikerl.models.diehl_cook import DiehlAndCook2015
+    from spikerl.neurons import LIF, AdaptiveLIF
+    from spikerl.plasticity import PostPre
+
+    w = model.connections["X->Ae"].w
+    return (w.device.type == "cpu" and w.dtype in _SUFFIX and not model.monitors
+            and set(model.layers) == {"X", "Ae", "Ai"} and set(model.rules) == {"X->Ae"}
+            and list(model.edges) == ["X->Ae", "Ae->Ai", "Ai->Ae"]
+            and type(model.rules["X->Ae"]) is PostPre and model.rules["X->Ae"].weight_decay == 0
+            and type(model.layers["Ae"]).step is AdaptiveLIF.step and type(model.layers["Ai"]).step is LIF.step
+            and model.layers["Ae"].params.v_min_mv is None and model.layers["Ai"].params.v_min_mv is None
+            and all(c.bias is None and c.mask is None for c in model.connections.values())
+            and all(t.dtype == w.dtype for t in (model.connections["Ae->Ai"].w, model.connections["Ai->Ae"].w,
+                                                 model.layers["Ae"].theta))
+            and (type(model).run is DiehlAndCook2015.run or not learning))
+
+
+@torch.no_grad()
+def online_presentation(model: DiehlAndCook2015, spikes: PackedSpikes) -> torch.Tensor | None:
+    """Learn from one sample's packed input trains ``[T, 1, A]``; returns the excitatory spikes ``[T, 1, n]``.
+
+    Updates the input weights (then normalises them) and the thresholds in place, as
+    ``model.run(..., learning=True)`` does. Returns ``None`` (and changes nothing) when the kernel does not
+    apply.
+    """
+    if not _applies(model) or spikes.spikes.shape[1] != 1:
+        return None
+    lib = library()
+    if lib is None:
+        return None
+    conn = model.connections["X->Ae"]
+    w, dtype = conn.w, conn.w.dtype
+    steps, n_in, n = spikes.spikes.shape[0], model.params.n_inputs, model.n_neurons
+    t, a = spikes.spikes[:, 0].nonzero().unbind(1)
+    inputs = spikes.index[0, a].contiguous()
+    row_start = torch.zeros(steps + 1, dtype=torch.int64)
+    row_start[1:] = torch.bincount(t, minlength=steps).cumsum(0)
+    w_data = w.data if w.is_contiguous() else w.data.contiguous()
+    theta = model.layers["Ae"].theta
+    theta_data = theta if theta.is_contiguous() else theta.contiguous()
+    w_ei = model.connections["Ae->Ai"].w.detach().contiguous()
+    w_ie = model.connections["Ai->Ae"].w.detach().contiguous()
+    out = torch.empty(steps, n, dtype=torch.bool)  # one byte per element, 0 or 1, as C writes it
+    work = torch.empty(2 * n_in + 9 * n, dtype=dtype)
+    iwork = torch.empty(2 * n, dtype=torch.int64)
+    params = _params(model)
+    ptr = ctypes.c_void_p
+    getattr(lib, f"dc_online_{_SUFFIX[dtype]}")(
+        ctypes.c_int64(steps), ctypes.c_int64(n_in), ctypes.c_int64(n), ptr(row_start.data_ptr()),
+        ptr(inputs.data_ptr()), ptr(w_data.data_ptr()), ptr(w_ei.data_ptr()), ptr(w_ie.data_ptr()),
+        ptr(theta_data.data_ptr()), ptr(out.data_ptr()), ptr(work.data_ptr()), ptr(iwork.data_ptr()),
+        ctypes.byref(params))
+    if w_data.data_ptr() != w.data_ptr():
+        w.data.copy_(w_data)
+    if theta_data.data_ptr() != theta.data_ptr():
+        theta.copy_(theta_data)
+    conn.normalize()
+    return out.unsqueeze(1)
+
+
+# Below this many (samples x neurons) a frozen batch runs on one thread.
+_THREAD_MIN_WORK = 4096
+
+
+@torch.no_grad()
+def frozen_presentation(model: DiehlAndCook2015, current: torch.Tensor) -> torch.Tensor | None:
+    """Excitatory spikes ``[T, B, n]`` of the recurrent pair (Ae, Ai) for a given input current ``[T, B, n]``.
+
+    The same computation as the network's path without learning (weights and thresholds fixed, state
+    starting from a reset), in one C call; with ``torch.get_num_threads() > 1`` the batch is split between
+    threads. Returns ``None`` when the kernel does not apply.
+    """
+    if not _applies(model, learning=False) or current.dtype != model.connections["X->Ae"].w.dtype:
+        return None
+    lib = library()
+    if lib is None:
+        return None
+    steps, batch, n = current.shape
+    current = current.contiguous()
+    w_ei = model.connections["Ae->Ai"].w.detach().contiguous()
+    w_ie = model.connections["Ai->Ae"].w.detach().contiguous()
+    theta = model.layers["Ae"].theta.detach().contiguous()
+    out = torch.empty(steps, batch, n, dtype=torch.bool)  # one byte per element, 0 or 1, as C writes it
+    work = torch.empty(4 * batch * n, dtype=current.dtype)
+    iwork = torch.empty(2 * batch * n, dtype=torch.int64)
+    params = _params(model)
+    fn = getattr(lib, f"dc_frozen_{_SUFFIX[current.dtype]}")
+    ptr = ctypes.c_void_p
+
+    def run(b0: int, b1: int) -> None:
+        fn(ctypes.c_int64(steps), ctypes.c_int64(batch), ctypes.c_int64(n), ptr(current.data_ptr()),
+           ptr(w_ei.data_ptr()), ptr(w_ie.data_ptr()), ptr(theta.data_ptr()), ptr(out.data_ptr()),
+           ptr(work.data_ptr()), ptr(iwork.data_ptr()), ctypes.c_int64(b0), ctypes.c_int64(b1), ctypes.byref(params))
+
+    threads = min(torch.get_num_threads(), batch)
+    if threads <= 1 or batch * n < _THREAD_MIN_WORK:
+        run(0, batch)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        bounds = [round(k * batch / threads) for k in range(threads + 1)]
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(run, bounds[:-1], bounds[1:]))
+    return out

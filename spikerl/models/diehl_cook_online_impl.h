@@ -1,0 +1,244 @@
+/* Body of the fused Diehl & Cook online presentation for a floating type REAL (see diehl_cook_online.c). */
+
+static inline REAL FN(dc_count_down)(REAL refr, int spiked, REAL steps) {
+    REAL down = refr - 1;
+    down = down < 0 ? 0 : down;
+    return spiked ? steps : down;
+}
+
+static inline REAL FN(dc_clamp)(REAL w, REAL lo, REAL hi) {
+    w = w < lo ? lo : w;
+    return w > hi ? hi : w;
+}
+
+/* steps: T; n_in: inputs; n: excitatory = inhibitory neurons.
+ * row_start [T + 1], inputs [...]: the active inputs of step t, ascending, are inputs[row_start[t] .. row_start[t+1]).
+ * w [n_in, n]: plastic weights, updated in place; w_ei, w_ie [n, n]: fixed weights Ae->Ai and Ai->Ae.
+ * theta [n]: adaptive thresholds, updated in place; spikes [T, n]: excitatory spikes (0/1 bytes), written.
+ * work: 2 * n_in + 9 * n REALs and iwork: 2 * n int64 of scratch space. Returns 0. */
+int64_t FN(dc_online)(int64_t steps, int64_t n_in, int64_t n, const int64_t *row_start, const int64_t *inputs,
+                      REAL *restrict w, const REAL *restrict w_ei, const REAL *restrict w_ie, REAL *restrict theta,
+                      uint8_t *restrict spikes, REAL *restrict work, int64_t *restrict iwork,
+                      const struct dc_params *p) {
+    const REAL e_rest = (REAL)p->exc_v_rest, e_reset = (REAL)p->exc_v_reset, e_thresh = (REAL)p->exc_v_thresh;
+    const REAL e_decay = (REAL)p->exc_decay, e_refr = (REAL)p->exc_refractory;
+    const REAL th_plus = (REAL)p->theta_plus, th_decay = (REAL)p->theta_decay;
+    const REAL i_rest = (REAL)p->inh_v_rest, i_reset = (REAL)p->inh_v_reset, i_thresh = (REAL)p->inh_v_thresh;
+    const REAL i_decay = (REAL)p->inh_decay, i_refr = (REAL)p->inh_refractory;
+    const REAL nu_pre = (REAL)p->nu_pre, nu_post = (REAL)p->nu_post;
+    const REAL pre_decay = (REAL)p->pre_decay, post_decay = (REAL)p->post_decay;
+    const REAL pre_scale = (REAL)p->pre_scale, post_scale = (REAL)p->post_scale;
+    const REAL wmin = (REAL)p->wmin, wmax = (REAL)p->wmax;
+    const int e_has_refr = p->exc_refractory > 0, i_has_refr = p->inh_refractory > 0;
+
+    REAL *x_pre = work, *pre_s = work + n_in;                 /* pre trace, pre spikes of this step (0/1) */
+    REAL *v_e = work + 2 * n_in, *r_e = v_e + n, *v_i = r_e + n, *r_i = v_i + n, *x_post = r_i + n;
+    REAL *cur_e = x_post + n, *cur_i = cur_e + n, *tmp = cur_i + n, *post_s = tmp + n;
+    for (int64_t i = 0; i < n_in; i++) {
+        x_pre[i] = 0;
+        pre_s[i] = 0;
+    }
+    for (int64_t j = 0; j < n; j++) {
+        v_e[j] = e_rest;
+        r_e[j] = 0;
+        v_i[j] = i_rest;
+        r_i[j] = 0;
+        x_post[j] = 0;
+        post_s[j] = 0;
+    }
+    /* spikes of the previous step: excitatory (winner or list) and inhibitory, as index lists */
+    int64_t *e_prev = iwork, *i_prev = iwork + n;
+    int64_t n_e_prev = 0, n_i_prev = 0;
+
+    for (int64_t t = 0; t < steps; t++) {
+        /* 1. currents: X(t-1) -> Ae, Ai(t-1) -> Ae, Ae(t-1) -> Ai */
+        for (int64_t j = 0; j < n; j++) {
+            cur_e[j] = 0;
+            cur_i[j] = 0;
+        }
+        if (t > 0)
+            for (int64_t k = row_start[t - 1]; k < row_start[t]; k++) {
+                const REAL *restrict row = w + inputs[k] * n;
+                for (int64_t j = 0; j < n; j++)
+                    cur_e[j] = cur_e[j] + row[j];
+            }
+        if (n_i_prev > 0) {
+            for (int64_t j = 0; j < n; j++)
+                tmp[j] = 0;
+            for (int64_t k = 0; k < n_i_prev; k++) {
+                const REAL *restrict row = w_ie + i_prev[k] * n;
+                for (int64_t j = 0; j < n; j++)
+                    tmp[j] = tmp[j] + row[j];
+            }
+            for (int64_t j = 0; j < n; j++)
+                cur_e[j] = cur_e[j] + tmp[j];
+        }
+        for (int64_t k = 0; k < n_e_prev; k++) {
+            const REAL *restrict row = w_ei + e_prev[k] * n;
+            for (int64_t j = 0; j < n; j++)
+                cur_i[j] = cur_i[j] + row[j];
+        }
+
+        /* 2. Ae: leak, integrate (not while refractory), fire at v >= v_thresh + theta, one spike, reset */
+        uint8_t *restrict s = spikes + t * n;
+        int64_t winner = -1;
+        REAL best = 0;
+        for (int64_t j = 0; j < n; j++) {
+            REAL v = (v_e[j] - e_rest) * e_decay + e_rest;
+            v = e_has_refr ? v + cur_e[j] * (REAL)(r_e[j] <= 0) : v + cur_e[j];
+            REAL threshold = e_thresh + theta[j];
+            s[j] = v >= threshold;
+            v_e[j] = v;
+            if (p->one_spike && s[j]) {
+                REAL o = v - threshold;
+                if (winner < 0 || o > best || (isnan(o) && !isnan(best))) {
+                    winner = j;
+                    best = o;
+                }
+            }
+        }
+        n_e_prev = 0;
+        for (int64_t j = 0; j < n; j++) {
+            if (p->one_spike)
+                s[j] = (uint8_t)(j == winner);
+            if (s[j]) {
+                v_e[j] = e_reset;
+                e_prev[n_e_prev++] = j;
+            }
+            if (e_has_refr)
+                r_e[j] = FN(dc_count_down)(r_e[j], s[j], e_refr);
+            post_s[j] = (REAL)s[j];
+        }
+        if (p->adapt)
+            for (int64_t j = 0; j < n; j++)
+                theta[j] = theta[j] * th_decay + th_plus * post_s[j];
+
+        /* 3. Ai */
+        n_i_prev = 0;
+        for (int64_t j = 0; j < n; j++) {
+            REAL v = (v_i[j] - i_rest) * i_decay + i_rest;
+            v = i_has_refr ? v + cur_i[j] * (REAL)(r_i[j] <= 0) : v + cur_i[j];
+            int fired = v >= i_thresh;
+            v_i[j] = fired ? i_reset : v;
+            if (i_has_refr)
+                r_i[j] = FN(dc_count_down)(r_i[j], fired, i_refr);
+            if (fired)
+                i_prev[n_i_prev++] = j;
+        }
+
+        /* 4. STDP traces (they include this step's spikes) */
+        const int64_t k0 = row_start[t], k1 = row_start[t + 1];
+        for (int64_t k = k0; k < k1; k++)
+            pre_s[inputs[k]] = 1;
+        for (int64_t i = 0; i < n_in; i++)
+            x_pre[i] = p->pre_nearest ? (pre_s[i] != 0 ? pre_scale : x_pre[i] * pre_decay)
+                                      : x_pre[i] * pre_decay + pre_s[i] * pre_scale;
+        for (int64_t j = 0; j < n; j++)
+            x_post[j] = p->post_nearest ? (post_s[j] != 0 ? post_scale : x_post[j] * post_decay)
+                                        : x_post[j] * post_decay + post_s[j] * post_scale;
+
+        /* 5. dw = nu_post x_pre (x) s_post - nu_pre s_pre (x) x_post; w = clamp(w + dw). Elsewhere dw = 0. */
+        for (int64_t k = k0; k < k1; k++) {
+            const int64_t i = inputs[k];
+            REAL *restrict row = w + i * n;
+            for (int64_t j = 0; j < n; j++) {
+                REAL dw = nu_post * (x_pre[i] * post_s[j]) - nu_pre * (pre_s[i] * x_post[j]);
+                row[j] = FN(dc_clamp)(row[j] + dw, wmin, wmax);
+            }
+        }
+        for (int64_t m = 0; m < n_e_prev; m++) {
+            const int64_t j = e_prev[m];
+            for (int64_t i = 0; i < n_in; i++) {
+                if (pre_s[i] != 0)
+                    continue; /* done above */
+                REAL dw = nu_post * (x_pre[i] * post_s[j]) - nu_pre * (pre_s[i] * x_post[j]);
+                w[i * n + j] = FN(dc_clamp)(w[i * n + j] + dw, wmin, wmax);
+            }
+        }
+        for (int64_t k = k0; k < k1; k++)
+            pre_s[inputs[k]] = 0;
+    }
+    return 0;
+}
+
+/* Frozen presentation of a batch (no learning): what Network.run(learning=False) does for Ae and Ai given
+ * the input current into Ae. current [T, B, n] (the delayed input current), w_ei, w_ie [n, n], theta [n]
+ * (fixed), spikes [T, B, n] (0/1 bytes, written). Samples [b0, b1) only, so that callers can split the batch
+ * between threads. work: 4 * B * n REALs; iwork: 2 * B * n int64. Returns 0. */
+int64_t FN(dc_frozen)(int64_t steps, int64_t batch, int64_t n, const REAL *restrict current,
+                      const REAL *restrict w_ei, const REAL *restrict w_ie, const REAL *restrict theta,
+                      uint8_t *restrict spikes, REAL *restrict work, int64_t *restrict iwork, int64_t b0, int64_t b1,
+                      const struct dc_params *p) {
+    const REAL e_rest = (REAL)p->exc_v_rest, e_reset = (REAL)p->exc_v_reset, e_thresh = (REAL)p->exc_v_thresh;
+    const REAL e_decay = (REAL)p->exc_decay, e_refr = (REAL)p->exc_refractory;
+    const REAL i_rest = (REAL)p->inh_v_rest, i_reset = (REAL)p->inh_v_reset, i_thresh = (REAL)p->inh_v_thresh;
+    const REAL i_decay = (REAL)p->inh_decay, i_refr = (REAL)p->inh_refractory;
+    const int e_has_refr = p->exc_refractory > 0, i_has_refr = p->inh_refractory > 0;
+    for (int64_t b = b0; b < b1; b++) {
+        REAL *v_e = work + 4 * b * n, *r_e = v_e + n, *v_i = r_e + n, *r_i = v_i + n;
+        int64_t *e_prev = iwork + 2 * b * n, *i_prev = e_prev + n;
+        int64_t n_e_prev = 0, n_i_prev = 0;
+        for (int64_t j = 0; j < n; j++) {
+            v_e[j] = e_rest;
+            r_e[j] = 0;
+            v_i[j] = i_rest;
+            r_i[j] = 0;
+        }
+        for (int64_t t = 0; t < steps; t++) {
+            const REAL *restrict cur = current + (t * batch + b) * n;
+            uint8_t *restrict s = spikes + (t * batch + b) * n;
+            /* Ae: inhibition from Ai(t-1) plus the input current; leak, integrate, fire, one spike, reset */
+            int64_t winner = -1;
+            REAL best = 0;
+            for (int64_t j = 0; j < n; j++) {
+                REAL c = cur[j];
+                if (n_i_prev > 0) {
+                    REAL inh = 0;
+                    for (int64_t k = 0; k < n_i_prev; k++)
+                        inh = inh + w_ie[i_prev[k] * n + j];
+                    c = inh + c;
+                }
+                REAL v = (v_e[j] - e_rest) * e_decay + e_rest;
+                v = e_has_refr ? v + c * (REAL)(r_e[j] <= 0) : v + c;
+                REAL threshold = e_thresh + theta[j];
+                s[j] = v >= threshold;
+                v_e[j] = v;
+                if (p->one_spike && s[j]) {
+                    REAL o = v - threshold;
+                    if (winner < 0 || o > best || (isnan(o) && !isnan(best))) {
+                        winner = j;
+                        best = o;
+                    }
+                }
+            }
+            /* Ai: excitation from Ae(t-1) (uses e_prev before it is overwritten) */
+            int64_t n_i_now = 0;
+            for (int64_t j = 0; j < n; j++) {
+                REAL c = 0;
+                for (int64_t k = 0; k < n_e_prev; k++)
+                    c = c + w_ei[e_prev[k] * n + j];
+                REAL v = (v_i[j] - i_rest) * i_decay + i_rest;
+                v = i_has_refr ? v + c * (REAL)(r_i[j] <= 0) : v + c;
+                int fired = v >= i_thresh;
+                v_i[j] = fired ? i_reset : v;
+                if (i_has_refr)
+                    r_i[j] = FN(dc_count_down)(r_i[j], fired, i_refr);
+                if (fired)
+                    i_prev[n_i_now++] = j;
+            }
+            n_i_prev = n_i_now;
+            n_e_prev = 0;
+            for (int64_t j = 0; j < n; j++) {
+                if (p->one_spike)
+                    s[j] = (uint8_t)(j == winner);
+                if (s[j]) {
+                    v_e[j] = e_reset;
+                    e_prev[n_e_prev++] = j;
+                }
+                if (e_has_refr)
+                    r_e[j] = FN(dc_count_down)(r_e[j], s[j], e_refr);
+            }
+        }
+    }
+    return 0;
+}
