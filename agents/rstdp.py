@@ -52,6 +52,9 @@ class RSTDP(BaseAlgorithm):
         output_drive_mv, wmax_ratio, inhibition_mv, epsilon: see :class:`agents.policy.SpikingPolicyConfig`.
         tau_plus_ms, tau_minus_ms, a_plus, a_minus, tau_e_ms, baseline_window: see
             :class:`agents.policy.RuleConfig`.
+        reward_clip: rewards reach the learning rule clipped to ``[-reward_clip, reward_clip]`` (None: as they
+            are). Atari scores of 5..200 points per event would otherwise make single updates huge; episode
+            statistics and evaluations always use the environment's own rewards.
         log_weights_every: log weight histograms/images every this many rollout logs (0: never).
         tensorboard_log, verbose, seed, device, stats_window_size: as in SB3.
     """
@@ -72,7 +75,8 @@ class RSTDP(BaseAlgorithm):
                  tau_plus_ms: float = RuleConfig.tau_plus_ms, tau_minus_ms: float = RuleConfig.tau_minus_ms,
                  a_plus: float = RuleConfig.a_plus, a_minus: float = RuleConfig.a_minus,
                  tau_e_ms: float = RuleConfig.tau_e_ms, baseline_window: int | None = RuleConfig.baseline_window,
-                 log_weights_every: int = 10, stats_window_size: int = 100, tensorboard_log: str | None = None,
+                 reward_clip: float | None = 1.0, log_weights_every: int = 10, stats_window_size: int = 100,
+                 tensorboard_log: str | None = None,
                  verbose: int = 0, seed: int | None = None, device: torch.device | str = "cpu",
                  _init_setup_model: bool = True) -> None:
         if policy != "SpikingPolicy":
@@ -88,6 +92,9 @@ class RSTDP(BaseAlgorithm):
         self.rule_config = RuleConfig(learning_rate=float(learning_rate), tau_plus_ms=tau_plus_ms,
                                       tau_minus_ms=tau_minus_ms, a_plus=a_plus, a_minus=a_minus,
                                       tau_e_ms=tau_e_ms, baseline_window=baseline_window)
+        if reward_clip is not None and not reward_clip > 0:
+            raise ValueError(f"reward_clip must be a positive number or None, got {reward_clip!r}")
+        self.reward_clip = reward_clip
         self.log_weights_every = log_weights_every
         if self.env is not None:
             check_observation_space(self.observation_space)
@@ -157,8 +164,10 @@ class RSTDP(BaseAlgorithm):
             if not np.isfinite(rewards).all():
                 raise ValueError(f"the environment returned a non-finite reward {rewards.tolist()}; "
                                  "refusing to apply it to the weights")
+            learn_rewards = rewards if self.reward_clip is None else np.clip(rewards, -self.reward_clip,
+                                                                               self.reward_clip)
             with torch.no_grad():
-                policy.network.apply_reward(torch.as_tensor(rewards, device=self.device))
+                policy.network.apply_reward(torch.as_tensor(learn_rewards, device=self.device))
                 policy.network.reset_rows(torch.as_tensor(dones, dtype=torch.bool))
             policy.train_state = policy.network.state
             self.num_timesteps += env.num_envs
@@ -200,7 +209,7 @@ class RSTDP(BaseAlgorithm):
         rule = dataclasses.asdict(self.rule_config)
         rule.pop("learning_rate")
         return {"learning_rate": self.rule_config.learning_rate, **dataclasses.asdict(self.policy_config),
-                **rule, "log_weights_every": self.log_weights_every,
+                **rule, "reward_clip": self.reward_clip, "log_weights_every": self.log_weights_every,
                 "stats_window_size": self._stats_window_size, "seed": self.seed}
 
     def save(self, path: str | pathlib.Path | Any, exclude: Any = None, include: Any = None) -> None:
@@ -261,6 +270,16 @@ class RSTDP(BaseAlgorithm):
         model.num_timesteps = payload["num_timesteps"]
         model._episode_num = payload["episode_num"]
         return model
+
+    def set_env(self, env: GymEnv, force_reset: bool = True) -> None:
+        """As SB3's, but with any number of environments (the spiking state is kept per batch row).
+
+        ``force_reset=False`` keeps the last observations when the number of environments is unchanged.
+        """
+        last = self._last_obs
+        self._attach_env(env)
+        if not force_reset and last is not None and len(last) == self.n_envs:
+            self._last_obs = last
 
     def _attach_env(self, env: GymEnv) -> None:
         """Wrap and check ``env`` against the saved spaces (any number of environments)."""

@@ -1,0 +1,54 @@
+"""Helpers for the agents tests: small PatternAction vec envs, a reward-corrupting wrapper, one torch thread."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import pytest
+import torch
+
+import envs
+
+#: The test task: name the band pattern on screen (1 x 8 x 8 uint8 frames, 3 actions, reward on the same step).
+PATTERN = "spikerl/PatternAction-v0"
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One intra-op thread: on a busy 2-core machine every multi-threaded tiny matmul waits for a descheduled
+    worker (tens of ms each), and these tests run thousands of them."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def pattern_vec():
+    """Factory: ``pattern_vec(n_envs=2, seed=0, **env_kwargs)`` -> PatternAction ``VecEnv`` (envs seeded seed+i)."""
+
+    def make(n_envs: int = 2, seed: int = 0, **env_kwargs: Any):
+        return envs.make_vec(PATTERN, n_envs=n_envs, seed=seed, **env_kwargs)
+
+    return make
+
+
+class CorruptRewardAfter(gym.Wrapper):
+    """Passes the env through, but from its ``after``-th step on (counted over the wrapper's life) returns
+    ``value`` (NaN by default) as the reward."""
+
+    def __init__(self, env: gym.Env, after: int, value: float = float("nan")) -> None:
+        super().__init__(env)
+        self.after, self.value, self.steps = after, value, 0
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.steps += 1
+        return obs, (self.value if self.steps >= self.after else reward), terminated, truncated, info
+
+
+@pytest.fixture
+def corrupt_reward_after():
+    """The :class:`CorruptRewardAfter` wrapper class."""
+    return CorruptRewardAfter

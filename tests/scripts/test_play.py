@@ -1,0 +1,130 @@
+"""scripts/play.py end to end in subprocesses on spikerl/Catch-v0 with tiny budgets, and its flag handling."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "play.py"
+CATCH = "spikerl/Catch-v0"
+#: Catch with its defaults: 10 balls, each landing rows - 1 = 7 steps after it appears.
+CATCH_EPISODE_STEPS = 10 * 7
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("play_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(*args: str, cwd: Path, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=300,
+                          cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+    if check:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def last_json(proc: subprocess.CompletedProcess) -> dict:
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_help_lists_every_flag(tmp_path):
+    proc = run("--help", cwd=tmp_path)
+    flags = [s for a in load_script().build_parser()._actions for s in a.option_strings if s.startswith("--")]
+    for flag in ("--timesteps", "--n-envs", "--seed", "--device", "--load", "--eval-episodes", "--video",
+                 "--render", "--tensorboard", "--no-train", "--hidden-size", "--steps-per-action",
+                 "--learning-rate", "--epsilon", "--save"):
+        assert flag in flags, flag
+    for flag in flags:
+        assert flag in proc.stdout, flag
+
+
+def test_train_save_evaluate_then_load_and_play(tmp_path):
+    """Train 300 steps, save, evaluate 2 episodes; then ``--load --no-train`` reproduces the evaluation exactly
+    (same weights, same generator state, same evaluation seeds) without training."""
+    model, logs = tmp_path / "model.pt", tmp_path / "tb"
+    common = ["--n-envs", "2", "--eval-episodes", "2", "--seed", "3"]
+    first = last_json(run(CATCH, "--timesteps", "300", "--save", str(model), "--tensorboard", str(logs),
+                          "--no-progress", *common, cwd=tmp_path))
+    assert set(first) == {"env", "agent_mean", "agent_std", "random_mean", "random_std", "episodes", "timesteps",
+                          "train_seconds", "protocol"}
+    assert first["env"] == CATCH and first["episodes"] == 2 and first["timesteps"] == 300
+    assert first["train_seconds"] > 0
+    assert first["protocol"]["id"] == CATCH and first["protocol"]["optimal_return"] == 10.0
+    for key in ("agent_mean", "random_mean"):  # 10 balls worth +1 or -1: even returns, so a 2-episode mean is whole
+        assert -10.0 <= first[key] <= 10.0 and float(first[key]).is_integer()
+    assert model.exists() and list(logs.glob("*/events.out.tfevents.*"))
+
+    second = last_json(run(CATCH, "--load", str(model), "--no-train", *common, cwd=tmp_path))
+    assert second["timesteps"] == 300 and second["train_seconds"] == 0
+    assert {k: second[k] for k in ("agent_mean", "agent_std", "random_mean", "random_std", "protocol")} == \
+           {k: first[k] for k in ("agent_mean", "agent_std", "random_mean", "random_std", "protocol")}
+
+
+def test_video_records_one_episode(tmp_path):
+    """``--video`` writes every frame of one episode (reset frame + one per step) at the env's render size."""
+    import cv2
+
+    video = tmp_path / "clips" / "catch.mp4"
+    proc = run(CATCH, "--no-train", "--eval-episodes", "1", "--n-envs", "1", "--tensorboard", "",
+               "--video", str(video), cwd=tmp_path)
+    assert str(video) in proc.stderr
+    capture = cv2.VideoCapture(str(video))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    assert len(frames) == CATCH_EPISODE_STEPS + 1
+    scale = 32  # CatchEnv's default render_scale: (rows * scale, columns * scale) = (256, 160)
+    assert frames[0].shape == (8 * scale, 5 * scale, 3)
+    assert max(int(f.max()) for f in frames) > 200  # the ball and the paddle are drawn, not a blank clip
+
+
+def test_render_without_display_says_so(tmp_path):
+    env = {"DISPLAY": "", "WAYLAND_DISPLAY": ""}
+    proc = run(CATCH, "--no-train", "--eval-episodes", "1", "--n-envs", "1", "--tensorboard", "", "--render",
+               cwd=tmp_path, env=env)
+    assert "no display" in proc.stderr
+    assert last_json(proc)["episodes"] == 1
+
+
+def test_unknown_env_is_a_usage_error(tmp_path):
+    proc = run("SpaceInvadrs", "--no-train", cwd=tmp_path, check=False)
+    assert proc.returncode == 2
+    assert "unknown environment" in proc.stderr and "SpaceInvaders" in proc.stderr
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--load", "missing.pt"], "no such file"),
+    (["--n-envs", "0"], "--n-envs must be >= 1"),
+    (["--eval-episodes", "0"], "--eval-episodes must be >= 1"),
+])
+def test_bad_flags_are_usage_errors(tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        load_script().main([CATCH, *[str(tmp_path / a) if a.endswith(".pt") else a for a in argv]])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_agent_flags_take_atari_defaults_only_for_ale_games():
+    script = load_script()
+    parse = script.build_parser().parse_args
+    ale = script.agent_kwargs(parse(["SpaceInvaders"]), ale=True)
+    assert ale == {k: v for k, v in script.ATARI_DEFAULTS.items() if v is not None}
+    assert script.agent_kwargs(parse([CATCH]), ale=False) == {}
+    chosen = script.agent_kwargs(parse([CATCH, "--hidden-size", "7", "--epsilon", "0.2", "--learning-rate", "0.01",
+                                        "--steps-per-action", "3"]), ale=False)
+    assert chosen == {"hidden_size": 7, "epsilon": 0.2, "learning_rate": 0.01, "steps_per_action": 3}
+    with pytest.raises(SystemExit):
+        parse([CATCH, "--vec-env", "threads"])
