@@ -166,7 +166,7 @@ def bench_agent(args: argparse.Namespace) -> dict[str, Any]:
     from agents import RSTDP
 
     torch.set_num_threads(args.threads)
-    make_kwargs = {"resize": tuple(args.resize)} if args.resize else {}
+    make_kwargs = {"resize": tuple(args.resize)} if args.resize and envs.is_ale_id(envs.resolve_id(args.env)) else {}
 
     def vec_env():
         return envs.make_vec(args.env, n_envs=args.n_envs, seed=args.seed, **make_kwargs)
@@ -206,8 +206,8 @@ def add_agent(sub: Any) -> None:
     p.add_argument("--steps", type=int, default=2000, help="environment steps per timed run (all envs)")
     p.add_argument("--hidden-size", type=int, default=0, help="agent hidden layer size")
     p.add_argument("--steps-per-action", type=int, default=8, help="simulation steps per env step")
-    p.add_argument("--resize", type=int, nargs=2, default=None, metavar=("H", "W"),
-                   help="frame size for ALE games (default: envs.make's)")
+    p.add_argument("--resize", type=int, nargs=2, default=[42, 42], metavar=("H", "W"),
+                   help="frame size for ALE games (default: 42 42, as play.py)")
     add_common_arguments(p)
     p.set_defaults(bench=bench_agent, reference_bench=None, reference_scripts=[])
 
