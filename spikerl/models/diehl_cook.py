@@ -54,7 +54,11 @@ Two execution modes share the weights and the thresholds:
   once, and each threshold rises by ``theta_plus_mv`` per spike of the batch. With frozen weights the sum
   of the rule's per-step updates is computed exactly from the few postsynaptic spikes
   (:func:`presentation_stdp_update`, tested against stepping the rule). It approximates online learning:
-  within a batch, samples see neither each other's nor their own weight changes.
+  within a batch, samples see neither each other's nor their own weight changes. The summed update is
+  applied ``stdp_chunk`` samples at a time (128), each chunk clamped to ``[0, wmax]`` and normalised, as
+  online learning clamps and normalises after every sample: summed over a whole large batch the update
+  saturates the weights (100 neurons, 1 epoch, all-activity test accuracy: online 87.1 %, batches of 16
+  87.7 %, of 128 87.5 %, of 1024 in one piece 63.8 %, of 1024 in chunks of 128 86.2 %).
 
 Input trains are stored and sampled only for each image's non-blank pixels (:class:`PackedSpikes`,
 :func:`bernoulli_trains`).
@@ -74,7 +78,7 @@ from typing import Any, Literal, NamedTuple
 import torch
 
 from spikerl.connections import Dense
-from spikerl.models.diehl_cook_online import frozen_presentation, online_presentation
+from spikerl.models.diehl_cook_online import frozen_presentation, online_presentation, stdp_update
 from spikerl.network import Network
 from spikerl.neurons import LIF, AdaptiveLIF, Input
 from spikerl.neurons.base import check_positive
@@ -117,6 +121,8 @@ class DiehlAndCookParams:
         nu_pre, nu_post: STDP depression and potentiation rates (1e-4, 1e-2).
         tau_pre_ms, tau_post_ms: STDP trace time constants (20 ms, 20 ms).
         trace_mode: ``"nearest"`` (paper code, BindsNET) or ``"additive"`` STDP traces.
+        stdp_chunk: batched mode applies the summed update of at most this many samples at a time, each
+            chunk clamped and normalised (ours; see the module docstring).
     """
 
     n_inputs: int = 784
@@ -152,9 +158,10 @@ class DiehlAndCookParams:
     tau_pre_ms: float = 20.0
     tau_post_ms: float = 20.0
     trace_mode: Literal["nearest", "additive"] = "nearest"
+    stdp_chunk: int = 128
 
     def __post_init__(self) -> None:
-        for name, low in (("n_inputs", 1), ("n_neurons", 1), ("min_spikes", 0), ("max_boosts", 0)):
+        for name, low in (("n_inputs", 1), ("n_neurons", 1), ("min_spikes", 0), ("max_boosts", 0), ("stdp_chunk", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
@@ -271,13 +278,13 @@ def encode_packed(x: torch.Tensor, rate_hz: torch.Tensor | float, steps: int, dt
 
 
 def _traces_at(spikes: torch.Tensor, decay: float, mode: str, scale: float, times: list[int],
-               rows: torch.Tensor, reverse: bool = False) -> torch.Tensor:
+               rows: torch.Tensor, dtype: torch.dtype, reverse: bool = False) -> torch.Tensor:
     """A trace of ``spikes [T, B, A]`` read at given steps: ``out[k] = trace[t_k, rows[k]]`` (``[K, A]``).
 
     ``times[t]`` is the number of queries at step ``t`` (queries ordered by step); ``reverse`` runs the
     filter backwards in time (``x_t = d x_{t+1} + s_t`` for an additive trace).
     """
-    out = torch.empty(rows.shape[0], spikes.shape[2], dtype=torch.get_default_dtype(), device=spikes.device)
+    out = torch.empty(rows.shape[0], spikes.shape[2], dtype=dtype, device=spikes.device)
     offsets = [0]
     for c in times:
         offsets.append(offsets[-1] + c)
@@ -291,7 +298,7 @@ def _traces_at(spikes: torch.Tensor, decay: float, mode: str, scale: float, time
 
 
 def presentation_stdp_update(pre: PackedSpikes, post: torch.Tensor, rule: PostPre, n_inputs: int,
-                             dt_ms: float = 1.0) -> torch.Tensor:
+                             dt_ms: float = 1.0, dtype: torch.dtype | None = None) -> torch.Tensor:
     """Sum over a presentation (and the batch) of the per-step PostPre updates, with frozen weights.
 
     The rule changes the weights at step ``t`` by ``nu_post x_pre_t (x) s_post_t - nu_pre s_pre_t (x) x_post_t``
@@ -309,6 +316,7 @@ def presentation_stdp_update(pre: PackedSpikes, post: torch.Tensor, rule: PostPr
         post: postsynaptic spikes bool ``[T, B, n]``.
         rule: the :class:`~spikerl.plasticity.PostPre` rule (rates, traces, reduction).
         n_inputs: number of input neurons.
+        dtype: float type of the result (default: torch's default dtype).
 
     Returns:
         ``dw [n_inputs, n]`` (batch-summed, or averaged for ``reduction="mean"``), without weight decay.
@@ -316,13 +324,14 @@ def presentation_stdp_update(pre: PackedSpikes, post: torch.Tensor, rule: PostPr
     p, q = rule.pre_trace, rule.post_trace
     steps, batch, n = post.shape
     events = post.nonzero()                                              # [K, 3] (t, b, j), sorted by t
-    dw = torch.zeros(n_inputs, n, dtype=torch.get_default_dtype(), device=post.device)
+    dtype = dtype or torch.get_default_dtype()
+    dw = torch.zeros(n_inputs, n, dtype=dtype, device=post.device)
     if events.shape[0] == 0:
         return dw
     t, b, j = events.unbind(1)
     times = torch.bincount(t, minlength=steps).tolist()
-    x_pre = _traces_at(pre.spikes, p.decay(dt_ms), p.mode, p.scale, times, b)
-    back = _traces_at(pre.spikes, q.decay(dt_ms), "additive", 1.0, times, b, reverse=True)
+    x_pre = _traces_at(pre.spikes, p.decay(dt_ms), p.mode, p.scale, times, b, dtype)
+    back = _traces_at(pre.spikes, q.decay(dt_ms), "additive", 1.0, times, b, dtype, reverse=True)
     if q.mode == "nearest":
         # next spike of the same (sample, neuron): order the events by (b, j, t)
         key = (b * n + j) * steps + t
@@ -432,33 +441,35 @@ class DiehlAndCook2015(Network):
         return encode_packed(x, rate, self.params.steps, self.dt_ms, generator)
 
     # --- one presentation ---------------------------------------------------------------------------
-    def input_current(self, spikes: PackedSpikes) -> torch.Tensor:
+    def input_current(self, spikes: PackedSpikes, events: torch.Tensor | None = None) -> torch.Tensor:
         """Current into ``Ae`` from the input trains with the present weights, delayed one step: ``[T, B, n]``.
 
         ``I_t = s_{t-1} @ W`` (``I_0 = 0``: the network starts from a reset state), as the network's update
         order prescribes. Event-driven: each step's current is the sum of the weight rows of the inputs
-        that spiked (``embedding_bag``).
+        that spiked (``embedding_bag``). ``events``: ``spikes.spikes.nonzero()`` if already computed.
         """
         w = self.input_weights
         steps, batch, _ = spikes.spikes.shape
         out = torch.empty(steps, batch, self.n_neurons, dtype=w.dtype, device=w.device)
         out[0] = 0
         if steps > 1:
-            t, b, a = spikes.spikes[:-1].nonzero().unbind(1)                    # sorted by (t, b)
+            events = spikes.spikes.nonzero() if events is None else events        # sorted by (t, b, a)
+            t, b, a = events[events[:, 0] < steps - 1].unbind(1)
             bags = torch.searchsorted(t * batch + b, torch.arange((steps - 1) * batch, device=w.device))
             summed = torch.nn.functional.embedding_bag(spikes.index[b, a], w, bags, mode="sum")
             out[1:] = summed.reshape(steps - 1, batch, self.n_neurons)
         return out
 
     @torch.no_grad()
-    def simulate_frozen(self, spikes: PackedSpikes, fused: bool = True) -> torch.Tensor:
+    def simulate_frozen(self, spikes: PackedSpikes, fused: bool = True, events: torch.Tensor | None = None
+                        ) -> torch.Tensor:
         """Excitatory spikes ``[T, B, n]`` for input trains, with weights and thresholds fixed.
 
         Starts from a reset state. Uses the fast path: the input current for all steps at once, then the
         recurrent pair (Ae, Ai) step by step for the whole batch (the network's path, or the same computation
         fused in C where it applies: :func:`~spikerl.models.diehl_cook_online.frozen_presentation`).
         """
-        current = self.input_current(spikes)
+        current = self.input_current(spikes, events)
         post = frozen_presentation(self, current) if fused else None
         if post is not None:
             return post
@@ -488,18 +499,26 @@ class DiehlAndCook2015(Network):
         return post
 
     @torch.no_grad()
-    def learn_batched(self, spikes: PackedSpikes) -> torch.Tensor:
+    def learn_batched(self, spikes: PackedSpikes, fused: bool = True) -> torch.Tensor:
         """One presentation of a batch with frozen weights, then the summed STDP update (module docstring).
 
-        Returns the excitatory spikes ``[T, B, n]``. Afterwards: ``W <- clamp(W + dw, 0, wmax)``, normalised;
+        Returns the excitatory spikes ``[T, B, n]``. Afterwards, for each chunk of ``stdp_chunk`` samples in
+        turn: ``W <- normalise(clamp(W + dw_chunk, 0, wmax))``; then
         ``theta <- theta * exp(-B (T dt + rest) / tau_theta) + theta_plus * (spikes of the batch)``.
         """
-        post = self.simulate_frozen(spikes)
-        conn = self.connections["X->Ae"]
-        conn.apply_update(presentation_stdp_update(spikes, post, self.rules["X->Ae"], self.params.n_inputs,
-                                                   self.dt_ms))
-        conn.normalize()
-        p = self.params
+        events = spikes.spikes.nonzero()
+        post = self.simulate_frozen(spikes, fused, events)
+        conn, p = self.connections["X->Ae"], self.params
+        for start in range(0, post.shape[1], p.stdp_chunk):
+            stop = start + p.stdp_chunk
+            part = PackedSpikes(spikes.index[start:stop], spikes.spikes[:, start:stop])
+            part_events = events[(events[:, 1] >= start) & (events[:, 1] < stop)] - events.new_tensor([0, start, 0])
+            dw = stdp_update(self, part, post[:, start:stop], part_events) if fused else None
+            if dw is None:
+                dw = presentation_stdp_update(part, post[:, start:stop], self.rules["X->Ae"], p.n_inputs,
+                                              self.dt_ms, conn.w.dtype)
+            conn.apply_update(dw)
+            conn.normalize()
         theta = self.layers["Ae"].theta
         theta.mul_(math.exp(-post.shape[1] * (p.steps * p.dt_ms + p.rest_ms) / p.tau_theta_ms))
         theta.add_(p.theta_plus_mv * count_spikes(post).sum(0).to(theta.dtype))

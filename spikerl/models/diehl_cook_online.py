@@ -72,8 +72,8 @@ def _load() -> ctypes.CDLL:
         fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
         os.close(fd)
         try:
-            result = subprocess.run([cc, *FLAGS, "-o", tmp, str(here / SOURCES[0])], capture_output=True, text=True,
-                                    timeout=300)
+            result = subprocess.run([cc, *FLAGS, "-o", tmp, str(here / SOURCES[0]), "-lm"], capture_output=True,
+                                    text=True, timeout=300)
             if result.returncode != 0:
                 raise RuntimeError(f"{cc} failed:\n{result.stderr.strip()}")
             os.replace(tmp, target)
@@ -87,6 +87,7 @@ def _load() -> ctypes.CDLL:
     for suffix in _SUFFIX.values():
         getattr(lib, f"dc_online_{suffix}").restype = ctypes.c_int64
         getattr(lib, f"dc_frozen_{suffix}").restype = ctypes.c_int64
+        getattr(lib, f"dc_stdp_{suffix}").restype = ctypes.c_int64
     return lib
 
 
@@ -228,3 +229,39 @@ def frozen_presentation(model: DiehlAndCook2015, current: torch.Tensor) -> torch
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(run, bounds[:-1], bounds[1:]))
     return out
+
+
+@torch.no_grad()
+def stdp_update(model: DiehlAndCook2015, pre: PackedSpikes, post: torch.Tensor,
+                pre_events: torch.Tensor | None = None) -> torch.Tensor | None:
+    """The same sum as :func:`~spikerl.models.diehl_cook.presentation_stdp_update` for the model's rule, in C.
+
+    Works from the spike events: each presynaptic spike pairs with the postsynaptic traces of the neurons of
+    its sample that have spiked so far, each postsynaptic spike with the presynaptic traces of its sample
+    (traces evaluated lazily as ``x(t0) d^(t - t0)``). ``pre_events``: ``pre.spikes.nonzero()`` if already
+    computed. Returns ``dw [n_inputs, n]``, or ``None`` when the kernel does not apply.
+    """
+    rule = model.rules["X->Ae"]
+    w = model.connections["X->Ae"].w
+    if not _applies(model, learning=False) or rule.reduction != "sum" or post.device.type != "cpu":
+        return None
+    lib = library()
+    if lib is None:
+        return None
+    steps, batch, slots = pre.spikes.shape
+    n = post.shape[2]
+    events = pre.spikes.nonzero() if pre_events is None else pre_events
+    pre_t, pre_b, pre_a = (x.contiguous() for x in events.unbind(1))
+    post_t, post_b, post_j = (x.contiguous() for x in post.nonzero().unbind(1))
+    index = pre.index.contiguous()
+    dw = torch.zeros(model.params.n_inputs, n, dtype=w.dtype)
+    work = torch.empty(2 * batch * slots + 2 * batch * n + 2 * (steps + 1), dtype=w.dtype)
+    iwork = torch.empty(batch * n + batch, dtype=torch.int64)
+    ptr = ctypes.c_void_p
+    getattr(lib, f"dc_stdp_{_SUFFIX[w.dtype]}")(
+        ctypes.c_int64(steps), ctypes.c_int64(batch), ctypes.c_int64(slots), ctypes.c_int64(n),
+        ctypes.c_int64(pre_t.numel()),
+        ptr(pre_t.data_ptr()), ptr(pre_b.data_ptr()), ptr(pre_a.data_ptr()), ctypes.c_int64(post_t.numel()),
+        ptr(post_t.data_ptr()), ptr(post_b.data_ptr()), ptr(post_j.data_ptr()), ptr(index.data_ptr()),
+        ptr(dw.data_ptr()), ptr(work.data_ptr()), ptr(iwork.data_ptr()), ctypes.byref(_params(model)))
+    return dw

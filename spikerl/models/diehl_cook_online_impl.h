@@ -242,3 +242,84 @@ int64_t FN(dc_frozen)(int64_t steps, int64_t batch, int64_t n, const REAL *restr
     }
     return 0;
 }
+
+/* Sum over a presentation (and the batch) of the PostPre updates with frozen weights, from the spike events.
+ * pre events (t, b, a) and post events (t, b, j) are each sorted by step t; a is a packed input slot of
+ * sample b, index [B, A] maps it to an input neuron. At each step both traces first take the step's spikes
+ * (traces are evaluated lazily: x(t) = x(t0) d^(t - t0) after their last spike t0), then
+ *   every pre spike (b, a) adds -nu_pre x_post[b, j] to dw[index[b, a], j] for each neuron j of sample b that
+ *   has spiked so far (the others have x_post = 0), and
+ *   every post spike (b, j) adds nu_post x_pre[b, a] to dw[index[b, a], j] for each slot a of sample b.
+ * dw [n_in, n] is accumulated into. work: 2 * B * A + 2 * B * n + 2 * (T + 1) REALs; iwork: B * n + B int64.
+ * Returns 0. */
+int64_t FN(dc_stdp)(int64_t steps, int64_t batch, int64_t slots, int64_t n, int64_t n_pre, const int64_t *pre_t,
+                    const int64_t *pre_b, const int64_t *pre_a, int64_t n_post, const int64_t *post_t,
+                    const int64_t *post_b, const int64_t *post_j, const int64_t *index, REAL *restrict dw,
+                    REAL *restrict work, int64_t *restrict iwork, const struct dc_params *p) {
+    const REAL nu_pre = (REAL)p->nu_pre, nu_post = (REAL)p->nu_post;
+    const double pre_decay = p->pre_decay, post_decay = p->post_decay;
+    const REAL pre_scale = (REAL)p->pre_scale, post_scale = (REAL)p->post_scale;
+    REAL *x_pre = work, *t_pre = work + batch * slots;               /* value at last spike, its step */
+    REAL *x_post = work + 2 * batch * slots, *t_post = x_post + batch * n;
+    int64_t *spiked = iwork, *n_spiked = iwork + batch * n;           /* neurons of b that have spiked */
+    REAL *pre_pow = x_post + 2 * batch * n, *post_pow = pre_pow + steps + 1;   /* d^k, k = 0 .. T */
+    for (int64_t k = 0; k <= steps; k++) {
+        pre_pow[k] = (REAL)pow(pre_decay, (double)k);
+        post_pow[k] = (REAL)pow(post_decay, (double)k);
+    }
+    for (int64_t i = 0; i < batch * slots; i++) {
+        x_pre[i] = 0;
+        t_pre[i] = 0;
+    }
+    for (int64_t i = 0; i < batch * n; i++) {
+        x_post[i] = 0;
+        t_post[i] = 0;
+    }
+    for (int64_t b = 0; b < batch; b++)
+        n_spiked[b] = 0;
+    int64_t kp = 0, kq = 0;
+    while (kp < n_pre || kq < n_post) {
+        const int64_t t = kq < n_post && (kp >= n_pre || post_t[kq] <= pre_t[kp]) ? post_t[kq] : pre_t[kp];
+        int64_t p0 = kp, q0 = kq;
+        /* the traces take this step's spikes */
+        for (; kq < n_post && post_t[kq] == t; kq++) {
+            const int64_t b = post_b[kq], j = post_j[kq], i = b * n + j;
+            REAL before = x_post[i] * post_pow[t - (int64_t)t_post[i]];
+            x_post[i] = p->post_nearest ? post_scale : before + post_scale;
+            int known = 0;
+            for (int64_t m = 0; m < n_spiked[b]; m++)
+                known |= spiked[b * n + m] == j;
+            if (!known)
+                spiked[b * n + n_spiked[b]++] = j;
+            t_post[i] = (REAL)t;
+        }
+        for (; kp < n_pre && pre_t[kp] == t; kp++) {
+            const int64_t i = pre_b[kp] * slots + pre_a[kp];
+            REAL before = x_pre[i] * pre_pow[t - (int64_t)t_pre[i]];
+            x_pre[i] = p->pre_nearest ? pre_scale : before + pre_scale;
+            t_pre[i] = (REAL)t;
+        }
+        /* depression at this step's pre spikes */
+        for (int64_t k = p0; k < kp; k++) {
+            const int64_t b = pre_b[k];
+            REAL *restrict row = dw + index[b * slots + pre_a[k]] * n;
+            for (int64_t m = 0; m < n_spiked[b]; m++) {
+                const int64_t j = spiked[b * n + m], i = b * n + j;
+                REAL x = x_post[i] * post_pow[t - (int64_t)t_post[i]];
+                row[j] = row[j] - nu_pre * x;
+            }
+        }
+        /* potentiation at this step's post spikes */
+        for (int64_t k = q0; k < kq; k++) {
+            const int64_t b = post_b[k], j = post_j[k];
+            for (int64_t a = 0; a < slots; a++) {
+                const int64_t i = b * slots + a;
+                if (x_pre[i] == 0)
+                    continue;
+                REAL x = x_pre[i] * pre_pow[t - (int64_t)t_pre[i]];
+                dw[index[i] * n + j] = dw[index[i] * n + j] + nu_post * x;
+            }
+        }
+    }
+    return 0;
+}

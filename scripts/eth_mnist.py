@@ -1,0 +1,194 @@
+#!/usr/bin/env python
+"""Diehl & Cook (2015) unsupervised MNIST: train with STDP, then classify the test set.
+
+Train 100 neurons for one epoch (batched learning), then evaluate on the 10,000 test images:
+
+    python scripts/eth_mnist.py --n_neurons 100 --n_epochs 1 --batch_size 64 --save dc100.pt
+
+The faithful online mode (one image at a time, weights changing at every step) is --batch_size 1.
+Test a saved model:  python scripts/eth_mnist.py --mode test --load dc100.pt
+Resume training:      python scripts/eth_mnist.py --load dc100.pt --save dc100.pt --n_epochs 3
+
+Evaluation: with learning frozen, the network's spike counts on the first --n_assign training images
+assign a label to each neuron and fit a linear readout; the test images are classified by all-activity,
+proportion weighting and the linear readout. The last line printed is one JSON object with the settings,
+the accuracies and the wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from spikerl.datasets import load_mnist
+from spikerl.models import DiehlAndCook2015
+from spikerl.models.diehl_cook_training import (
+    RunningAccuracy,
+    TrainingProgress,
+    collect_counts,
+    evaluate_counts,
+    progress_from_dict,
+    train_unsupervised,
+)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--mode", choices=["train", "test"], default="train",
+                   help="train (then evaluate) or test a model given by --load (default: train)")
+    p.add_argument("--n_neurons", type=int, default=100, help="excitatory (= inhibitory) neurons (default: 100)")
+    p.add_argument("--n_train", type=int, default=60000, help="training images used per epoch (default: 60000)")
+    p.add_argument("--n_test", type=int, default=10000, help="test images classified (default: 10000)")
+    p.add_argument("--n_assign", type=int, default=None,
+                   help="training images whose frozen responses assign labels and fit the readout "
+                        "(default: --n_train)")
+    p.add_argument("--n_epochs", type=int, default=1, help="training epochs (default: 1)")
+    p.add_argument("--time", type=float, default=350.0, help="presentation time per image, ms (default: 350)")
+    p.add_argument("--dt", type=float, default=1.0, help="simulation step, ms (default: 1.0)")
+    p.add_argument("--intensity", type=float, default=63.75,
+                   help="firing rate of a white pixel, Hz (default: 63.75, the paper's pixel/4)")
+    p.add_argument("--batch_size", type=int, default=1,
+                   help="images per presentation; 1 = faithful online learning (default: 1)")
+    p.add_argument("--learning", choices=["auto", "online", "batched"], default="auto",
+                   help="online: weights change every step, one image at a time; batched: a batch is shown "
+                        "with frozen weights, then the summed update is applied; auto: online for "
+                        "--batch_size 1, else batched (default: auto)")
+    p.add_argument("--update_interval", type=int, default=250,
+                   help="block size of the running accuracy, in training images (default: 250)")
+    p.add_argument("--eval_batch_size", type=int, default=500, help="images per batch when evaluating (default: 500)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (weights, order, Poisson trains; default: 0)")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--data", default=None,
+                   help="folder with the MNIST .gz files (default: $SPIKERL_MNIST_DIR, then the user cache)")
+    p.add_argument("--save", default=None, help="write a checkpoint here (periodically and at the end)")
+    p.add_argument("--save_every", type=int, default=10000,
+                   help="checkpoint every this many training images when --save is given (default: 10000)")
+    p.add_argument("--load", default=None,
+                   help="load a checkpoint: in train mode training continues where it stopped")
+    p.add_argument("--plot", action="store_true",
+                   help="plot weights, assignments and the accuracy curve (PNG files next to --save, "
+                        "or in the current folder)")
+    p.add_argument("--tensorboard", metavar="DIR", default=None, help="log scalars to TensorBoard in DIR")
+    p.add_argument("--no_progress", action="store_true", help="hide the progress bars")
+    args = p.parse_args(argv)
+    if args.mode == "test" and args.load is None:
+        p.error("--mode test needs --load CHECKPOINT")
+    for name in ("n_neurons", "n_train", "n_test", "batch_size", "update_interval", "eval_batch_size"):
+        if getattr(args, name) <= 0:
+            p.error(f"--{name} must be positive, got {getattr(args, name)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    wall = time.perf_counter()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    device = torch.device(args.device)
+    learning = args.learning if args.learning != "auto" else ("online" if args.batch_size == 1 else "batched")
+
+    train_x, train_y = load_mnist("train", root=args.data)
+    test_x, test_y = load_mnist("test", root=args.data)
+    train_x, train_y = train_x[:args.n_train], train_y[:args.n_train]
+    test_x, test_y = test_x[:args.n_test], test_y[:args.n_test]
+
+    generator = torch.Generator(device=device).manual_seed(args.seed)
+    progress, running = TrainingProgress(), RunningAccuracy(args.update_interval, args.n_neurons)
+    if args.load:
+        model, extra, tensors = DiehlAndCook2015.load(args.load, map_location=device)
+        progress = progress_from_dict(extra.get("progress", {}))
+        if "generator" in tensors:
+            generator.set_state(tensors["generator"])
+        running_state = {k[len("running."):]: v for k, v in tensors.items() if k.startswith("running.")}
+        if running_state and running_state["counts"].shape[1] == model.n_neurons:
+            running = RunningAccuracy(int(running_state["counts"].shape[0]), model.n_neurons)
+            running.load_state_dict(running_state)
+    else:
+        model = DiehlAndCook2015(n_neurons=args.n_neurons, time_ms=args.time, dt_ms=args.dt,
+                                 intensity_hz=args.intensity,
+                                 generator=torch.Generator().manual_seed(args.seed)).to(device)
+    settings = {k: v for k, v in vars(args).items()}
+    settings.update(learning=learning, model=model.config())
+
+    def checkpoint(prog: TrainingProgress, run: RunningAccuracy) -> None:
+        if args.save:
+            Path(args.save).parent.mkdir(parents=True, exist_ok=True)
+            tensors = {"generator": generator.get_state(), **{f"running.{k}": v for k, v in run.state_dict().items()}}
+            model.save(args.save, extra={"progress": dataclasses.asdict(prog), "settings": settings}, tensors=tensors)
+
+    writer = None
+    if args.tensorboard:
+        from torch.utils.tensorboard import SummaryWriter  # imported only when asked for
+        writer = SummaryWriter(args.tensorboard)
+
+    trained_before = progress.samples
+    if args.mode == "train":
+        progress = train_unsupervised(model, train_x, train_y, epochs=args.n_epochs, batch_size=args.batch_size,
+                                      mode=learning, update_interval=args.update_interval, seed=args.seed,
+                                      generator=generator, progress=progress, running=running, writer=writer,
+                                      checkpoint=checkpoint if args.save else None, checkpoint_every=args.save_every,
+                                      show_progress=not args.no_progress)
+    train_samples = progress.samples - trained_before
+
+    eval_start = time.perf_counter()
+    n_assign = min(args.n_assign or args.n_train, train_x.shape[0])
+    eval_generator = torch.Generator(device=device).manual_seed(args.seed + 1)
+    assign_counts = collect_counts(model, train_x[:n_assign], args.eval_batch_size, eval_generator,
+                                   not args.no_progress, "assign (train)")
+    test_counts = collect_counts(model, test_x, args.eval_batch_size, eval_generator, not args.no_progress,
+                                 "test")
+    result = evaluate_counts(assign_counts, train_y[:n_assign], test_counts, test_y)
+    eval_seconds = time.perf_counter() - eval_start
+    assignments = result.pop("assignments")
+    if writer is not None:
+        for key, value in result.items():
+            writer.add_scalar(f"test/{key}", value, progress.samples)
+        writer.close()
+
+    if args.plot:
+        save_plots(model, assignments, progress, Path(args.save).parent if args.save else Path("."))
+
+    running_last = progress.history[-1] if progress.history else None
+    summary = {
+        "script": "eth_mnist",
+        "settings": settings,
+        "test_accuracy": result,
+        "running_accuracy": running_last,
+        "train_samples": train_samples,
+        "train_seconds": round(progress.seconds, 3),
+        "train_samples_per_s": round(progress.samples / progress.seconds, 3) if progress.seconds else None,
+        "presentations": progress.presentations,
+        "eval_seconds": round(eval_seconds, 3),
+        "eval_samples_per_s": round((n_assign + test_x.shape[0]) / eval_seconds, 3),
+        "wall_seconds": round(time.perf_counter() - wall, 3),
+        "threads": torch.get_num_threads(),
+    }
+    print(json.dumps(summary), flush=True)
+    return summary
+
+
+def save_plots(model: DiehlAndCook2015, assignments: torch.Tensor, progress: TrainingProgress, folder: Path) -> None:
+    """Weights, assignments and the running-accuracy curve as PNG files (works headless)."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    from spikerl.plotting import plot_accuracy, plot_assignments, plot_weights
+
+    folder.mkdir(parents=True, exist_ok=True)
+    plot_weights(model.input_weights.detach().cpu()).savefig(folder / "eth_mnist_weights.png")
+    plot_assignments(assignments, 10).savefig(folder / "eth_mnist_assignments.png")
+    history = {k: [h[k] for h in progress.history] for k in ("all_activity", "proportion_weighting")}
+    if progress.history:
+        plot_accuracy(history, xlabel="block of training images").savefig(folder / "eth_mnist_accuracy.png")
+    print(f"plots written to {folder.resolve()}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
