@@ -5,6 +5,8 @@ Workloads (one subcommand each; every run prints one JSON line):
 
   agent  environment steps per second of the RSTDP agent learning on a VecEnv, and of the same VecEnv
          driven by random actions, measured one after the other (``agent_vs_raw``).
+  dc     the Diehl & Cook (2015) network on random images: seconds per sample of training (online at batch 1,
+         batched otherwise) and of inference, encoding included; the reference is BindsNET's DiehlAndCook2015.
   lif    N Poisson inputs (15 Hz) all-to-all to N LIF neurons (BindsNET's ``LIFNodes`` defaults = spikerl's
          ``LIF``), weights U(0, 1), dt 1 ms: Input -> Dense -> LIF in a ``spikerl.Network``.
          ``seconds`` is the wall time of ``net.run`` only (median of ``--repeats``, after a warm-up run);
@@ -156,6 +158,66 @@ def add_lif(sub: Any) -> None:
     p.set_defaults(bench=bench_lif, reference_bench=reference_lif, reference_scripts=["bench_lif.py"])
 
 
+# --- dc: Diehl & Cook (2015) seconds per sample, training and inference -------------------------------------------
+def bench_dc(args: argparse.Namespace) -> dict[str, Any]:
+    """Seconds per sample of ``DiehlAndCook2015.present`` on random images (the reference's workload).
+
+    Training uses the faithful online mode at batch 1 and the batched mode otherwise; encoding is included
+    (it runs inside ``present``). Random images drive every input near the maximum rate: busier than MNIST.
+    """
+    import numpy as np
+    import torch
+
+    from spikerl.models import DiehlAndCook2015
+
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(args.seed)
+    generator = torch.Generator().manual_seed(args.seed)
+    model = DiehlAndCook2015(n_neurons=args.n_neurons, time_ms=float(args.time), dt_ms=args.dt,
+                             intensity_hz=args.intensity, generator=torch.Generator().manual_seed(args.seed))
+    mode = "online" if args.batch_size == 1 else "batched"
+    batches = [torch.from_numpy(rng.integers(0, 256, size=(args.batch_size, 28, 28), dtype=np.uint8))
+               for _ in range(args.samples)]
+
+    def timed(learning: bool) -> list[float]:
+        model.present(batches[0], learning=learning, mode=mode, generator=generator)  # warm-up: kernels
+        return wall_times(lambda r: model.present(batches[r], learning=learning, mode=mode, generator=generator),
+                          args.samples)
+
+    train = statistics.median(timed(True)) / args.batch_size
+    infer = statistics.median(timed(False)) / args.batch_size
+    return dict(workload="dc", n_neurons=args.n_neurons, batch_size=args.batch_size, time=args.time,
+                threads=args.threads, mode=mode, intensity_hz=args.intensity, samples=args.samples * args.batch_size,
+                seconds=train, train_seconds_per_sample=train, infer_seconds_per_sample=infer,
+                train_samples_per_second=1.0 / train, infer_samples_per_second=1.0 / infer)
+
+
+def reference_dc(args: argparse.Namespace, result: dict[str, Any]) -> None:
+    """Adds BindsNET's DiehlAndCook2015 timings (training and inference, same settings) and the ratios."""
+    common = ["--impl", "bindsnet", "--n-neurons", str(args.n_neurons), "--batch-size", str(args.batch_size),
+              "--time", str(args.time), "--dt", str(args.dt), "--intensity", str(args.intensity),
+              "--threads", str(args.threads), "--seed", str(args.seed),
+              "--samples", str(max(2, args.samples // (4 if args.batch_size > 1 else 1)))]
+    train = run_reference(args, "bench_dc.py", common)
+    infer = run_reference(args, "bench_dc.py", [*common, "--no-learning"])
+    result["bindsnet_train"], result["bindsnet_infer"] = train, infer
+    # BindsNET's per-sample time including its Poisson encoding, as ours includes encoding.
+    result["train_fraction_of_bindsnet"] = result["train_seconds_per_sample"] / train["seconds_incl_encode"]
+    result["infer_fraction_of_bindsnet"] = result["infer_seconds_per_sample"] / infer["seconds_incl_encode"]
+
+
+def add_dc(sub: Any) -> None:
+    p = sub.add_parser("dc", help="Diehl & Cook (2015) network: seconds per sample, training and inference")
+    p.add_argument("--n_neurons", "--n-neurons", type=int, default=100, help="excitatory neurons")
+    p.add_argument("--batch_size", "--batch-size", type=int, default=1, help="1: faithful online learning")
+    p.add_argument("--time", type=int, default=250, help="presentation time, ms (reference default 250)")
+    p.add_argument("--dt", type=float, default=1.0, help="ms")
+    p.add_argument("--intensity", type=float, default=128.0, help="rate of a white pixel, Hz (reference: 128)")
+    p.add_argument("--samples", type=int, default=10, help="timed presentations (batches when batch_size > 1)")
+    add_common_arguments(p)
+    p.set_defaults(bench=bench_dc, reference_bench=reference_dc, reference_scripts=["bench_dc.py"])
+
+
 # --- agent: RSTDP learning on an environment vs the raw environment -------------------------------------------
 def bench_agent(args: argparse.Namespace) -> dict[str, Any]:
     """Environment steps per second: random actions on the raw env vs the RSTDP agent learning, same VecEnv."""
@@ -215,7 +277,7 @@ def add_agent(sub: Any) -> None:
 # --- main -----------------------------------------------------------------------------------------------------
 # Each adds its subcommand, whose defaults name bench(args) -> result, reference_bench(args, result) and the
 # reference_scripts it needs.
-WORKLOADS = [add_lif, add_agent]
+WORKLOADS = [add_lif, add_dc, add_agent]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
