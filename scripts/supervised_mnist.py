@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--method", choices=sorted(METHODS), default="surrogate",
                         help="surrogate: conv SNN trained by BPTT with a surrogate spike derivative; "
-                             "clamp: Diehl & Cook network with label clamping (needs spikerl.models.label_clamp)")
+                             "clamp: Diehl & Cook network with label clamping")
     d = SURROGATE_DEFAULTS
     parser.add_argument("--n_epochs", type=int, default=None,
                         help=f"total training epochs; a resumed run continues up to this number "
@@ -166,11 +166,8 @@ def run_surrogate(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_clamp(args: argparse.Namespace) -> dict[str, Any]:
     """Label clamping with the Diehl & Cook network: delegates to ``spikerl.models.label_clamp.run_cli(args)``."""
-    try:
-        from spikerl.models import label_clamp
-    except ImportError as err:
-        raise SystemExit("error: --method clamp is not available yet (spikerl.models.label_clamp is missing); "
-                         "use --method surrogate") from err
+    from spikerl.models import label_clamp
+
     return label_clamp.run_cli(args)
 
 

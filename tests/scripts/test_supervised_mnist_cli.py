@@ -116,10 +116,3 @@ def test_resume_continues_from_the_checkpoint(tmp_path, capsys, restore_threads)
 
     with pytest.raises(SystemExit, match="--time 5 differs from the checkpoint's time_steps 2"):
         script.main([*without_flags, "--time", "5"])
-
-
-def test_clamp_method_reports_clearly_when_unavailable():
-    if importlib.util.find_spec("spikerl.models.label_clamp") is not None:
-        pytest.skip("spikerl.models.label_clamp exists: --method clamp is available")
-    with pytest.raises(SystemExit, match="--method clamp is not available yet"):
-        load_script().main(["--method", "clamp", "--n_train", "10"])
