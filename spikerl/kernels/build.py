@@ -53,37 +53,38 @@ def _compiler() -> tuple[str, str]:
     return cc, version
 
 
-def library_path(cc_version: str) -> Path:
-    """Where the library compiled by a compiler of this ``--version`` text is cached."""
-    here = Path(__file__).parent
+def compiled_library(folder: Path, sources: tuple[str, ...], stem: str, libs: tuple[str, ...] = ()) -> Path:
+    """Path of the shared library built from ``folder/sources[0]`` (which includes the other sources).
+
+    Cached in :func:`cache_dir` under a name keyed by the sources, the compiler, the flags and the platform;
+    compiled on first use, written atomically (safe with parallel builds). Raises ``RuntimeError`` when no
+    compiler is found or compilation fails.
+    """
+    cc, version = _compiler()
     digest = hashlib.sha256()
-    for name in SOURCES:
-        digest.update((here / name).read_bytes())
-    for part in (cc_version, " ".join(FLAGS), platform.machine(), platform.system()):
+    for name in sources:
+        digest.update((folder / name).read_bytes())
+    for part in (version, " ".join(FLAGS), platform.machine(), platform.system()):
         digest.update(part.encode())
-    return cache_dir() / f"spikerl_kernels_{digest.hexdigest()[:16]}.so"
-
-
-def _compile(cc: str, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)  # atomic rename: safe with parallel builds
-    os.close(fd)
-    try:
-        result = subprocess.run([cc, *FLAGS, "-o", tmp, str(Path(__file__).parent / "kernels.c")],
-                                capture_output=True, text=True, timeout=300)
-        if result.returncode != 0:
-            raise RuntimeError(f"{cc} failed:\n{result.stderr.strip()}")
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    target = cache_dir() / f"{stem}_{digest.hexdigest()[:16]}.so"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
+        os.close(fd)
+        try:
+            result = subprocess.run([cc, *FLAGS, "-o", tmp, str(folder / sources[0]), *libs],
+                                    capture_output=True, text=True, timeout=300)
+            if result.returncode != 0:
+                raise RuntimeError(f"{cc} failed:\n{result.stderr.strip()}")
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return target
 
 
 def _load() -> ctypes.CDLL:
-    cc, version = _compiler()
-    path = library_path(version)
-    if not path.exists():
-        _compile(cc, path)
+    path = compiled_library(Path(__file__).parent, SOURCES, "spikerl_kernels")
     lib = ctypes.CDLL(str(path))
     lib.spikerl_kernels_abi.restype = ctypes.c_int64
     if lib.spikerl_kernels_abi() != ABI_VERSION:

@@ -18,12 +18,7 @@ turns it off.
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import platform
-import shutil
 import subprocess
-import tempfile
 import threading
 import warnings
 from pathlib import Path
@@ -31,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from spikerl.kernels.build import FLAGS, cache_dir, disabled
+from spikerl.kernels.build import compiled_library, disabled
 from spikerl.neurons import phases
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,30 +51,7 @@ class _Params(ctypes.Structure):
 
 
 def _load() -> ctypes.CDLL:
-    cc = shutil.which(os.environ.get("CC") or "cc")
-    if cc is None:
-        raise RuntimeError("no C compiler found")
-    version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=60).stdout
-    here = Path(__file__).parent
-    digest = hashlib.sha256()
-    for name in SOURCES:
-        digest.update((here / name).read_bytes())
-    for part in (version, " ".join(FLAGS), platform.machine(), platform.system()):
-        digest.update(part.encode())
-    target = cache_dir() / f"spikerl_diehl_cook_{digest.hexdigest()[:16]}.so"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
-        os.close(fd)
-        try:
-            result = subprocess.run([cc, *FLAGS, "-o", tmp, str(here / SOURCES[0]), "-lm"], capture_output=True,
-                                    text=True, timeout=300)
-            if result.returncode != 0:
-                raise RuntimeError(f"{cc} failed:\n{result.stderr.strip()}")
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+    target = compiled_library(Path(__file__).parent, SOURCES, "spikerl_diehl_cook", libs=("-lm",))
     lib = ctypes.CDLL(str(target))
     lib.spikerl_diehl_cook_abi.restype = ctypes.c_int64
     if lib.spikerl_diehl_cook_abi() != ABI_VERSION:
