@@ -49,8 +49,9 @@ Two execution modes share the weights and the thresholds:
   the same computation fused into one C call per presentation where it applies
   (:mod:`spikerl.models.diehl_cook_online`; tested to give the same spikes, weights and thresholds).
 * ``"batched"``: ``B`` images are shown at once with the weights and thresholds of the batch's start,
-  using the fast inference path (input currents for all steps at once, then the recurrent pair Ae/Ai);
-  then the STDP updates of the whole presentation, summed over time and over the batch, are applied at
+  using the fast inference path (in C where it applies: each sample's trains drawn, its input current and
+  the recurrent pair Ae/Ai stepped, one sample after another, the batch split between threads; otherwise
+  input currents for all steps at once, then the recurrent pair in torch); then the STDP updates of the whole presentation, summed over time and over the batch, are applied at
   once, and each threshold rises by ``theta_plus_mv`` per spike of the batch. With frozen weights the sum
   of the rule's per-step updates is computed exactly from the few postsynaptic spikes
   (:func:`presentation_stdp_update`, tested against stepping the rule). It approximates online learning:
@@ -61,7 +62,9 @@ Two execution modes share the weights and the thresholds:
   87.7 %, of 128 87.5 %, of 1024 in one piece 63.8 %, of 1024 in chunks of 128 86.2 %).
 
 Input trains are stored and sampled only for each image's non-blank pixels (:class:`PackedSpikes`,
-:func:`bernoulli_trains`).
+:func:`bernoulli_trains`). Where the C path applies, :meth:`DiehlAndCook2015.present` without online learning
+draws the trains in C instead, from one seed per sample taken from the generator (the same distribution,
+other random numbers).
 
 Without learning both modes give the same spike counts (tested).
 """
@@ -73,12 +76,13 @@ import json
 import math
 import os
 from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from typing import Any, Literal, NamedTuple
 
 import torch
 
 from spikerl.connections import Dense
-from spikerl.models.diehl_cook_online import frozen_presentation, online_presentation, stdp_update
+from spikerl.models.diehl_cook_online import batch_presentation, online_presentation
 from spikerl.network import Network
 from spikerl.neurons import LIF, AdaptiveLIF, Input
 from spikerl.neurons.base import check_positive
@@ -466,16 +470,15 @@ class DiehlAndCook2015(Network):
         """Excitatory spikes ``[T, B, n]`` for input trains, with weights and thresholds fixed.
 
         Starts from a reset state. Uses the fast path: the input current for all steps at once, then the
-        recurrent pair (Ae, Ai) step by step for the whole batch (the network's path, or the same computation
-        fused in C where it applies: :func:`~spikerl.models.diehl_cook_online.frozen_presentation`).
+        recurrent pair (Ae, Ai) step by step for the whole batch (the network's path), or the same computation
+        fused in C where it applies (:func:`~spikerl.models.diehl_cook_online.batch_presentation`).
         """
-        current = self.input_current(spikes, events)
-        post = frozen_presentation(self, current) if fused else None
-        if post is not None:
-            return post
+        fast = batch_presentation(self, spikes=spikes, record=True) if fused else None
+        if fast is not None:
+            return fast.spikes
         net = self.__dict__["_recurrent"]
-        net.reset(current.shape[1])
-        return net.run({"Ae": current}, learning=False, record=["Ae.spikes"])["Ae.spikes"]
+        net.reset(spikes.spikes.shape[1])
+        return net.run({"Ae": self.input_current(spikes, events)}, learning=False, record=["Ae.spikes"])["Ae.spikes"]
 
     @torch.no_grad()
     def learn_online(self, spikes: PackedSpikes, fused: bool = True) -> torch.Tensor:
@@ -506,23 +509,35 @@ class DiehlAndCook2015(Network):
         turn: ``W <- normalise(clamp(W + dw_chunk, 0, wmax))``; then
         ``theta <- theta * exp(-B (T dt + rest) / tau_theta) + theta_plus * (spikes of the batch)``.
         """
+        fast = batch_presentation(self, spikes=spikes, learning=True, record=True) if fused else None
+        if fast is not None:
+            self._apply_batch_plasticity(fast.dw, fast.counts)
+            return fast.spikes
         events = spikes.spikes.nonzero()
-        post = self.simulate_frozen(spikes, fused, events)
+        post = self.simulate_frozen(spikes, False, events)
+        p = self.params
+
+        def chunk_updates() -> Iterator[torch.Tensor]:
+            for start in range(0, post.shape[1], p.stdp_chunk):
+                stop = start + p.stdp_chunk
+                part = PackedSpikes(spikes.index[start:stop], spikes.spikes[:, start:stop])
+                yield presentation_stdp_update(part, post[:, start:stop], self.rules["X->Ae"], p.n_inputs,
+                                               self.dt_ms, self.input_weights.dtype)
+
+        self._apply_batch_plasticity(chunk_updates(), count_spikes(post))
+        return post
+
+    def _apply_batch_plasticity(self, chunk_updates: Iterable[torch.Tensor], counts: torch.Tensor) -> None:
+        """After a frozen batch: ``W <- normalise(clamp(W + dw))`` per chunk update ``[n_inputs, n]`` in turn,
+        then the thresholds decay over the batch's presentations and rests and rise by ``theta_plus_mv`` per
+        spike (``counts [B, n]``)."""
         conn, p = self.connections["X->Ae"], self.params
-        for start in range(0, post.shape[1], p.stdp_chunk):
-            stop = start + p.stdp_chunk
-            part = PackedSpikes(spikes.index[start:stop], spikes.spikes[:, start:stop])
-            part_events = events[(events[:, 1] >= start) & (events[:, 1] < stop)] - events.new_tensor([0, start, 0])
-            dw = stdp_update(self, part, post[:, start:stop], part_events) if fused else None
-            if dw is None:
-                dw = presentation_stdp_update(part, post[:, start:stop], self.rules["X->Ae"], p.n_inputs,
-                                              self.dt_ms, conn.w.dtype)
+        for dw in chunk_updates:
             conn.apply_update(dw)
             conn.normalize()
         theta = self.layers["Ae"].theta
-        theta.mul_(math.exp(-post.shape[1] * (p.steps * p.dt_ms + p.rest_ms) / p.tau_theta_ms))
-        theta.add_(p.theta_plus_mv * count_spikes(post).sum(0).to(theta.dtype))
-        return post
+        theta.mul_(math.exp(-counts.shape[0] * (p.steps * p.dt_ms + p.rest_ms) / p.tau_theta_ms))
+        theta.add_(p.theta_plus_mv * counts.sum(0).to(theta.dtype))
 
     def _rest(self, samples: int) -> None:
         """Threshold decay over ``samples`` rest periods of ``rest_ms``."""
@@ -553,9 +568,22 @@ class DiehlAndCook2015(Network):
             return Presentation(*(torch.cat(x) for x in zip(*parts)))
         return self._present_with_boosts(images, learning, mode, generator)
 
+    def _present_fused(self, x: torch.Tensor, rate_hz: torch.Tensor, learning: bool,
+                       generator: torch.Generator | None) -> torch.Tensor | None:
+        """One frozen presentation of intensities ``x [B, n_inputs]`` at ``rate_hz [B]`` in one fused C call
+        (:func:`~spikerl.models.diehl_cook_online.batch_presentation`), plus the batched plasticity when
+        learning; returns the spike counts ``[B, n]``, or ``None`` when the kernel does not apply."""
+        p = self.params
+        prob = (x * rate_hz.unsqueeze(1) * (p.dt_ms / 1000.0)).clamp(max=1.0)
+        out = batch_presentation(self, prob=prob, generator=generator, learning=learning)
+        if out is not None and learning:
+            self._apply_batch_plasticity(out.dw, out.counts)
+        return None if out is None else out.counts
+
     def _present_with_boosts(self, images: torch.Tensor, learning: bool, mode: Mode,
                              generator: torch.Generator | None) -> Presentation:
         p = self.params
+        fused = not learning or mode == "batched"
         device = self.input_weights.device
         x = images_to_unit(images.to(device), p.n_inputs).to(self.input_weights.dtype)
         batch = x.shape[0]
@@ -564,14 +592,17 @@ class DiehlAndCook2015(Network):
         shown = torch.zeros(batch, dtype=torch.long, device=device)
         todo = torch.arange(batch, device=device)
         for boost in range(p.max_boosts + 1):
-            spikes = encode_packed(x[todo], rate[todo], p.steps, p.dt_ms, generator)
-            if not learning:
-                post = self.simulate_frozen(spikes)
-            elif mode == "online":
-                post = self.learn_online(spikes)
-            else:
-                post = self.learn_batched(spikes)
-            got = count_spikes(post).to(x.dtype)
+            got = self._present_fused(x[todo], rate[todo], learning, generator) if fused else None
+            if got is None:
+                spikes = encode_packed(x[todo], rate[todo], p.steps, p.dt_ms, generator)
+                if not learning:
+                    post = self.simulate_frozen(spikes)
+                elif mode == "online":
+                    post = self.learn_online(spikes)
+                else:
+                    post = self.learn_batched(spikes)
+                got = count_spikes(post)
+            got = got.to(x.dtype)
             counts[todo] = got
             shown[todo] += 1
             todo = todo[got.sum(1) < p.min_spikes]

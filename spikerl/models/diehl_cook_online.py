@@ -1,10 +1,15 @@
-"""Fused online-learning presentation of :class:`~spikerl.models.DiehlAndCook2015`, in C.
+"""Fused presentations of :class:`~spikerl.models.DiehlAndCook2015`, in C.
 
 :func:`online_presentation` runs the same computation as ``model.run({"X": train}, learning=True)`` (the
 network's step-by-step path with STDP at every step) in one C call, touching only the weights of the
 active inputs and of the spiking neurons at each step. It returns ``None`` when it does not apply (C
 kernels disabled or no compiler, CUDA, a dtype other than float32/float64, monitors attached to the
 model, or a network whose structure was changed), and the caller then uses the torch path.
+
+:func:`batch_presentation` runs a batch with frozen weights (inference, and the batched learning mode): each
+sample's input trains (drawn in C, or given), its input current, the recurrent pair and its summed STDP
+update, one sample after the other without materialising trains or currents, the batch split between threads.
+:func:`stdp_update` computes the summed STDP update of given trains.
 
 The neuron phases, traces and weight updates use the same IEEE operations as the torch code; the synaptic
 sums add weight rows in ascending order, which may differ in the last bit from torch's dense products. The
@@ -22,7 +27,7 @@ import subprocess
 import threading
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
@@ -33,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from spikerl.models.diehl_cook import DiehlAndCook2015, PackedSpikes
 
 SOURCES = ("diehl_cook_online.c", "diehl_cook_online_impl.h")
-ABI_VERSION = 1
+ABI_VERSION = 2
 _SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
 _lock = threading.Lock()
 _library: ctypes.CDLL | None = None
@@ -58,8 +63,8 @@ def _load() -> ctypes.CDLL:
         raise RuntimeError(f"{target} has interface version {lib.spikerl_diehl_cook_abi()}, expected {ABI_VERSION}")
     for suffix in _SUFFIX.values():
         getattr(lib, f"dc_online_{suffix}").restype = ctypes.c_int64
-        getattr(lib, f"dc_frozen_{suffix}").restype = ctypes.c_int64
         getattr(lib, f"dc_stdp_{suffix}").restype = ctypes.c_int64
+        getattr(lib, f"dc_batch_{suffix}").restype = ctypes.c_int64
     return lib
 
 
@@ -157,52 +162,6 @@ def online_presentation(model: DiehlAndCook2015, spikes: PackedSpikes) -> torch.
     return out.unsqueeze(1)
 
 
-# Below this many (samples x neurons) a frozen batch runs on one thread.
-_THREAD_MIN_WORK = 4096
-
-
-@torch.no_grad()
-def frozen_presentation(model: DiehlAndCook2015, current: torch.Tensor) -> torch.Tensor | None:
-    """Excitatory spikes ``[T, B, n]`` of the recurrent pair (Ae, Ai) for a given input current ``[T, B, n]``.
-
-    The same computation as the network's path without learning (weights and thresholds fixed, state
-    starting from a reset), in one C call; with ``torch.get_num_threads() > 1`` the batch is split between
-    threads. Returns ``None`` when the kernel does not apply.
-    """
-    if not _applies(model, learning=False) or current.dtype != model.connections["X->Ae"].w.dtype:
-        return None
-    lib = library()
-    if lib is None:
-        return None
-    steps, batch, n = current.shape
-    current = current.contiguous()
-    w_ei = model.connections["Ae->Ai"].w.detach().contiguous()
-    w_ie = model.connections["Ai->Ae"].w.detach().contiguous()
-    theta = model.layers["Ae"].theta.detach().contiguous()
-    out = torch.empty(steps, batch, n, dtype=torch.bool)  # one byte per element, 0 or 1, as C writes it
-    work = torch.empty(4 * batch * n, dtype=current.dtype)
-    iwork = torch.empty(2 * batch * n, dtype=torch.int64)
-    params = _params(model)
-    fn = getattr(lib, f"dc_frozen_{_SUFFIX[current.dtype]}")
-    ptr = ctypes.c_void_p
-
-    def run(b0: int, b1: int) -> None:
-        fn(ctypes.c_int64(steps), ctypes.c_int64(batch), ctypes.c_int64(n), ptr(current.data_ptr()),
-           ptr(w_ei.data_ptr()), ptr(w_ie.data_ptr()), ptr(theta.data_ptr()), ptr(out.data_ptr()),
-           ptr(work.data_ptr()), ptr(iwork.data_ptr()), ctypes.c_int64(b0), ctypes.c_int64(b1), ctypes.byref(params))
-
-    threads = min(torch.get_num_threads(), batch)
-    if threads <= 1 or batch * n < _THREAD_MIN_WORK:
-        run(0, batch)
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        bounds = [round(k * batch / threads) for k in range(threads + 1)]
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(run, bounds[:-1], bounds[1:]))
-    return out
-
-
 @torch.no_grad()
 def stdp_update(model: DiehlAndCook2015, pre: PackedSpikes, post: torch.Tensor,
                 pre_events: torch.Tensor | None = None) -> torch.Tensor | None:
@@ -237,3 +196,123 @@ def stdp_update(model: DiehlAndCook2015, pre: PackedSpikes, post: torch.Tensor,
         ptr(post_t.data_ptr()), ptr(post_b.data_ptr()), ptr(post_j.data_ptr()), ptr(index.data_ptr()),
         ptr(dw.data_ptr()), ptr(work.data_ptr()), ptr(iwork.data_ptr()), ctypes.byref(_params(model)))
     return dw
+
+
+class BatchPresentation(NamedTuple):
+    """What :func:`batch_presentation` returns.
+
+    Attributes:
+        counts: long ``[B, n]``: excitatory spikes per sample and neuron.
+        dw: ``[C, n_inputs, n]``: the summed PostPre update of each chunk of ``chunk`` samples (``None``
+            without learning).
+        spikes: bool ``[T, B, n]``: the excitatory spikes (``None`` unless recorded).
+        input_counts: long ``[B, n_inputs]``: input spikes per sample and input (``None`` unless asked for).
+    """
+
+    counts: torch.Tensor
+    dw: torch.Tensor | None
+    spikes: torch.Tensor | None
+    input_counts: torch.Tensor | None
+
+
+def _events_by_sample(pre: PackedSpikes, n_in: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Packed trains ``[T, B, A]`` -> (``start [B * T + 1]``, ``inputs``): per (sample, step), ascending inputs."""
+    steps, batch, _ = pre.spikes.shape
+    t, b, a = pre.spikes.nonzero().unbind(1)
+    inputs = pre.index[b, a]
+    order = torch.argsort((b * steps + t) * n_in + inputs)
+    start = torch.zeros(batch * steps + 1, dtype=torch.int64)
+    start[1:] = torch.bincount(b * steps + t, minlength=batch * steps).cumsum(0)
+    return start, inputs[order].contiguous()
+
+
+@torch.no_grad()
+def batch_presentation(model: DiehlAndCook2015, *, prob: torch.Tensor | None = None,
+                       generator: torch.Generator | None = None, spikes: PackedSpikes | None = None,
+                       learning: bool = False, chunk: int | None = None, record: bool = False,
+                       count_inputs: bool = False) -> BatchPresentation | None:
+    """One presentation of a batch with frozen weights and thresholds, fused into one C call per thread.
+
+    Computes what :meth:`~spikerl.models.DiehlAndCook2015.simulate_frozen` and, with ``learning``, the
+    chunked :func:`~spikerl.models.diehl_cook.presentation_stdp_update` compute, without materialising the
+    input trains or the currents: each sample is encoded, simulated and paired on its own (the batch is split
+    between ``torch.get_num_threads()`` threads). Changes no weight or threshold.
+
+    Args:
+        prob: ``[B, n_inputs]`` spike probability of each input per step, in [0, 1]: the trains are drawn in
+            C from one 64-bit seed per sample taken from ``generator`` (a sample's trains depend only on its
+            seed). Or
+        spikes: given packed input trains ``[T, B, A]`` (exactly one of ``prob`` and ``spikes``).
+        learning: also return the summed STDP updates, per chunk of ``chunk`` samples (default
+            ``params.stdp_chunk``).
+        record: also return the excitatory spikes ``[T, B, n]``.
+        count_inputs: also return the input spike counts ``[B, n_inputs]``.
+
+    Returns ``None`` when the kernel does not apply (see :func:`online_presentation`).
+    """
+    if (prob is None) == (spikes is None):
+        raise ValueError("give exactly one of prob (drawn trains) and spikes (given trains)")
+    rule = model.rules["X->Ae"]
+    if not _applies(model, learning=False) or (learning and rule.reduction != "sum"):
+        return None
+    lib = library()
+    if lib is None:
+        return None
+    conn, p = model.connections["X->Ae"], model.params
+    w, dtype = conn.w.detach().contiguous(), conn.w.dtype
+    n_in, n, steps = p.n_inputs, model.n_neurons, p.steps
+    if prob is not None:
+        if prob.dim() != 2 or prob.shape[1] != n_in:
+            raise ValueError(f"prob must have shape [B, {n_in}], got {list(prob.shape)}")
+        if not bool(((prob >= 0) & (prob <= 1)).all()):
+            raise ValueError("prob must lie in [0, 1] (and not be NaN)")
+        batch = prob.shape[0]
+        prob = prob.to(dtype).contiguous()
+        seeds = torch.randint(-2 ** 63, 2 ** 63 - 1, (batch,), generator=generator, dtype=torch.int64)
+        ev_start = ev_input = None
+    else:
+        if spikes.spikes.shape[0] != steps:
+            raise ValueError(f"spikes must have {steps} steps, got {spikes.spikes.shape[0]}")
+        batch = spikes.spikes.shape[1]
+        ev_start, ev_input = _events_by_sample(spikes, n_in)
+        seeds = None
+    chunk = chunk or p.stdp_chunk
+    n_chunks = -(-batch // chunk)
+    counts = torch.empty(batch, n, dtype=torch.int64)
+    out = torch.empty(steps, batch, n, dtype=torch.bool) if record else None
+    in_counts = torch.empty(batch, n_in, dtype=torch.int64) if count_inputs else None
+    w_ei = model.connections["Ae->Ai"].w.detach().contiguous()
+    w_ie = model.connections["Ai->Ae"].w.detach().contiguous()
+    theta = model.layers["Ae"].theta.detach().contiguous()
+    params = _params(model)
+    fn = getattr(lib, f"dc_batch_{_SUFFIX[dtype]}")
+    threads = max(1, min(torch.get_num_threads(), batch))
+    bounds = [round(k * batch / threads) for k in range(threads + 1)]
+    dws = [torch.zeros(n_chunks, n_in, n, dtype=dtype) if learning else None for _ in range(threads)]
+    ptr = ctypes.c_void_p
+
+    def address(x: torch.Tensor | None) -> ctypes.c_void_p:
+        return ptr(x.data_ptr() if x is not None else None)
+
+    def run(k: int) -> None:
+        work = torch.empty(6 * n + 2 * n_in + 2 * (steps + 1), dtype=dtype)
+        iwork = torch.empty(steps * n_in + 2 * steps + 1 + 3 * n_in + 4 * n, dtype=torch.int64)
+        fn(ctypes.c_int64(steps), ctypes.c_int64(batch), ctypes.c_int64(n_in), ctypes.c_int64(n), address(prob),
+           address(seeds), address(ev_start), address(ev_input), address(w), address(w_ei), address(w_ie),
+           address(theta), address(counts), address(out), address(in_counts), address(dws[k]),
+           ctypes.c_int64(chunk), address(work), address(iwork), ctypes.c_int64(bounds[k]),
+           ctypes.c_int64(bounds[k + 1]), ctypes.byref(params))
+
+    if threads == 1:
+        run(0)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(run, range(threads)))
+    dw = None
+    if learning:
+        dw = dws[0]
+        for extra in dws[1:]:
+            dw += extra
+    return BatchPresentation(counts, dw, out, in_counts)

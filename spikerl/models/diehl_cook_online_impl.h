@@ -161,88 +161,6 @@ int64_t FN(dc_online)(int64_t steps, int64_t n_in, int64_t n, const int64_t *row
     return 0;
 }
 
-/* Frozen presentation of a batch (no learning): what Network.run(learning=False) does for Ae and Ai given
- * the input current into Ae. current [T, B, n] (the delayed input current), w_ei, w_ie [n, n], theta [n]
- * (fixed), spikes [T, B, n] (0/1 bytes, written). Samples [b0, b1) only, so that callers can split the batch
- * between threads. work: 4 * B * n REALs; iwork: 2 * B * n int64. Returns 0. */
-int64_t FN(dc_frozen)(int64_t steps, int64_t batch, int64_t n, const REAL *restrict current,
-                      const REAL *restrict w_ei, const REAL *restrict w_ie, const REAL *restrict theta,
-                      uint8_t *restrict spikes, REAL *restrict work, int64_t *restrict iwork, int64_t b0, int64_t b1,
-                      const struct dc_params *p) {
-    const REAL e_rest = (REAL)p->exc_v_rest, e_reset = (REAL)p->exc_v_reset, e_thresh = (REAL)p->exc_v_thresh;
-    const REAL e_decay = (REAL)p->exc_decay, e_refr = (REAL)p->exc_refractory;
-    const REAL i_rest = (REAL)p->inh_v_rest, i_reset = (REAL)p->inh_v_reset, i_thresh = (REAL)p->inh_v_thresh;
-    const REAL i_decay = (REAL)p->inh_decay, i_refr = (REAL)p->inh_refractory;
-    const int e_has_refr = p->exc_refractory > 0, i_has_refr = p->inh_refractory > 0;
-    for (int64_t b = b0; b < b1; b++) {
-        REAL *v_e = work + 4 * b * n, *r_e = v_e + n, *v_i = r_e + n, *r_i = v_i + n;
-        int64_t *e_prev = iwork + 2 * b * n, *i_prev = e_prev + n;
-        int64_t n_e_prev = 0, n_i_prev = 0;
-        for (int64_t j = 0; j < n; j++) {
-            v_e[j] = e_rest;
-            r_e[j] = 0;
-            v_i[j] = i_rest;
-            r_i[j] = 0;
-        }
-        for (int64_t t = 0; t < steps; t++) {
-            const REAL *restrict cur = current + (t * batch + b) * n;
-            uint8_t *restrict s = spikes + (t * batch + b) * n;
-            /* Ae: inhibition from Ai(t-1) plus the input current; leak, integrate, fire, one spike, reset */
-            int64_t winner = -1;
-            REAL best = 0;
-            for (int64_t j = 0; j < n; j++) {
-                REAL c = cur[j];
-                if (n_i_prev > 0) {
-                    REAL inh = 0;
-                    for (int64_t k = 0; k < n_i_prev; k++)
-                        inh = inh + w_ie[i_prev[k] * n + j];
-                    c = inh + c;
-                }
-                REAL v = (v_e[j] - e_rest) * e_decay + e_rest;
-                v = e_has_refr ? v + c * (REAL)(r_e[j] <= 0) : v + c;
-                REAL threshold = e_thresh + theta[j];
-                s[j] = v >= threshold;
-                v_e[j] = v;
-                if (p->one_spike && s[j]) {
-                    REAL o = v - threshold;
-                    if (winner < 0 || o > best || (isnan(o) && !isnan(best))) {
-                        winner = j;
-                        best = o;
-                    }
-                }
-            }
-            /* Ai: excitation from Ae(t-1) (uses e_prev before it is overwritten) */
-            int64_t n_i_now = 0;
-            for (int64_t j = 0; j < n; j++) {
-                REAL c = 0;
-                for (int64_t k = 0; k < n_e_prev; k++)
-                    c = c + w_ei[e_prev[k] * n + j];
-                REAL v = (v_i[j] - i_rest) * i_decay + i_rest;
-                v = i_has_refr ? v + c * (REAL)(r_i[j] <= 0) : v + c;
-                int fired = v >= i_thresh;
-                v_i[j] = fired ? i_reset : v;
-                if (i_has_refr)
-                    r_i[j] = FN(dc_count_down)(r_i[j], fired, i_refr);
-                if (fired)
-                    i_prev[n_i_now++] = j;
-            }
-            n_i_prev = n_i_now;
-            n_e_prev = 0;
-            for (int64_t j = 0; j < n; j++) {
-                if (p->one_spike)
-                    s[j] = (uint8_t)(j == winner);
-                if (s[j]) {
-                    v_e[j] = e_reset;
-                    e_prev[n_e_prev++] = j;
-                }
-                if (e_has_refr)
-                    r_e[j] = FN(dc_count_down)(r_e[j], s[j], e_refr);
-            }
-        }
-    }
-    return 0;
-}
-
 /* Sum over a presentation (and the batch) of the PostPre updates with frozen weights, from the spike events.
  * pre events (t, b, a) and post events (t, b, j) are each sorted by step t; a is a packed input slot of
  * sample b, index [B, A] maps it to an input neuron. At each step both traces first take the step's spikes
@@ -318,6 +236,228 @@ int64_t FN(dc_stdp)(int64_t steps, int64_t batch, int64_t slots, int64_t n, int6
                     continue;
                 REAL x = x_pre[i] * pre_pow[t - (int64_t)t_pre[i]];
                 dw[index[i] * n + j] = dw[index[i] * n + j] + nu_post * x;
+            }
+        }
+    }
+    return 0;
+}
+
+/* One presentation of samples [b0, b1) of a batch with frozen weights and thresholds, fused: the input trains,
+ * the input current (weight rows of the inputs that spiked the step before), the recurrent pair (Ae, Ai) as
+ * Network.run(learning=False) steps it, the spike counts and, when dw is given, the summed PostPre update as in dc_stdp.
+ *
+ * Input trains come either from ev_start/ev_input (given events: the inputs that spike at step t in sample b
+ * are ev_input[ev_start[b * T + t] .. ev_start[b * T + t + 1]), ascending) or, when ev_start is NULL, are drawn
+ * here: input i of sample b spikes in each step with probability prob[b, i], independently, sampled through
+ * geometric inter-spike gaps (one random number per spike) from a generator seeded with seeds[b]; a bucket
+ * per step holds the inputs whose next spike falls in it. A sample's result depends only on its seed, never
+ * on how the batch is split between threads.
+ *
+ * counts [B, n] (int64): excitatory spikes per sample and neuron, written. spikes [T, B, n] (0/1 bytes) is
+ * written when not NULL. in_counts [B, n_in] (int64) gets the input spikes per sample and input when not NULL.
+ * dw [C, n_in, n]: when not NULL, sample b's update is added to chunk b / chunk.
+ * work: 6 * n + 2 * n_in + 2 * (T + 1) REALs; iwork: T * n_in + 2 * T + 1 + 3 * n_in + 4 * n int64 (per thread).
+ * Returns 0. */
+int64_t FN(dc_batch)(int64_t steps, int64_t batch, int64_t n_in, int64_t n, const REAL *restrict prob,
+                     const uint64_t *restrict seeds, const int64_t *restrict ev_start,
+                     const int64_t *restrict ev_input, const REAL *restrict w, const REAL *restrict w_ei,
+                     const REAL *restrict w_ie, const REAL *restrict theta, int64_t *restrict counts,
+                     uint8_t *restrict spikes, int64_t *restrict in_counts, REAL *restrict dw, int64_t chunk,
+                     REAL *restrict work, int64_t *restrict iwork, int64_t b0, int64_t b1,
+                     const struct dc_params *p) {
+    const REAL e_rest = (REAL)p->exc_v_rest, e_reset = (REAL)p->exc_v_reset, e_thresh = (REAL)p->exc_v_thresh;
+    const REAL e_decay = (REAL)p->exc_decay, e_refr = (REAL)p->exc_refractory;
+    const REAL i_rest = (REAL)p->inh_v_rest, i_reset = (REAL)p->inh_v_reset, i_thresh = (REAL)p->inh_v_thresh;
+    const REAL i_decay = (REAL)p->inh_decay, i_refr = (REAL)p->inh_refractory;
+    const REAL nu_pre = (REAL)p->nu_pre, nu_post = (REAL)p->nu_post;
+    const REAL pre_scale = (REAL)p->pre_scale, post_scale = (REAL)p->post_scale;
+    const int e_has_refr = p->exc_refractory > 0, i_has_refr = p->inh_refractory > 0;
+
+    REAL *v_e = work, *r_e = v_e + n, *v_i = r_e + n, *r_i = v_i + n, *cur = r_i + n, *x_post = cur + n;
+    REAL *x_pre = x_post + n, *log_q = x_pre + n_in;                /* log(1 - prob) of sample b */
+    REAL *pre_pow = log_q + n_in, *post_pow = pre_pow + steps + 1;  /* d^k, k = 0 .. T */
+    int64_t *ev = iwork;                                            /* this sample's events, by step */
+    int64_t *start = ev + steps * n_in;                             /* [T + 1] */
+    int64_t *head = start + steps + 1;                              /* [T]: first input of each bucket */
+    int64_t *link = head + steps;                                   /* [n_in]: next input in its bucket */
+    int64_t *t_pre = link + n_in, *seen = t_pre + n_in;             /* last input spike; inputs seen so far */
+    int64_t *t_post = seen + n_in, *spiked = t_post + n;            /* last neuron spike; neurons seen so far */
+    int64_t *e_prev = spiked + n, *i_prev = e_prev + n;
+    for (int64_t k = 0; k <= steps; k++) {
+        pre_pow[k] = (REAL)pow(p->pre_decay, (double)k);
+        post_pow[k] = (REAL)pow(p->post_decay, (double)k);
+    }
+
+    for (int64_t b = b0; b < b1; b++) {
+        /* --- the input trains of sample b: ev[start[t] .. start[t + 1]) spike at step t --- */
+        const int64_t *events = ev;
+        const int64_t *at = start;
+        if (ev_start != NULL) {
+            events = ev_input;
+            at = ev_start + b * steps;
+        } else {
+            uint64_t state = seeds[b];
+            for (int64_t t = 0; t < steps; t++)
+                head[t] = -1;
+            const REAL *restrict pb = prob + b * n_in;
+            for (int64_t i = n_in - 1; i >= 0; i--) {
+                if (!(pb[i] > 0))
+                    continue;
+                log_q[i] = (REAL)log1p(-(double)(pb[i] < 1 ? pb[i] : 1));
+                int64_t t = dc_geometric_gap(&state, (double)log_q[i], steps) - 1;
+                if (t < steps) {
+                    link[i] = head[t];
+                    head[t] = i;
+                }
+            }
+            int64_t m = 0;
+            for (int64_t t = 0; t < steps; t++) {
+                start[t] = m;
+                for (int64_t i = head[t]; i >= 0;) {
+                    const int64_t next = link[i];
+                    ev[m++] = i;
+                    const int64_t later = t + dc_geometric_gap(&state, (double)log_q[i], steps);
+                    if (later < steps) {
+                        link[i] = head[later];
+                        head[later] = i;
+                    }
+                    i = next;
+                }
+            }
+            start[steps] = m;
+        }
+        if (in_counts != NULL) {
+            int64_t *restrict c = in_counts + b * n_in;
+            for (int64_t i = 0; i < n_in; i++)
+                c[i] = 0;
+            for (int64_t k = at[0]; k < at[steps]; k++)
+                c[events[k]]++;
+        }
+
+        /* --- the recurrent pair, step by step, with the STDP sums (as dc_stdp) --- */
+        REAL *restrict d = dw != NULL ? dw + (b / chunk) * n_in * n : NULL;
+        int64_t *restrict cnt = counts + b * n;
+        int64_t n_e_prev = 0, n_i_prev = 0, n_seen = 0, n_spiked = 0;
+        for (int64_t j = 0; j < n; j++) {
+            v_e[j] = e_rest;
+            r_e[j] = 0;
+            v_i[j] = i_rest;
+            r_i[j] = 0;
+            x_post[j] = 0;
+            t_post[j] = -1;
+            cnt[j] = 0;
+        }
+        for (int64_t i = 0; i < n_in; i++)
+            t_pre[i] = -1;
+        for (int64_t t = 0; t < steps; t++) {
+            /* input current: X(t-1) -> Ae */
+            for (int64_t j = 0; j < n; j++)
+                cur[j] = 0;
+            if (t > 0)
+                for (int64_t k = at[t - 1]; k < at[t]; k++) {
+                    const REAL *restrict row = w + events[k] * n;
+                    for (int64_t j = 0; j < n; j++)
+                        cur[j] = cur[j] + row[j];
+                }
+            uint8_t *restrict s = spikes != NULL ? spikes + (t * batch + b) * n : NULL;
+            /* Ae: inhibition from Ai(t-1) plus the input current; leak, integrate, fire, one spike */
+            int64_t winner = -1, n_fired = 0;
+            REAL best = 0;
+            for (int64_t j = 0; j < n; j++) {
+                REAL c = cur[j];
+                if (n_i_prev > 0) {
+                    REAL inh = 0;
+                    for (int64_t k = 0; k < n_i_prev; k++)
+                        inh = inh + w_ie[i_prev[k] * n + j];
+                    c = inh + c;
+                }
+                REAL v = (v_e[j] - e_rest) * e_decay + e_rest;
+                v = e_has_refr ? v + c * (REAL)(r_e[j] <= 0) : v + c;
+                REAL threshold = e_thresh + theta[j];
+                int fired = v >= threshold;
+                v_e[j] = v;
+                cur[j] = (REAL)fired;     /* reused: this step's excitatory spikes before one_spike */
+                if (p->one_spike && fired) {
+                    REAL o = v - threshold;
+                    if (winner < 0 || o > best || (isnan(o) && !isnan(best))) {
+                        winner = j;
+                        best = o;
+                    }
+                }
+            }
+            /* Ai: excitation from Ae(t-1) */
+            int64_t n_i_now = 0;
+            for (int64_t j = 0; j < n; j++) {
+                REAL c = 0;
+                for (int64_t k = 0; k < n_e_prev; k++)
+                    c = c + w_ei[e_prev[k] * n + j];
+                REAL v = (v_i[j] - i_rest) * i_decay + i_rest;
+                v = i_has_refr ? v + c * (REAL)(r_i[j] <= 0) : v + c;
+                int fired = v >= i_thresh;
+                v_i[j] = fired ? i_reset : v;
+                if (i_has_refr)
+                    r_i[j] = FN(dc_count_down)(r_i[j], fired, i_refr);
+                if (fired)
+                    i_prev[n_i_now++] = j;
+            }
+            n_i_prev = n_i_now;
+            n_fired = 0;
+            for (int64_t j = 0; j < n; j++) {
+                const int fired = p->one_spike ? j == winner : cur[j] != 0;
+                if (s != NULL)
+                    s[j] = (uint8_t)fired;
+                if (fired) {
+                    v_e[j] = e_reset;
+                    e_prev[n_fired++] = j;
+                    cnt[j]++;
+                }
+                if (e_has_refr)
+                    r_e[j] = FN(dc_count_down)(r_e[j], fired, e_refr);
+            }
+            n_e_prev = n_fired;
+            if (d == NULL)
+                continue;
+
+            /* STDP: both traces take this step's spikes (evaluated lazily: x(t) = x(t0) d^(t - t0)) */
+            for (int64_t m = 0; m < n_fired; m++) {
+                const int64_t j = e_prev[m];
+                if (t_post[j] < 0) {
+                    spiked[n_spiked++] = j;
+                    x_post[j] = post_scale;
+                } else {
+                    const REAL before = x_post[j] * post_pow[t - t_post[j]];
+                    x_post[j] = p->post_nearest ? post_scale : before + post_scale;
+                }
+                t_post[j] = t;
+            }
+            for (int64_t k = at[t]; k < at[t + 1]; k++) {
+                const int64_t i = events[k];
+                if (t_pre[i] < 0) {
+                    seen[n_seen++] = i;
+                    x_pre[i] = pre_scale;
+                } else {
+                    const REAL before = x_pre[i] * pre_pow[t - t_pre[i]];
+                    x_pre[i] = p->pre_nearest ? pre_scale : before + pre_scale;
+                }
+                t_pre[i] = t;
+            }
+            /* depression at this step's input spikes: the neurons that have spiked so far */
+            if (n_spiked > 0)
+                for (int64_t k = at[t]; k < at[t + 1]; k++) {
+                    REAL *restrict row = d + events[k] * n;
+                    for (int64_t m = 0; m < n_spiked; m++) {
+                        const int64_t j = spiked[m];
+                        row[j] = row[j] - nu_pre * (x_post[j] * post_pow[t - t_post[j]]);
+                    }
+                }
+            /* potentiation at this step's excitatory spikes: the inputs that have spiked so far */
+            for (int64_t m = 0; m < n_fired; m++) {
+                const int64_t j = e_prev[m];
+                for (int64_t k = 0; k < n_seen; k++) {
+                    const int64_t i = seen[k];
+                    const REAL x = x_pre[i] * pre_pow[t - t_pre[i]];
+                    d[i * n + j] = d[i * n + j] + nu_post * x;
+                }
             }
         }
     }

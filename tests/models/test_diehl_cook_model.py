@@ -280,3 +280,70 @@ def test_batched_update_is_applied_chunk_by_chunk(fused):
         raw = (w + presentation_stdp_update(part, post[:, start:start + 2], rule, 784)).clamp(0, 1)
         w = raw * (78.4 / raw.sum(0))
     torch.testing.assert_close(model.input_weights, w)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_fused_batch_with_given_trains_equals_the_torch_path(dtype):
+    """batch_presentation on given trains: the same spikes as the network's path, and per-chunk STDP sums
+    equal to presentation_stdp_update's."""
+    from spikerl.models.diehl_cook_online import batch_presentation, library
+    if library() is None:
+        pytest.skip("no C compiler: the fused kernel is not used")
+    model = DiehlAndCook2015(n_neurons=30, time_ms=120.0, generator=torch.Generator().manual_seed(0)).to(dtype)
+    packed = model.encode(sparse_images(7, 4).to(dtype), 200.0, generator=torch.Generator().manual_seed(5))
+    out = batch_presentation(model, spikes=packed, learning=True, chunk=3, record=True, count_inputs=True)
+    reference = model.simulate_frozen(packed, fused=False)
+    assert reference.sum() > 30 and torch.equal(out.spikes, reference)
+    assert torch.equal(out.counts, reference.sum(0))
+    dense = packed.to_dense(784)
+    assert torch.equal(out.input_counts, dense.sum(0))
+    assert out.dw.shape == (3, 784, 30)
+    tol = dict(rtol=1e-10, atol=1e-12) if dtype == torch.float64 else dict(rtol=1e-4, atol=1e-6)
+    for c, start in enumerate((0, 3, 6)):
+        part = PackedSpikes(packed.index[start:start + 3], packed.spikes[:, start:start + 3])
+        expected = presentation_stdp_update(part, reference[:, start:start + 3], model.rules["X->Ae"], 784,
+                                            dtype=dtype)
+        assert (expected != 0).sum() > 100
+        torch.testing.assert_close(out.dw[c], expected, **tol)
+
+
+def test_fused_batch_draws_bernoulli_trains_of_the_given_probabilities():
+    """Drawn trains: each input's count over T steps is Binomial(T, p) (mean and variance), p = 0 never
+    spikes, p = 1 spikes at every step; results depend on the seed only, not on the number of threads."""
+    from spikerl.models.diehl_cook_online import batch_presentation, library
+    if library() is None:
+        pytest.skip("no C compiler: the fused kernel is not used")
+    model = DiehlAndCook2015(n_neurons=10, time_ms=200.0)
+    steps, samples = 200, 300
+    p = torch.linspace(0, 1, 784).repeat(samples, 1)
+    out = batch_presentation(model, prob=p, generator=torch.Generator().manual_seed(0), count_inputs=True)
+    counts = out.input_counts.double()
+    q = p[0].double()
+    assert torch.equal(counts[:, 0], torch.zeros(samples)) and torch.equal(counts[:, -1], torch.full((samples,), 200.0))
+    mean_z = (counts.mean(0) - steps * q) / (steps * q * (1 - q) / samples).sqrt()
+    assert mean_z[1:-1].abs().max() < 4.5 and mean_z[1:-1].abs().mean() < 1.0     # |z| of a standard normal: 0.8
+    var_ratio = counts.var(0)[1:-1] / (steps * q * (1 - q))[1:-1]
+    assert abs(var_ratio.mean() - 1) < 0.02                                       # a renewal process off Bernoulli fails
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        again = batch_presentation(model, prob=p, generator=torch.Generator().manual_seed(0), count_inputs=True)
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(again.input_counts, out.input_counts) and torch.equal(again.counts, out.counts)
+
+
+def test_fused_batch_rejects_bad_input():
+    from spikerl.models.diehl_cook_online import batch_presentation, library
+    if library() is None:
+        pytest.skip("no C compiler: the fused kernel is not used")
+    model = DiehlAndCook2015(n_neurons=4, time_ms=20.0)
+    with pytest.raises(ValueError, match="exactly one"):
+        batch_presentation(model)
+    with pytest.raises(ValueError, match=r"\[B, 784\]"):
+        batch_presentation(model, prob=torch.zeros(2, 10))
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        batch_presentation(model, prob=torch.full((2, 784), float("nan")))
+    packed = model.encode(sparse_images(2, 0), 100.0)
+    with pytest.raises(ValueError, match="20 steps"):
+        batch_presentation(model, spikes=PackedSpikes(packed.index, packed.spikes[:5]))
