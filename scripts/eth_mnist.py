@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from spikerl.datasets import load_mnist
-from spikerl.models import DiehlAndCook2015
+from spikerl.models import DiehlAndCook2015, DiehlAndCookParams
 from spikerl.models.diehl_cook_training import (
     RunningAccuracy,
     TrainingProgress,
@@ -60,6 +60,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="online: weights change every step, one image at a time; batched: a batch is shown "
                         "with frozen weights, then the summed update is applied; auto: online for "
                         "--batch_size 1, else batched (default: auto)")
+    p.add_argument("--stdp_chunk", type=int, default=DiehlAndCookParams.stdp_chunk,
+                   help="batched learning applies the summed update of this many images at a time, clipping and "
+                        f"normalising the weights after each (default: {DiehlAndCookParams.stdp_chunk})")
     p.add_argument("--update_interval", type=int, default=250,
                    help="block size of the running accuracy, in training images (default: 250)")
     p.add_argument("--eval_batch_size", type=int, default=500, help="images per batch when evaluating (default: 500)")
@@ -114,7 +117,7 @@ def main(argv: list[str] | None = None) -> dict:
             running.load_state_dict(running_state)
     else:
         model = DiehlAndCook2015(n_neurons=args.n_neurons, time_ms=args.time, dt_ms=args.dt,
-                                 intensity_hz=args.intensity,
+                                 intensity_hz=args.intensity, stdp_chunk=args.stdp_chunk,
                                  generator=torch.Generator().manual_seed(args.seed)).to(device)
     settings = {k: v for k, v in vars(args).items()}
     settings.update(learning=learning, model=model.config())
