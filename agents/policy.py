@@ -7,12 +7,18 @@ Architecture (all sizes configurable in :class:`SpikingPolicyConfig`)::
     H --Dense, MSTDPET (plastic)-->  O: LIF(n_actions * population)
     O --Dense, fixed, -inhibition between populations--> O       (optional, inhibition_mv > 0)
 
-Each environment step shows the observation for ``steps_per_action`` simulation steps (``dt = 1 ms``); the
-action is the population with the most output spikes (ties broken at random; a silent network picks at
-random), or, with probability ``epsilon`` while exploring, a random action. After the choice, the chosen
-action's population is taken as the postsynaptic side of the step's STDP pairings (see
-:meth:`SpikingPolicy.act`), so the eligibility trace records the action actually taken. Membranes, traces
-and eligibility persist across environment steps and are reset per environment when its episode ends.
+Each environment step shows the observation for ``steps_per_action`` simulation steps (``dt = 1 ms``). The
+spike count of each action's population is its score; while exploring, the action is drawn from the softmax of
+the scores (``temperature``, in spikes) and, with probability ``epsilon``, uniformly instead; greedy actions
+(``deterministic=True``) take the highest score (ties broken at random; a silent network picks at random).
+
+Learning is REINFORCE carried by MSTDPET (:meth:`SpikingPolicy.act`): the postsynaptic factor of the step's
+STDP pairings is, for every neuron of action ``k``'s population, ``1[k chosen] - pi_k`` (``pi`` the softmax
+of the scores), the gradient of ``log pi(chosen)`` with respect to the score of ``k``. So the eligibility trace
+records which presynaptic activity pushed towards the action taken, a later reward ``r`` (minus a baseline)
+changes the weights by ``lr * r * eligibility``, and the update fades as the policy becomes sure of an
+action. Membranes, traces and eligibility persist across environment steps and are reset per environment
+when its episode ends.
 """
 
 from __future__ import annotations
@@ -57,11 +63,13 @@ class SpikingPolicyConfig:
             step of the layer feeding the output).
         wmax_ratio: upper bound of the plastic weights in units of ``s`` (lower bound 0).
         inhibition_mv: weight of the lateral inhibition between different action populations (>= 0).
-        epsilon: exploration probability per environment step while learning.
+        temperature: softmax temperature (spikes) of the exploring policy over the population spike counts,
+            and of the ``pi`` in the learning rule (> 0).
+        epsilon: probability per environment step of a uniformly random action while exploring.
     """
 
     hidden_size: int = 0
-    population_size: int = 8
+    population_size: int = 16
     steps_per_action: int = 8
     input_spikes_per_step: float = 16.0
     tau_mem_ms: float = 10.0
@@ -70,7 +78,8 @@ class SpikingPolicyConfig:
     output_drive_mv: float = 5.0
     wmax_ratio: float = 7.0
     inhibition_mv: float = 0.0
-    epsilon: float = 0.1
+    temperature: float = 4.0
+    epsilon: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("population_size", "steps_per_action"):
@@ -80,6 +89,8 @@ class SpikingPolicyConfig:
             raise ValueError(f"hidden_size must be >= 0, got {self.hidden_size}")
         if self.input_spikes_per_step <= 0:
             raise ValueError(f"input_spikes_per_step must be > 0, got {self.input_spikes_per_step}")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
         if not 0.0 <= self.epsilon <= 1.0:
             raise ValueError(f"epsilon must lie in [0, 1], got {self.epsilon}")
 
@@ -98,7 +109,7 @@ class RuleConfig:
         baseline_window: moving-average reward baseline over about this many rewards (None: no baseline).
     """
 
-    learning_rate: float = 0.007
+    learning_rate: float = 0.002
     tau_plus_ms: float = 10.0
     tau_minus_ms: float = 10.0
     a_plus: float = 1.0
@@ -210,8 +221,12 @@ class SpikingPolicy(nn.Module):
     def encode(self, obs: torch.Tensor) -> torch.Tensor:
         """Observations ``[B, *obs_shape]`` -> Bernoulli input spikes ``[T, B, *obs_shape]`` (see config)."""
         p = self.input_probabilities(obs)
-        u = torch.rand((self.config.steps_per_action, *p.shape), generator=self.generator).to(p.device)
-        return u < p
+        steps = self.config.steps_per_action
+        lit = p.flatten().nonzero().squeeze(1)                 # only inputs that can spike take random numbers
+        u = torch.rand((steps, lit.numel()), generator=self.generator).to(p.device)
+        spikes = torch.zeros((steps, p.numel()), dtype=torch.bool, device=p.device)
+        spikes[:, lit] = u < p.flatten()[lit]
+        return spikes.reshape(steps, *p.shape)
 
     def action_scores(self, output_spikes: torch.Tensor) -> torch.Tensor:
         """Output spikes ``[T, B, n_actions * population]`` -> spike counts per action ``[B, n_actions]``."""
@@ -238,13 +253,12 @@ class SpikingPolicy(nn.Module):
     def act(self, obs: torch.Tensor, *, learning: bool, explore: bool) -> tuple[torch.Tensor, dict]:
         """Simulate one environment step for the batch ``obs``; returns actions ``[B]`` and run info.
 
-        The network runs ``steps_per_action`` steps; the action is the population with the most spikes
-        (``epsilon``: a random action instead, when exploring). When learning, the MSTDPET eligibility of
-        the plastic connection then takes this step's pairings, with the chosen action's population as the
-        postsynaptic side: its neurons count as firing at every step, the others as silent (the selected
-        action's neurons are made to fire, as in R-STDP agents with action selection). So a later reward
-        reaches exactly the synapses onto the action that was taken. Uses (and advances)
-        ``self.network.state``; the caller chooses which state is in place.
+        The network runs ``steps_per_action`` steps and each action's score is its population's spike count.
+        Exploring: the action is drawn from ``pi = softmax(scores / temperature)`` (or, with probability
+        ``epsilon``, uniformly); otherwise the highest score wins. When learning, the MSTDPET eligibility of
+        the plastic connection then takes this step's pairings with the postsynaptic factor
+        ``1[k chosen] - pi_k`` for each neuron of action ``k``'s population (:meth:`learn_from_step`). Uses
+        (and advances) ``self.network.state``; the caller chooses which state is in place.
         """
         batch = obs.shape[0]
         self.calibrate(obs)
@@ -252,21 +266,27 @@ class SpikingPolicy(nn.Module):
         record = ["O.spikes"] + (["H.spikes"] if self.config.hidden_size else [])
         out = self.network.run({"X": spikes_in}, record=record)
         scores = self.action_scores(out["O.spikes"])
-        actions = self.argmax_random_ties(scores).cpu()
-        if explore and self.config.epsilon > 0:
-            explored = torch.rand(batch, generator=self.generator) < self.config.epsilon
-            random_actions = torch.randint(self.n_actions, (batch,), generator=self.generator)
-            actions = torch.where(explored, random_actions, actions)
+        pi = torch.softmax(scores / self.config.temperature, dim=1)
+        if explore:
+            actions = torch.multinomial(pi.cpu(), 1, generator=self.generator).squeeze(1)
+            if self.config.epsilon > 0:
+                explored = torch.rand(batch, generator=self.generator) < self.config.epsilon
+                random_actions = torch.randint(self.n_actions, (batch,), generator=self.generator)
+                actions = torch.where(explored, random_actions, actions)
+        else:
+            actions = self.argmax_random_ties(scores).cpu()
         if learning:
-            self.learn_from_step(spikes_in if not self.config.hidden_size else out["H.spikes"], actions)
-        return actions, {"scores": scores, "input": spikes_in, **out}
+            self.learn_from_step(spikes_in if not self.config.hidden_size else out["H.spikes"], actions, pi)
+        return actions, {"scores": scores, "policy": pi, "input": spikes_in, **out}
 
-    def learn_from_step(self, source_train: torch.Tensor, actions: torch.Tensor) -> None:
-        """Accumulate the eligibility of one environment step (see :meth:`act`)."""
+    def learn_from_step(self, source_train: torch.Tensor, actions: torch.Tensor, pi: torch.Tensor) -> None:
+        """Accumulate the eligibility of one environment step: presynaptic traces of ``source_train
+        [T, B, n_source]`` paired with the constant postsynaptic factor ``1[k chosen] - pi_k`` (``pi [B,
+        n_actions]``) of each neuron of action ``k``'s population."""
         net, key = self.network, self.plastic
-        group = torch.arange(self.n_actions * self.config.population_size) // self.config.population_size
-        chosen = (group[None, :] == actions[:, None]).to(source_train.device)
-        post = chosen.unsqueeze(0).expand(source_train.shape[0], *chosen.shape)
+        chosen = torch.nn.functional.one_hot(actions.to(pi.device), self.n_actions).to(pi.dtype)
+        factor = (chosen - pi).repeat_interleave(self.config.population_size, dim=1)
+        post = factor.unsqueeze(0).expand(source_train.shape[0], *factor.shape)
         net.state.rules[key] = net.rules[key].accumulate(net.connections[key], source_train, post,
                                                          net.state.rules[key], net.dt_ms)
 

@@ -4,7 +4,8 @@ Per environment step (all environments of the ``VecEnv`` in one batch):
 
 1. the spiking policy sees the observations for ``steps_per_action`` ms with learning on: STDP pairings
    accumulate in the MSTDPET eligibility traces (which span environment steps);
-2. it acts (spike-count vote, epsilon exploration with clamped action populations);
+2. it acts: an action drawn from the softmax of the populations' spike counts, and the step's STDP pairings
+   take ``1[chosen] - pi`` as their postsynaptic factor (REINFORCE through the eligibility traces);
 3. the environments step, and their rewards are delivered to the rule: ``dw = lr * sum_b r_b e_b``
    (``r - baseline`` with a baseline), so delayed rewards reach the synapses that caused them;
 4. membranes, traces and eligibility of finished episodes are reset; callbacks and the logger run.
@@ -49,7 +50,7 @@ class RSTDP(BaseAlgorithm):
         env: a Gymnasium env, an SB3 ``VecEnv`` (several envs run as one batch) or a registered id.
         learning_rate: MSTDPET learning rate (mV per unit reward per unit eligibility).
         hidden_size, population_size, steps_per_action, input_spikes_per_step, tau_mem_ms, hidden_drive_mv, hidden_spread,
-        output_drive_mv, wmax_ratio, inhibition_mv, epsilon: see :class:`agents.policy.SpikingPolicyConfig`.
+        output_drive_mv, wmax_ratio, inhibition_mv, temperature, epsilon: see :class:`agents.policy.SpikingPolicyConfig`.
         tau_plus_ms, tau_minus_ms, a_plus, a_minus, tau_e_ms, baseline_window: see
             :class:`agents.policy.RuleConfig`.
         reward_clip: rewards reach the learning rule clipped to ``[-reward_clip, reward_clip]`` (None: as they
@@ -71,6 +72,7 @@ class RSTDP(BaseAlgorithm):
                  output_drive_mv: float = SpikingPolicyConfig.output_drive_mv,
                  wmax_ratio: float = SpikingPolicyConfig.wmax_ratio,
                  inhibition_mv: float = SpikingPolicyConfig.inhibition_mv,
+                 temperature: float = SpikingPolicyConfig.temperature,
                  epsilon: float = SpikingPolicyConfig.epsilon,
                  tau_plus_ms: float = RuleConfig.tau_plus_ms, tau_minus_ms: float = RuleConfig.tau_minus_ms,
                  a_plus: float = RuleConfig.a_plus, a_minus: float = RuleConfig.a_minus,
@@ -87,8 +89,10 @@ class RSTDP(BaseAlgorithm):
                          supported_action_spaces=None)
         self.policy_config = SpikingPolicyConfig(
             hidden_size=hidden_size, population_size=population_size, steps_per_action=steps_per_action,
-            input_spikes_per_step=input_spikes_per_step, tau_mem_ms=tau_mem_ms, hidden_drive_mv=hidden_drive_mv, hidden_spread=hidden_spread,
-            output_drive_mv=output_drive_mv, wmax_ratio=wmax_ratio, inhibition_mv=inhibition_mv, epsilon=epsilon)
+            input_spikes_per_step=input_spikes_per_step, tau_mem_ms=tau_mem_ms, hidden_drive_mv=hidden_drive_mv,
+            hidden_spread=hidden_spread,
+            output_drive_mv=output_drive_mv, wmax_ratio=wmax_ratio, inhibition_mv=inhibition_mv,
+            temperature=temperature, epsilon=epsilon)
         self.rule_config = RuleConfig(learning_rate=float(learning_rate), tau_plus_ms=tau_plus_ms,
                                       tau_minus_ms=tau_minus_ms, a_plus=a_plus, a_minus=a_minus,
                                       tau_e_ms=tau_e_ms, baseline_window=baseline_window)
@@ -116,7 +120,8 @@ class RSTDP(BaseAlgorithm):
 
         ``episode_start`` (bool ``[n_envs]``) resets the membranes of environments that start an episode.
         Prediction uses its own network state, separate from training, and never changes weights.
-        ``deterministic=False`` explores with probability ``epsilon``. Returns ``(actions, None)``.
+        ``deterministic=False`` samples from the softmax policy (see ``temperature``, ``epsilon``); ``True``
+        takes the highest spike count. Returns ``(actions, None)``.
         """
         if isinstance(observation, dict):
             raise ValueError("RSTDP takes Box observations, not dict observations")

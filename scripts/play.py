@@ -42,7 +42,8 @@ DEFAULT_TIMESTEPS = 400_000
 
 #: Agent settings for ALE games; other envs take the agent's own defaults. The output learns straight from the
 #: pixels (no hidden layer): in our runs this learned better than a fixed random hidden projection.
-ATARI_DEFAULTS: dict[str, Any] = {"hidden_size": 0, "steps_per_action": 8, "learning_rate": None, "epsilon": None}
+ATARI_DEFAULTS: dict[str, Any] = {"hidden_size": 0, "steps_per_action": 8, "learning_rate": None, "temperature": None,
+                                  "epsilon": None}
 
 #: Preprocessing for ALE games on top of envs.make's pipeline: 42 x 42 frames (1764 inputs) keep the plastic
 #: connection and its eligibility traces small enough for online learning at several hundred steps/s.
@@ -51,7 +52,7 @@ ATARI_ENV_KWARGS: dict[str, Any] = {"resize": (42, 42)}
 #: Evaluation episodes use the seeds ``seed + EVAL_SEED_OFFSET + i``, away from the training seeds ``seed + i``.
 EVAL_SEED_OFFSET = 1000
 
-AGENT_FLAGS = ("hidden_size", "steps_per_action", "learning_rate", "epsilon")
+AGENT_FLAGS = ("hidden_size", "steps_per_action", "learning_rate", "temperature", "epsilon")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,7 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="simulation steps (ms) per env step")
     agent.add_argument("--learning-rate", type=float, default=None,
                        help="MSTDPET learning rate, in units of the initial mean weight")
-    agent.add_argument("--epsilon", type=float, default=None, help="exploration probability per env step")
+    agent.add_argument("--temperature", type=float, default=None,
+                       help="softmax temperature (spikes) of the exploring policy over the action populations' spike "
+                            "counts")
+    agent.add_argument("--epsilon", type=float, default=None,
+                       help="probability per env step of a uniformly random action while training")
     return parser
 
 
