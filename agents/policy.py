@@ -288,7 +288,7 @@ class SpikingPolicy(nn.Module):
         factor = (chosen - pi).repeat_interleave(self.config.population_size, dim=1)
         post = factor.unsqueeze(0).expand(source_train.shape[0], *factor.shape)
         net.state.rules[key] = net.rules[key].accumulate(net.connections[key], source_train, post,
-                                                         net.state.rules[key], net.dt_ms)
+                                                         net.state.rules[key], net.dt_ms, inplace=True)
 
     def ensure_state(self, which: str, batch: int) -> None:
         """Put the ``which`` ('train' or 'predict') state in place, fresh if missing or of another batch size."""

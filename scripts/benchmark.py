@@ -223,15 +223,19 @@ def bench_agent(args: argparse.Namespace) -> dict[str, Any]:
     """Environment steps per second: random actions on the raw env vs the RSTDP agent learning, same VecEnv."""
     import numpy as np
     import torch
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
     import envs
     from agents import RSTDP
 
     torch.set_num_threads(args.threads)
-    make_kwargs = {"resize": tuple(args.resize)} if args.resize and envs.is_ale_id(envs.resolve_id(args.env)) else {}
+    ale = envs.is_ale_id(envs.resolve_id(args.env))
+    make_kwargs = {"resize": tuple(args.resize)} if args.resize and ale else {}
+    subproc = args.vec_env == "subproc" or (args.vec_env == "auto" and ale and args.n_envs > 1)
 
     def vec_env():
-        return envs.make_vec(args.env, n_envs=args.n_envs, seed=args.seed, **make_kwargs)
+        return envs.make_vec(args.env, n_envs=args.n_envs, seed=args.seed,
+                             vec_env_cls=SubprocVecEnv if subproc else DummyVecEnv, **make_kwargs)
 
     raw_env, rng = vec_env(), np.random.default_rng(args.seed)
     raw_env.reset()
@@ -254,7 +258,10 @@ def bench_agent(args: argparse.Namespace) -> dict[str, Any]:
     steps = (args.steps // args.n_envs) * args.n_envs
     raw_fps = steps / statistics.median(raw_seconds)
     agent_fps = args.steps / statistics.median(agent_seconds)
+    raw_env.close()
+    model.env.close()
     return dict(workload="agent", env=args.env, n_envs=args.n_envs, steps=args.steps, threads=args.threads,
+                vec_env="subproc" if subproc else "dummy",
                 agent=agent_kwargs, resize=args.resize, raw_steps_per_second=raw_fps,
                 agent_steps_per_second=agent_fps, agent_vs_raw=agent_fps / raw_fps,
                 seconds=statistics.median(agent_seconds), raw_all_seconds=raw_seconds,
@@ -266,6 +273,9 @@ def add_agent(sub: Any) -> None:
     p.add_argument("--env", default="SpaceInvaders", help="name for envs.make (default: SpaceInvaders)")
     p.add_argument("--n-envs", type=int, default=8, help="environments in one VecEnv batch")
     p.add_argument("--steps", type=int, default=2000, help="environment steps per timed run (all envs)")
+    p.add_argument("--vec-env", choices=("auto", "dummy", "subproc"), default="auto",
+                   help="envs in this process or one worker process each; auto: subproc for ALE games with "
+                        "several envs, as scripts/play.py")
     p.add_argument("--hidden-size", type=int, default=0, help="agent hidden layer size")
     p.add_argument("--steps-per-action", type=int, default=8, help="simulation steps per env step")
     p.add_argument("--resize", type=int, nargs=2, default=[42, 42], metavar=("H", "W"),

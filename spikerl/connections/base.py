@@ -66,16 +66,19 @@ class Connection(nn.Module):
         return torch.stack([self.pair(pre[b:b + 1], post[b:b + 1]) for b in range(pre.shape[0])])
 
     def pair_over_time(self, pre: torch.Tensor, post: torch.Tensor, into: torch.Tensor | None = None,
-                       beta: float = 1.0, alpha: float = 1.0) -> torch.Tensor:
+                       beta: float = 1.0, alpha: float = 1.0, inplace: bool = False) -> torch.Tensor:
         """``beta * into + alpha * sum_t pair_per_sample(pre[t], post[t])`` for trains ``[T, B, ...]``.
 
         Returns ``[B, *weight.shape]`` (``into`` omitted: just the scaled sum). Used to accumulate
-        eligibility over a whole run at once; subclasses may use one batched matmul.
+        eligibility over a whole run at once; subclasses may use one batched matmul. ``inplace``: write the
+        result into ``into`` (saves allocating an eligibility-sized tensor per call) and return it.
         """
         total = self.pair_per_sample(pre[0], post[0])
         for t in range(1, pre.shape[0]):
             total = total + self.pair_per_sample(pre[t], post[t])
-        return alpha * total if into is None else beta * into + alpha * total
+        if into is None:
+            return alpha * total
+        return into.mul_(beta).add_(total, alpha=alpha) if inplace else beta * into + alpha * total
 
     @property
     def weight(self) -> torch.Tensor:

@@ -65,13 +65,15 @@ class Dense(Connection):
         return a * post.reshape(post.shape[0], 1, -1).to(self.w.dtype)
 
     def pair_over_time(self, pre: torch.Tensor, post: torch.Tensor, into: torch.Tensor | None = None,
-                       beta: float = 1.0, alpha: float = 1.0) -> torch.Tensor:
+                       beta: float = 1.0, alpha: float = 1.0, inplace: bool = False) -> torch.Tensor:
         """One fused batched matmul: ``beta * into + alpha * [B, n_in, T] @ [B, T, n_out]``."""
         t, b = pre.shape[:2]
         a = pre.reshape(t, b, -1).to(self.w.dtype).permute(1, 2, 0)
         c = post.reshape(t, b, -1).to(self.w.dtype).permute(1, 0, 2)
         if into is None:
             return torch.bmm(a, c) if alpha == 1.0 else alpha * torch.bmm(a, c)
+        if inplace:
+            return into.view(b, a.shape[1], c.shape[2]).baddbmm_(a, c, beta=beta, alpha=alpha).view(into.shape)
         return torch.baddbmm(into, a, c, beta=beta, alpha=alpha)
 
     def incoming_sums(self) -> torch.Tensor:

@@ -87,12 +87,13 @@ class MSTDPET(RewardModulatedRule):
         return self.decayed(self.modulate(r, eligibility), connection), new_state
 
     def accumulate(self, connection: Connection, pre: torch.Tensor, post: torch.Tensor, state: EligibilityState,
-                   dt_ms: float) -> EligibilityState:
+                   dt_ms: float, inplace: bool = False) -> EligibilityState:
         """A whole run without reward at once: trains ``pre [T, B, *source]``, ``post [T, B, *target]``.
 
         Equal to ``T`` calls of :meth:`step` with ``reward=None`` (and no weight decay), using
         ``e_T = d^T e_0 + sum_t d^(T-1-t) zeta_t`` with ``d = exp(-dt / tau_e)``, whose sum is one
-        :meth:`Connection.pair_over_time` per STDP term.
+        :meth:`Connection.pair_over_time` per STDP term. ``inplace``: update ``state.eligibility`` in place
+        (for a caller that owns the state; saves allocating an eligibility-sized tensor per call).
         """
         steps = pre.shape[0]
         x_pre, x_post = self.trace_trains(pre, post, TraceState(state.pre, state.post), dt_ms)
@@ -103,14 +104,14 @@ class MSTDPET(RewardModulatedRule):
         eligibility, decay = state.eligibility, d ** steps
         if self.a_plus:
             eligibility = connection.pair_over_time(x_pre * weights, post.to(dtype), into=eligibility,
-                                                    beta=decay, alpha=self.a_plus)
+                                                    beta=decay, alpha=self.a_plus, inplace=inplace)
             decay = 1.0
         if self.a_minus:
             eligibility = connection.pair_over_time(pre.to(dtype) * weights, x_post, into=eligibility,
-                                                    beta=decay, alpha=-self.a_minus)
+                                                    beta=decay, alpha=-self.a_minus, inplace=inplace)
             decay = 1.0
         if decay != 1.0:
-            eligibility = eligibility * decay
+            eligibility = eligibility.mul_(decay) if inplace else eligibility * decay
         return EligibilityState(x_pre[-1], x_post[-1], eligibility)
 
     def reward_update(self, connection: Connection, state: EligibilityState,

@@ -303,3 +303,31 @@ def test_reward_shape_and_type_are_checked():
         check_reward("1.0", 3, like)
     with pytest.raises(TypeError, match="EligibilityState"):
         mstdpet().reward_update(Dense(1, 1), (torch.zeros(1, 1),), 1.0)
+
+
+@pytest.mark.parametrize("a_minus", [0.0, A_MINUS])
+def test_mstdpet_accumulate_in_place_equals_the_functional_update(a_minus):
+    """``accumulate(inplace=True)`` writes the same eligibility into the state's tensor as the functional call
+    returns, for Dense's fused path and for the generic per-step path (a float postsynaptic factor included)."""
+    g = torch.Generator().manual_seed(0)
+    rule = MSTDPET(lr=LR, a_plus=A_PLUS, a_minus=a_minus, tau_e_ms=TAU_E, pre_trace=TraceParams(TAU_PLUS),
+                   post_trace=TraceParams(TAU_MINUS))
+    pre = torch.rand(6, 3, 5, generator=g) < 0.4
+    post = torch.rand(6, 3, 4, generator=g) - 0.5
+    for conn in (Dense(5, 4, torch.rand(5, 4, generator=g)), GenericDense(5, 4, torch.rand(5, 4, generator=g))):
+        start = rule.initial_state(conn, 3)
+        start = EligibilityState(start.pre, start.post, torch.rand(start.eligibility.shape, generator=g))
+        expected = rule.accumulate(conn, pre, post, start, DT)
+        target = start.eligibility.clone()
+        got = rule.accumulate(conn, pre, post, EligibilityState(start.pre, start.post, target), DT, inplace=True)
+        assert got.eligibility.data_ptr() == target.data_ptr()
+        torch.testing.assert_close(got.eligibility, expected.eligibility)
+        torch.testing.assert_close(got.pre, expected.pre)
+        assert not torch.equal(expected.eligibility, start.eligibility)
+
+
+class GenericDense(Dense):
+    """Dense with the base class's per-step pairing sum (no fused batched matmul)."""
+
+    def pair_over_time(self, pre, post, into=None, beta=1.0, alpha=1.0, inplace=False):
+        return super(Dense, self).pair_over_time(pre, post, into, beta, alpha, inplace)
