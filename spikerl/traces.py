@@ -50,3 +50,27 @@ def trace_step(spikes: torch.Tensor, trace: torch.Tensor, decay: float,
     if mode == "additive":
         return trace * decay + s * scale
     return torch.where(spikes.bool(), torch.full_like(trace, scale), trace * decay)
+
+
+def trace_train(spikes: torch.Tensor, initial: torch.Tensor, decay: float, mode: str = "additive",
+                scale: float = 1.0) -> torch.Tensor:
+    """The trace at every step of a train ``spikes [T, B, ...]`` from ``initial [B, ...]``: ``[T, B, ...]``.
+
+    Equal to applying :func:`trace_step` ``T`` times (up to rounding). Additive traces of up to 64 steps are
+    one matrix product, ``x_t = d^(t+1) x_init + scale * sum_(k <= t) d^(t-k) s_k``; otherwise step by step.
+    """
+    steps = spikes.shape[0]
+    if mode == "additive" and steps <= 64:
+        lag = torch.arange(steps, device=initial.device)
+        lag = (lag[:, None] - lag[None, :]).to(torch.float64)
+        kernel = torch.where(lag >= 0, decay ** lag.clamp(min=0), torch.zeros_like(lag)).to(initial.dtype)
+        s = spikes.reshape(steps, -1).to(initial.dtype)
+        out = torch.mm(kernel, s).mul_(scale).reshape(spikes.shape)
+        carry = (decay ** torch.arange(1, steps + 1, dtype=torch.float64)).to(initial.dtype)
+        return out.add_(carry.reshape(steps, *[1] * initial.dim()) * initial)
+    out = torch.empty(spikes.shape, dtype=initial.dtype, device=initial.device)
+    x = initial
+    for t in range(steps):
+        x = trace_step(spikes[t], x, decay, mode, scale)
+        out[t] = x
+    return out

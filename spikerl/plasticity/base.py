@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from spikerl.connections.base import Connection
-from spikerl.traces import TraceParams, trace_step
+from spikerl.traces import TraceParams, trace_step, trace_train
 
 
 class TraceState(NamedTuple):
@@ -74,14 +74,9 @@ class LearningRule(nn.Module):
     def trace_trains(self, pre: torch.Tensor, post: torch.Tensor, traces: TraceState,
                      dt_ms: float) -> tuple[torch.Tensor, torch.Tensor]:
         """Both traces at every step of spike trains ``[T, B, ...]`` (each step includes its spikes)."""
-        dtype = traces.pre.dtype
-        out_pre = torch.empty(pre.shape, dtype=dtype, device=pre.device)
-        out_post = torch.empty(post.shape, dtype=dtype, device=post.device)
-        x, y = traces
-        for t in range(pre.shape[0]):
-            x, y = self.update_traces(pre[t], post[t], TraceState(x, y), dt_ms)
-            out_pre[t], out_post[t] = x, y
-        return out_pre, out_post
+        p, q = self.pre_trace, self.post_trace
+        return (trace_train(pre, traces.pre, p.decay(dt_ms), p.mode, p.scale),
+                trace_train(post, traces.post, q.decay(dt_ms), q.mode, q.scale))
 
     def step(self, connection: Connection, pre: torch.Tensor, post: torch.Tensor, state: NamedTuple,
              reward: torch.Tensor | None, dt_ms: float) -> tuple[torch.Tensor | None, NamedTuple]:

@@ -7,7 +7,7 @@ import torch
 
 from spikerl.models import DiehlAndCook2015
 from spikerl.models.diehl_cook_training import TrainingProgress
-from spikerl.models.label_clamp import LabelClampClassifier, evaluate, train_clamped
+from spikerl.models.label_clamp import CLAMP_STDP_CHUNK, LabelClampClassifier, evaluate, train_clamped
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +32,8 @@ def test_short_clamped_training_beats_chance():
     (train_x, train_y), (test_x, test_y) = mnist_or_skip()
     torch.manual_seed(0)
     n_train, n_test, n_classes = 400, 300, 10
-    model = DiehlAndCook2015(n_neurons=100, time_ms=200.0, generator=torch.Generator().manual_seed(0))
+    model = DiehlAndCook2015(n_neurons=100, time_ms=200.0, stdp_chunk=CLAMP_STDP_CHUNK,
+                             generator=torch.Generator().manual_seed(0))
     clf = LabelClampClassifier(model)
     calls: list[int] = []
     progress, stats = train_clamped(clf, train_x[:n_train], train_y[:n_train], epochs=1, batch_size=50, seed=0,
