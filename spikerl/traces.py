@@ -11,6 +11,7 @@ Traces at step ``t`` include the spikes of step ``t``.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -61,12 +62,9 @@ def trace_train(spikes: torch.Tensor, initial: torch.Tensor, decay: float, mode:
     """
     steps = spikes.shape[0]
     if mode == "additive" and steps <= 64:
-        lag = torch.arange(steps, device=initial.device)
-        lag = (lag[:, None] - lag[None, :]).to(torch.float64)
-        kernel = torch.where(lag >= 0, decay ** lag.clamp(min=0), torch.zeros_like(lag)).to(initial.dtype)
+        kernel, carry = _decay_kernel(steps, decay, initial.dtype, initial.device)
         s = spikes.reshape(steps, -1).to(initial.dtype)
         out = torch.mm(kernel, s).mul_(scale).reshape(spikes.shape)
-        carry = (decay ** torch.arange(1, steps + 1, dtype=torch.float64)).to(initial.dtype)
         return out.add_(carry.reshape(steps, *[1] * initial.dim()) * initial)
     out = torch.empty(spikes.shape, dtype=initial.dtype, device=initial.device)
     x = initial
@@ -74,3 +72,14 @@ def trace_train(spikes: torch.Tensor, initial: torch.Tensor, decay: float, mode:
         x = trace_step(spikes[t], x, decay, mode, scale)
         out[t] = x
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _decay_kernel(steps: int, decay: float, dtype: torch.dtype, device: torch.device
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``K [T, T]`` with ``K[t, k] = d^(t-k)`` for ``k <= t`` (else 0), and ``c [T]`` with ``c[t] = d^(t+1)``."""
+    lag = torch.arange(steps, dtype=torch.float64)
+    lag = lag[:, None] - lag[None, :]
+    kernel = torch.where(lag >= 0, decay ** lag.clamp(min=0), torch.zeros_like(lag))
+    carry = decay ** torch.arange(1, steps + 1, dtype=torch.float64)
+    return kernel.to(dtype=dtype, device=device), carry.to(dtype=dtype, device=device)

@@ -66,8 +66,14 @@ class Dense(Connection):
 
     def pair_over_time(self, pre: torch.Tensor, post: torch.Tensor, into: torch.Tensor | None = None,
                        beta: float = 1.0, alpha: float = 1.0, inplace: bool = False) -> torch.Tensor:
-        """One fused batched matmul: ``beta * into + alpha * [B, n_in, T] @ [B, T, n_out]``."""
+        """One fused batched matmul: ``beta * into + alpha * [B, n_in, T] @ [B, T, n_out]``.
+
+        A ``post`` that is the same at every step, as an expanded tensor (stride 0 in time), takes the cheaper
+        outer product ``(sum_t pre[t]) (x) post[0]``.
+        """
         t, b = pre.shape[:2]
+        if t > 1 and post.stride(0) == 0:
+            pre, post, t = pre.sum(0, keepdim=True, dtype=self.w.dtype), post[:1], 1
         a = pre.reshape(t, b, -1).to(self.w.dtype).permute(1, 2, 0)
         c = post.reshape(t, b, -1).to(self.w.dtype).permute(1, 0, 2)
         if into is None:

@@ -331,3 +331,17 @@ class GenericDense(Dense):
 
     def pair_over_time(self, pre, post, into=None, beta=1.0, alpha=1.0, inplace=False):
         return super(Dense, self).pair_over_time(pre, post, into, beta, alpha, inplace)
+
+
+def test_dense_pairing_of_a_constant_postsynaptic_factor_takes_the_outer_product():
+    """A ``post`` expanded in time (stride 0) gives the same eligibility as the same values materialised."""
+    g = torch.Generator().manual_seed(1)
+    conn = Dense(5, 4, torch.rand(5, 4, generator=g))
+    pre = torch.rand(6, 3, 5, generator=g)
+    factor = torch.rand(3, 4, generator=g) - 0.5
+    into = torch.rand(3, 5, 4, generator=g)
+    expanded = factor.unsqueeze(0).expand(6, 3, 4)
+    assert expanded.stride(0) == 0
+    got = conn.pair_over_time(pre, expanded, into=into, beta=0.5, alpha=2.0)
+    torch.testing.assert_close(got, conn.pair_over_time(pre, expanded.contiguous(), into=into, beta=0.5, alpha=2.0))
+    torch.testing.assert_close(got, 0.5 * into + 2.0 * torch.einsum("tbi,bj->bij", pre, factor))
