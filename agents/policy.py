@@ -222,10 +222,11 @@ class SpikingPolicy(nn.Module):
         """Observations ``[B, *obs_shape]`` -> Bernoulli input spikes ``[T, B, *obs_shape]`` (see config)."""
         p = self.input_probabilities(obs)
         steps = self.config.steps_per_action
-        lit = p.flatten().nonzero().squeeze(1)                 # only inputs that can spike take random numbers
+        flat = p.flatten()
+        lit = flat.nonzero().squeeze(1)                        # only inputs that can spike take random numbers
         u = torch.rand((steps, lit.numel()), generator=self.generator).to(p.device)
         spikes = torch.zeros((steps, p.numel()), dtype=torch.bool, device=p.device)
-        spikes[:, lit] = u < p.flatten()[lit]
+        spikes.index_copy_(1, lit, u < flat.index_select(0, lit))
         return spikes.reshape(steps, *p.shape)
 
     def action_scores(self, output_spikes: torch.Tensor) -> torch.Tensor:

@@ -245,7 +245,12 @@ def bench_agent(args: argparse.Namespace) -> dict[str, Any]:
         for _ in range(args.steps // args.n_envs):
             raw_env.step(rng.integers(n_actions, size=args.n_envs))
 
-    agent_kwargs = dict(hidden_size=args.hidden_size, steps_per_action=args.steps_per_action)
+    # The agent play.py trains: its ALE settings for ALE games, then any settings given here.
+    from play import ATARI_DEFAULTS
+
+    agent_kwargs = {k: v for k, v in ATARI_DEFAULTS.items() if v is not None} if ale else {}
+    agent_kwargs.update({k: getattr(args, k) for k in ("hidden_size", "steps_per_action", "population_size")
+                         if getattr(args, k) is not None})
     model = RSTDP("SpikingPolicy", vec_env(), seed=args.seed, **agent_kwargs)
     model.learn(args.n_envs * 10)  # warm-up: calibration, kernels, first allocations
 
@@ -276,8 +281,11 @@ def add_agent(sub: Any) -> None:
     p.add_argument("--vec-env", choices=("auto", "dummy", "subproc"), default="auto",
                    help="envs in this process or one worker process each; auto: subproc for ALE games with "
                         "several envs, as scripts/play.py")
-    p.add_argument("--hidden-size", type=int, default=0, help="agent hidden layer size")
-    p.add_argument("--steps-per-action", type=int, default=8, help="simulation steps per env step")
+    p.add_argument("--hidden-size", type=int, default=None, help="agent hidden layer size (default: as play.py)")
+    p.add_argument("--steps-per-action", type=int, default=None,
+                   help="simulation steps per env step (default: as play.py)")
+    p.add_argument("--population-size", type=int, default=None,
+                   help="output neurons per action (default: as play.py)")
     p.add_argument("--resize", type=int, nargs=2, default=[42, 42], metavar=("H", "W"),
                    help="frame size for ALE games (default: 42 42, as play.py)")
     add_common_arguments(p)

@@ -41,9 +41,12 @@ import numpy as np
 DEFAULT_TIMESTEPS = 400_000
 
 #: Agent settings for ALE games; other envs take the agent's own defaults. The output learns straight from the
-#: pixels (no hidden layer): in our runs this learned better than a fixed random hidden projection.
-ATARI_DEFAULTS: dict[str, Any] = {"hidden_size": 0, "steps_per_action": 8, "learning_rate": None, "temperature": None,
-                                  "epsilon": None}
+#: pixels (no hidden layer): in our runs this learned better than a fixed random hidden projection. Game rewards
+#: come several env steps after the shot that earned them, hence the long eligibility trace (SpaceInvaders,
+#: 400k steps, seed 0, 30 greedy episodes: tau_e 100 ms and learning rate 0.007 gave 370.5, tau_e 60 ms 295.7,
+#: the agent's own defaults (0.002, 20 ms) 204.3, against 198.2 for the random policy).
+ATARI_DEFAULTS: dict[str, Any] = {"hidden_size": 0, "population_size": 8, "steps_per_action": 8, "learning_rate": 0.007,
+                                  "tau_e_ms": 100.0, "temperature": None, "epsilon": None}
 
 #: Preprocessing for ALE games on top of envs.make's pipeline: 42 x 42 frames (1764 inputs) keep the plastic
 #: connection and its eligibility traces small enough for online learning at several hundred steps/s.
@@ -52,7 +55,8 @@ ATARI_ENV_KWARGS: dict[str, Any] = {"resize": (42, 42)}
 #: Evaluation episodes use the seeds ``seed + EVAL_SEED_OFFSET + i``, away from the training seeds ``seed + i``.
 EVAL_SEED_OFFSET = 1000
 
-AGENT_FLAGS = ("hidden_size", "steps_per_action", "learning_rate", "temperature", "epsilon")
+AGENT_FLAGS = ("hidden_size", "population_size", "steps_per_action", "learning_rate", "tau_e_ms", "temperature",
+               "epsilon")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,10 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
                                                "the agent's own defaults for other envs")
     agent.add_argument("--hidden-size", type=int, default=None,
                        help="LIF neurons in the fixed random hidden layer (0: pixels connect to the output)")
+    agent.add_argument("--population-size", type=int, default=None, help="output neurons per action")
     agent.add_argument("--steps-per-action", type=int, default=None,
                        help="simulation steps (ms) per env step")
     agent.add_argument("--learning-rate", type=float, default=None,
                        help="MSTDPET learning rate, in units of the initial mean weight")
+    agent.add_argument("--tau-e-ms", type=float, default=None,
+                       help="eligibility trace time constant, ms (a reward k env steps after a pairing sees "
+                            "exp(-k * steps_per_action / tau_e_ms) of it)")
     agent.add_argument("--temperature", type=float, default=None,
                        help="softmax temperature (spikes) of the exploring policy over the action populations' spike "
                             "counts")

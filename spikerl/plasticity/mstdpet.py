@@ -103,8 +103,15 @@ class MSTDPET(RewardModulatedRule):
         weights = powers.to(dtype=dtype, device=pre.device).reshape(steps, *[1] * (pre.dim() - 1))
         eligibility, decay = state.eligibility, d ** steps
         if self.a_plus:
-            eligibility = connection.pair_over_time(x_pre * weights, post.to(dtype), into=eligibility,
-                                                    beta=decay, alpha=self.a_plus, inplace=inplace)
+            if steps > 1 and post.stride(0) == 0:
+                # a postsynaptic factor that is the same at every step (an expanded tensor): pair the
+                # time-weighted sum of the presynaptic trace once
+                summed = torch.tensordot(weights.flatten(), x_pre, dims=1).unsqueeze(0)
+                eligibility = connection.pair_over_time(summed, post[:1].to(dtype), into=eligibility,
+                                                        beta=decay, alpha=self.a_plus, inplace=inplace)
+            else:
+                eligibility = connection.pair_over_time(x_pre * weights, post.to(dtype), into=eligibility,
+                                                        beta=decay, alpha=self.a_plus, inplace=inplace)
             decay = 1.0
         if self.a_minus:
             eligibility = connection.pair_over_time(pre.to(dtype) * weights, x_post, into=eligibility,

@@ -314,6 +314,14 @@ def test_mstdpet_accumulate_in_place_equals_the_functional_update(a_minus):
                    post_trace=TraceParams(TAU_MINUS))
     pre = torch.rand(6, 3, 5, generator=g) < 0.4
     post = torch.rand(6, 3, 4, generator=g) - 0.5
+    constant = post[0].unsqueeze(0).expand(6, 3, 4)   # stride 0 in time: the shortcut for a constant factor
+    for conn, post in ((Dense(5, 4, torch.rand(5, 4, generator=g)), constant),
+                       (GenericDense(5, 4, torch.rand(5, 4, generator=g)), constant)):
+        start = rule.initial_state(conn, 3)
+        expected = rule.accumulate(conn, pre, post.contiguous(), start, DT)
+        got = rule.accumulate(conn, pre, post, start, DT)
+        torch.testing.assert_close(got.eligibility, expected.eligibility)
+    post = torch.rand(6, 3, 4, generator=g) - 0.5
     for conn in (Dense(5, 4, torch.rand(5, 4, generator=g)), GenericDense(5, 4, torch.rand(5, 4, generator=g))):
         start = rule.initial_state(conn, 3)
         start = EligibilityState(start.pre, start.post, torch.rand(start.eligibility.shape, generator=g))

@@ -42,7 +42,7 @@ def test_help_lists_every_flag(tmp_path):
     flags = [s for a in load_script().build_parser()._actions for s in a.option_strings if s.startswith("--")]
     for flag in ("--timesteps", "--n-envs", "--seed", "--device", "--load", "--eval-episodes", "--video",
                  "--render", "--tensorboard", "--no-train", "--hidden-size", "--steps-per-action",
-                 "--learning-rate", "--temperature", "--epsilon", "--save"):
+                 "--learning-rate", "--tau-e-ms", "--temperature", "--epsilon", "--save"):
         assert flag in flags, flag
     for flag in flags:
         assert flag in proc.stdout, flag
