@@ -242,6 +242,21 @@ int64_t FN(dc_stdp)(int64_t steps, int64_t batch, int64_t slots, int64_t n, int6
     return 0;
 }
 
+/* A lazily evaluated trace (value x[i] at its last spike t0[i], x(t) = x[i] d^(t - t0[i]); t0[i] < 0: no spike
+ * yet) takes a spike of unit i at step t; a unit's first spike also appends it to list[0 .. *n). */
+static inline void FN(dc_trace_spike)(int64_t i, int64_t t, REAL *restrict x, int64_t *restrict t0,
+                                      const REAL *restrict pow_d, REAL scale, int32_t nearest,
+                                      int64_t *restrict list, int64_t *restrict n) {
+    if (t0[i] < 0) {
+        list[(*n)++] = i;
+        x[i] = scale;
+    } else {
+        const REAL before = x[i] * pow_d[t - t0[i]];
+        x[i] = nearest ? scale : before + scale;
+    }
+    t0[i] = t;
+}
+
 /* One presentation of samples [b0, b1) of a batch with frozen weights and thresholds, fused: the input trains,
  * the input current (weight rows of the inputs that spiked the step before), the recurrent pair (Ae, Ai) as
  * Network.run(learning=False) steps it, the spike counts and, when dw is given, the summed PostPre update as in dc_stdp.
@@ -419,28 +434,11 @@ int64_t FN(dc_batch)(int64_t steps, int64_t batch, int64_t n_in, int64_t n, cons
                 continue;
 
             /* STDP: both traces take this step's spikes (evaluated lazily: x(t) = x(t0) d^(t - t0)) */
-            for (int64_t m = 0; m < n_fired; m++) {
-                const int64_t j = e_prev[m];
-                if (t_post[j] < 0) {
-                    spiked[n_spiked++] = j;
-                    x_post[j] = post_scale;
-                } else {
-                    const REAL before = x_post[j] * post_pow[t - t_post[j]];
-                    x_post[j] = p->post_nearest ? post_scale : before + post_scale;
-                }
-                t_post[j] = t;
-            }
-            for (int64_t k = at[t]; k < at[t + 1]; k++) {
-                const int64_t i = events[k];
-                if (t_pre[i] < 0) {
-                    seen[n_seen++] = i;
-                    x_pre[i] = pre_scale;
-                } else {
-                    const REAL before = x_pre[i] * pre_pow[t - t_pre[i]];
-                    x_pre[i] = p->pre_nearest ? pre_scale : before + pre_scale;
-                }
-                t_pre[i] = t;
-            }
+            for (int64_t m = 0; m < n_fired; m++)
+                FN(dc_trace_spike)(e_prev[m], t, x_post, t_post, post_pow, post_scale, p->post_nearest, spiked,
+                                   &n_spiked);
+            for (int64_t k = at[t]; k < at[t + 1]; k++)
+                FN(dc_trace_spike)(events[k], t, x_pre, t_pre, pre_pow, pre_scale, p->pre_nearest, seen, &n_seen);
             /* depression at this step's input spikes: the neurons that have spiked so far */
             if (n_spiked > 0)
                 for (int64_t k = at[t]; k < at[t + 1]; k++) {
