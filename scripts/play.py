@@ -45,7 +45,7 @@ DEFAULT_TIMESTEPS = 400_000
 #: come several env steps after the shot that earned them, hence the long eligibility trace (SpaceInvaders,
 #: 400k steps, seed 0, 30 greedy episodes: tau_e 100 ms and learning rate 0.007 gave 370.5, tau_e 60 ms 295.7,
 #: the agent's own defaults (0.002, 20 ms) 204.3, against 198.2 for the random policy).
-ATARI_DEFAULTS: dict[str, Any] = {"hidden_size": 0, "population_size": 8, "steps_per_action": 8, "learning_rate": 0.007,
+ATARI_DEFAULTS: dict[str, Any] = {"hidden_size": 0, "population_size": 16, "steps_per_action": 8, "learning_rate": 0.007,
                                   "tau_e_ms": 100.0, "temperature": None, "epsilon": None}
 
 #: Preprocessing for ALE games on top of envs.make's pipeline: 42 x 42 frames (1764 inputs) keep the plastic
