@@ -269,7 +269,8 @@ class SpikingPolicy(nn.Module):
         scores = self.action_scores(out["O.spikes"])
         pi = torch.softmax(scores / self.config.temperature, dim=1)
         if explore:
-            actions = torch.multinomial(pi.cpu(), 1, generator=self.generator).squeeze(1)
+            u = torch.rand(batch, 1, generator=self.generator).to(pi.device)       # inverse-CDF sampling
+            actions = (pi.cumsum(1) < u).sum(1).clamp_(max=self.n_actions - 1).cpu()
             if self.config.epsilon > 0:
                 explored = torch.rand(batch, generator=self.generator) < self.config.epsilon
                 random_actions = torch.randint(self.n_actions, (batch,), generator=self.generator)

@@ -266,7 +266,7 @@ class Network(nn.Module):
         r = self._check_reward(reward, 1, self.state.batch_size)[0]
         for key, rule in self.rules.items():
             if hasattr(rule, "reward_update"):
-                dw = rule.reward_update(self.connections[key], self.state.rules[key], r)
+                dw = rule.reward_update(self.connections[key], self.state.rules[key], r, check_finite=False)
                 self.connections[key].apply_update(dw)
 
     # --- the step-by-step loop (one group of layers) --------------------------------------------------

@@ -122,17 +122,20 @@ class MSTDPET(RewardModulatedRule):
         return EligibilityState(x_pre[-1], x_post[-1], eligibility)
 
     def reward_update(self, connection: Connection, state: EligibilityState,
-                      reward: float | torch.Tensor) -> torch.Tensor:
+                      reward: float | torch.Tensor, check_finite: bool = True) -> torch.Tensor:
         """The weight change of a reward ``[B]`` (or a number) delivered now: ``lr * sum_b r_b * e_b``.
 
-        Used by ``Network.apply_reward``. The baseline, if any, is applied and updated as for a step reward.
+        Used by ``Network.apply_reward`` (which checks the reward first, hence ``check_finite=False`` there).
+        The baseline, if any, is applied and updated as for a step reward.
         """
         if not isinstance(state, EligibilityState):
             raise TypeError(f"expected the MSTDPET state (EligibilityState), got {type(state).__name__}")
         batch = state.eligibility.shape[0]
-        r = self.effective_reward(reward, batch, connection.weight, check_finite=True)
+        r = self.effective_reward(reward, batch, connection.weight, check_finite=check_finite)
         return self.modulate(r, state.eligibility)
 
     def modulate(self, reward: torch.Tensor, eligibility: torch.Tensor) -> torch.Tensor:
         """``lr * sum_b r_b * e_b``, reduced over the batch: ``[B]``, ``[B, *W]`` -> ``[*W]``."""
-        return self.reduce(self.lr * torch.tensordot(reward, eligibility, dims=1), eligibility.shape[0])
+        batch = eligibility.shape[0]
+        flat = torch.mv(eligibility.reshape(batch, -1).t(), reward.to(eligibility.dtype) * self.lr)
+        return self.reduce(flat.reshape(eligibility.shape[1:]), batch)

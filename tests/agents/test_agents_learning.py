@@ -16,10 +16,10 @@ CATCH = "spikerl/Catch-v0"
 #: over 10 unseen episodes, seeds 0..3: 20.0 of 20 at 1000, 2000, 3000 and 4000 steps; 4000 take about 3 s.
 BUDGET = 4000
 
-#: Catch budget (env steps over 4 envs): greedy return over 10 unseen episodes (optimal 10, untrained about -6):
-#: seeds 0, 1, 2 give 10.0 each at 40k steps (and, in runs evaluated along the way, 6.0 to 8.4 at 20k and 10.0 at
-#: 60k and 80k); 40k steps take about 20 to 30 s here.
-CATCH_BUDGET = 40_000
+#: Catch budget (env steps over 4 envs): greedy return over 10 unseen episodes (optimal 10, untrained about -6),
+#: measured as this test runs (an evaluation before training), seeds 0, 1, 2: 8.2 / 10.0 / 9.6 at 40k steps,
+#: 9.6 / 10.0 / 10.0 at 60k; 60k steps take about 30 to 40 s here.
+CATCH_BUDGET = 60_000
 
 
 @pytest.mark.parametrize("seed", [0, 1])
