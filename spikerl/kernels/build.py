@@ -22,15 +22,12 @@ import subprocess
 import tempfile
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 SOURCES = ("kernels.c", "kernels_impl.h")
 FLAGS = ("-O3", "-shared", "-fPIC", "-std=c99", "-ffp-contract=off", "-fno-fast-math")
 ABI_VERSION = 1
-
-_lock = threading.Lock()
-_loaded: ctypes.CDLL | None = None
-_failed = False
 
 
 def disabled() -> bool:
@@ -97,22 +94,35 @@ def _load() -> ctypes.CDLL:
     return lib
 
 
-def library() -> ctypes.CDLL | None:
-    """The loaded kernel library, compiling it on first use; ``None`` if disabled or unavailable."""
-    global _loaded, _failed
-    if disabled():
-        return None
-    if _loaded is not None or _failed:
-        return _loaded
-    with _lock:
-        if _loaded is None and not _failed:
-            try:
-                _loaded = _load()
-            except (OSError, RuntimeError, subprocess.SubprocessError) as err:
-                _failed = True
-                warnings.warn(f"spikerl: C kernels unavailable, using the slower torch code instead ({err})",
-                              RuntimeWarning, stacklevel=3)
-    return _loaded
+class LazyLibrary:
+    """A C library built and loaded by ``load()`` at its first call, once (thread-safe).
+
+    Calling it returns the library, or ``None`` when ``SPIKERL_NO_KERNELS`` is set or loading failed (then
+    after one ``RuntimeWarning`` that says ``unavailable``, and callers use their torch code).
+    """
+
+    def __init__(self, load: Callable[[], ctypes.CDLL], unavailable: str) -> None:
+        self._load, self._unavailable = load, unavailable
+        self._lock = threading.Lock()
+        self._library: ctypes.CDLL | None = None
+        self._failed = False
+
+    def __call__(self) -> ctypes.CDLL | None:
+        if disabled():
+            return None
+        if self._library is None and not self._failed:
+            with self._lock:
+                if self._library is None and not self._failed:
+                    try:
+                        self._library = self._load()
+                    except (OSError, RuntimeError, subprocess.SubprocessError) as err:
+                        self._failed = True
+                        warnings.warn(f"spikerl: {self._unavailable} ({err})", RuntimeWarning, stacklevel=3)
+        return self._library
+
+
+#: The kernel library, compiling it on first use; ``None`` if disabled or unavailable.
+library = LazyLibrary(_load, "C kernels unavailable, using the slower torch code instead")
 
 
 def available() -> bool:

@@ -23,15 +23,12 @@ turns it off.
 from __future__ import annotations
 
 import ctypes
-import subprocess
-import threading
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
-from spikerl.kernels.build import compiled_library, disabled
+from spikerl.kernels.build import LazyLibrary, compiled_library
 from spikerl.neurons import phases
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,9 +37,6 @@ if TYPE_CHECKING:  # pragma: no cover
 SOURCES = ("diehl_cook_online.c", "diehl_cook_online_impl.h")
 ABI_VERSION = 2
 _SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
-_lock = threading.Lock()
-_library: ctypes.CDLL | None = None
-_failed = False
 
 
 class _Params(ctypes.Structure):
@@ -68,21 +62,8 @@ def _load() -> ctypes.CDLL:
     return lib
 
 
-def library() -> ctypes.CDLL | None:
-    """The compiled library (built on first use), or ``None`` when disabled or unavailable."""
-    global _library, _failed
-    if disabled():
-        return None
-    if _library is None and not _failed:
-        with _lock:
-            if _library is None and not _failed:
-                try:
-                    _library = _load()
-                except (OSError, RuntimeError, subprocess.SubprocessError) as err:
-                    _failed = True
-                    warnings.warn(f"spikerl: fused Diehl & Cook kernel unavailable, using the torch path ({err})",
-                                  RuntimeWarning, stacklevel=3)
-    return _library
+#: The compiled library (built on first use), or ``None`` when disabled or unavailable.
+library = LazyLibrary(_load, "fused Diehl & Cook kernel unavailable, using the torch path")
 
 
 def _params(model: DiehlAndCook2015) -> _Params:
