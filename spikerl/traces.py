@@ -83,3 +83,12 @@ def _decay_kernel(steps: int, decay: float, dtype: torch.dtype, device: torch.de
     kernel = torch.where(lag >= 0, decay ** lag.clamp(min=0), torch.zeros_like(lag))
     carry = decay ** torch.arange(1, steps + 1, dtype=torch.float64)
     return kernel.to(dtype=dtype, device=device), carry.to(dtype=dtype, device=device)
+
+
+@functools.lru_cache(maxsize=64)
+def decay_powers(steps: int, decay: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``[T]``: ``d^(T-1-t)`` for ``t = 0 .. T-1``, the weight of step ``t``'s contribution at the end of a run.
+
+    Cached (callers in an env-step loop get the same read-only tensor each time).
+    """
+    return (decay ** torch.arange(steps - 1, -1, -1, dtype=torch.float64)).to(dtype=dtype, device=device)

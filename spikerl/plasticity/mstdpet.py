@@ -36,7 +36,7 @@ from spikerl.connections.base import Connection
 from spikerl.neurons.base import check_positive
 from spikerl.plasticity.base import TraceState
 from spikerl.plasticity.reward import RewardModulatedRule
-from spikerl.traces import TraceParams
+from spikerl.traces import TraceParams, decay_powers
 
 
 class EligibilityState(NamedTuple):
@@ -99,8 +99,7 @@ class MSTDPET(RewardModulatedRule):
         x_pre, x_post = self.trace_trains(pre, post, TraceState(state.pre, state.post), dt_ms)
         d = math.exp(-dt_ms / self.tau_e_ms)
         dtype = connection.weight.dtype
-        powers = d ** torch.arange(steps - 1, -1, -1, dtype=torch.float64)
-        weights = powers.to(dtype=dtype, device=pre.device).reshape(steps, *[1] * (pre.dim() - 1))
+        weights = decay_powers(steps, d, dtype, pre.device).reshape(steps, *[1] * (pre.dim() - 1))
         eligibility, decay = state.eligibility, d ** steps
         if self.a_plus:
             if steps > 1 and post.stride(0) == 0:
