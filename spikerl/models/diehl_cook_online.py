@@ -126,7 +126,7 @@ def online_presentation(model: DiehlAndCook2015, spikes: PackedSpikes) -> torch.
     w_ei = model.connections["Ae->Ai"].w.detach().contiguous()
     w_ie = model.connections["Ai->Ae"].w.detach().contiguous()
     out = torch.empty(steps, n, dtype=torch.bool)  # one byte per element, 0 or 1, as C writes it
-    work = torch.empty(2 * n_in + 9 * n, dtype=dtype)
+    work = torch.empty(2 * n_in + 7 * n, dtype=dtype)
     iwork = torch.empty(2 * n, dtype=torch.int64)
     params = _params(model)
     ptr = ctypes.c_void_p

@@ -11,120 +11,147 @@ static inline REAL FN(dc_clamp)(REAL w, REAL lo, REAL hi) {
     return w > hi ? hi : w;
 }
 
+/* The recurrent pair (Ae, Ai) of one sample: membranes, refractory counts, and the spikes of the last step,
+ * ascending: Ae's in e_prev[0 .. n_e), Ai's in i_prev[0 .. n_i). */
+struct FN(dc_pair) {
+    REAL *v_e, *r_e, *v_i, *r_i;
+    int64_t *e_prev, *i_prev;
+    int64_t n_e, n_i;
+};
+
+/* Reset state: membranes at rest, not refractory, no spikes. */
+static inline void FN(dc_pair_reset)(struct FN(dc_pair) *s, int64_t n, const struct dc_params *p) {
+    for (int64_t j = 0; j < n; j++) {
+        s->v_e[j] = (REAL)p->exc_v_rest;
+        s->r_e[j] = 0;
+        s->v_i[j] = (REAL)p->inh_v_rest;
+        s->r_i[j] = 0;
+    }
+    s->n_e = s->n_i = 0;
+}
+
+/* One step of the pair in the network's update order (every connection carries the spikes of the step before):
+ * Ae takes the input current cur[j] plus the inhibition of Ai's last spikes, leaks, integrates (not while
+ * refractory) and fires at v >= v_thresh + theta[j]; Ai takes the excitation of Ae's last spikes; then Ae keeps
+ * only the neuron with the largest overshoot (one_spike), resets the neurons that fired and counts their
+ * refractory steps. Afterwards e_prev, i_prev list this step's spikes. cur is used as scratch. */
+static inline void FN(dc_pair_step)(struct FN(dc_pair) *s, int64_t n, REAL *restrict cur,
+                                    const REAL *restrict w_ei, const REAL *restrict w_ie,
+                                    const REAL *restrict theta, const struct dc_params *p) {
+    const REAL e_rest = (REAL)p->exc_v_rest, e_reset = (REAL)p->exc_v_reset, e_thresh = (REAL)p->exc_v_thresh;
+    const REAL e_decay = (REAL)p->exc_decay, e_refr = (REAL)p->exc_refractory;
+    const REAL i_rest = (REAL)p->inh_v_rest, i_reset = (REAL)p->inh_v_reset, i_thresh = (REAL)p->inh_v_thresh;
+    const REAL i_decay = (REAL)p->inh_decay, i_refr = (REAL)p->inh_refractory;
+    const int e_has_refr = p->exc_refractory > 0, i_has_refr = p->inh_refractory > 0;
+    REAL *restrict v_e = s->v_e, *restrict r_e = s->r_e, *restrict v_i = s->v_i, *restrict r_i = s->r_i;
+    int64_t *restrict e_prev = s->e_prev, *restrict i_prev = s->i_prev;
+    /* Ae */
+    int64_t winner = -1;
+    REAL best = 0;
+    for (int64_t j = 0; j < n; j++) {
+        REAL c = cur[j];
+        if (s->n_i > 0) {
+            REAL inh = 0;
+            for (int64_t k = 0; k < s->n_i; k++)
+                inh = inh + w_ie[i_prev[k] * n + j];
+            c = inh + c;
+        }
+        REAL v = (v_e[j] - e_rest) * e_decay + e_rest;
+        v = e_has_refr ? v + c * (REAL)(r_e[j] <= 0) : v + c;
+        REAL threshold = e_thresh + theta[j];
+        int fired = v >= threshold;
+        v_e[j] = v;
+        cur[j] = (REAL)fired;     /* this step's excitatory spikes before one_spike */
+        if (p->one_spike && fired) {
+            REAL o = v - threshold;
+            if (winner < 0 || o > best || (isnan(o) && !isnan(best))) {
+                winner = j;
+                best = o;
+            }
+        }
+    }
+    /* Ai (reads Ae's spikes of the step before, still in e_prev) */
+    int64_t n_i = 0;
+    for (int64_t j = 0; j < n; j++) {
+        REAL c = 0;
+        for (int64_t k = 0; k < s->n_e; k++)
+            c = c + w_ei[e_prev[k] * n + j];
+        REAL v = (v_i[j] - i_rest) * i_decay + i_rest;
+        v = i_has_refr ? v + c * (REAL)(r_i[j] <= 0) : v + c;
+        int fired = v >= i_thresh;
+        v_i[j] = fired ? i_reset : v;
+        if (i_has_refr)
+            r_i[j] = FN(dc_count_down)(r_i[j], fired, i_refr);
+        if (fired)
+            i_prev[n_i++] = j;
+    }
+    s->n_i = n_i;
+    /* Ae: one spike, reset, refractory count */
+    int64_t n_e = 0;
+    for (int64_t j = 0; j < n; j++) {
+        const int fired = p->one_spike ? j == winner : cur[j] != 0;
+        if (fired) {
+            v_e[j] = e_reset;
+            e_prev[n_e++] = j;
+        }
+        if (e_has_refr)
+            r_e[j] = FN(dc_count_down)(r_e[j], fired, e_refr);
+    }
+    s->n_e = n_e;
+}
+
 /* steps: T; n_in: inputs; n: excitatory = inhibitory neurons.
  * row_start [T + 1], inputs [...]: the active inputs of step t, ascending, are inputs[row_start[t] .. row_start[t+1]).
  * w [n_in, n]: plastic weights, updated in place; w_ei, w_ie [n, n]: fixed weights Ae->Ai and Ai->Ae.
  * theta [n]: adaptive thresholds, updated in place; spikes [T, n]: excitatory spikes (0/1 bytes), written.
- * work: 2 * n_in + 9 * n REALs and iwork: 2 * n int64 of scratch space. Returns 0. */
+ * work: 2 * n_in + 7 * n REALs and iwork: 2 * n int64 of scratch space. Returns 0. */
 int64_t FN(dc_online)(int64_t steps, int64_t n_in, int64_t n, const int64_t *row_start, const int64_t *inputs,
                       REAL *restrict w, const REAL *restrict w_ei, const REAL *restrict w_ie, REAL *restrict theta,
                       uint8_t *restrict spikes, REAL *restrict work, int64_t *restrict iwork,
                       const struct dc_params *p) {
-    const REAL e_rest = (REAL)p->exc_v_rest, e_reset = (REAL)p->exc_v_reset, e_thresh = (REAL)p->exc_v_thresh;
-    const REAL e_decay = (REAL)p->exc_decay, e_refr = (REAL)p->exc_refractory;
     const REAL th_plus = (REAL)p->theta_plus, th_decay = (REAL)p->theta_decay;
-    const REAL i_rest = (REAL)p->inh_v_rest, i_reset = (REAL)p->inh_v_reset, i_thresh = (REAL)p->inh_v_thresh;
-    const REAL i_decay = (REAL)p->inh_decay, i_refr = (REAL)p->inh_refractory;
     const REAL nu_pre = (REAL)p->nu_pre, nu_post = (REAL)p->nu_post;
     const REAL pre_decay = (REAL)p->pre_decay, post_decay = (REAL)p->post_decay;
     const REAL pre_scale = (REAL)p->pre_scale, post_scale = (REAL)p->post_scale;
     const REAL wmin = (REAL)p->wmin, wmax = (REAL)p->wmax;
-    const int e_has_refr = p->exc_refractory > 0, i_has_refr = p->inh_refractory > 0;
 
     REAL *x_pre = work, *pre_s = work + n_in;                 /* pre trace, pre spikes of this step (0/1) */
-    REAL *v_e = work + 2 * n_in, *r_e = v_e + n, *v_i = r_e + n, *r_i = v_i + n, *x_post = r_i + n;
-    REAL *cur_e = x_post + n, *cur_i = cur_e + n, *tmp = cur_i + n, *post_s = tmp + n;
+    REAL *x_post = work + 2 * n_in, *cur_e = x_post + n, *post_s = cur_e + n;
+    REAL *pair_work = post_s + n;
+    struct FN(dc_pair) pair = {pair_work, pair_work + n, pair_work + 2 * n, pair_work + 3 * n, iwork, iwork + n, 0, 0};
+    FN(dc_pair_reset)(&pair, n, p);
     for (int64_t i = 0; i < n_in; i++) {
         x_pre[i] = 0;
         pre_s[i] = 0;
     }
     for (int64_t j = 0; j < n; j++) {
-        v_e[j] = e_rest;
-        r_e[j] = 0;
-        v_i[j] = i_rest;
-        r_i[j] = 0;
         x_post[j] = 0;
         post_s[j] = 0;
     }
-    /* spikes of the previous step: excitatory (winner or list) and inhibitory, as index lists */
-    int64_t *e_prev = iwork, *i_prev = iwork + n;
-    int64_t n_e_prev = 0, n_i_prev = 0;
 
     for (int64_t t = 0; t < steps; t++) {
-        /* 1. currents: X(t-1) -> Ae, Ai(t-1) -> Ae, Ae(t-1) -> Ai */
-        for (int64_t j = 0; j < n; j++) {
+        /* 1. input current X(t-1) -> Ae */
+        for (int64_t j = 0; j < n; j++)
             cur_e[j] = 0;
-            cur_i[j] = 0;
-        }
         if (t > 0)
             for (int64_t k = row_start[t - 1]; k < row_start[t]; k++) {
                 const REAL *restrict row = w + inputs[k] * n;
                 for (int64_t j = 0; j < n; j++)
                     cur_e[j] = cur_e[j] + row[j];
             }
-        if (n_i_prev > 0) {
-            for (int64_t j = 0; j < n; j++)
-                tmp[j] = 0;
-            for (int64_t k = 0; k < n_i_prev; k++) {
-                const REAL *restrict row = w_ie + i_prev[k] * n;
-                for (int64_t j = 0; j < n; j++)
-                    tmp[j] = tmp[j] + row[j];
-            }
-            for (int64_t j = 0; j < n; j++)
-                cur_e[j] = cur_e[j] + tmp[j];
-        }
-        for (int64_t k = 0; k < n_e_prev; k++) {
-            const REAL *restrict row = w_ei + e_prev[k] * n;
-            for (int64_t j = 0; j < n; j++)
-                cur_i[j] = cur_i[j] + row[j];
-        }
 
-        /* 2. Ae: leak, integrate (not while refractory), fire at v >= v_thresh + theta, one spike, reset */
+        /* 2. the pair (Ae, Ai), then the thresholds rise at Ae's spikes */
+        FN(dc_pair_step)(&pair, n, cur_e, w_ei, w_ie, theta, p);
         uint8_t *restrict s = spikes + t * n;
-        int64_t winner = -1;
-        REAL best = 0;
-        for (int64_t j = 0; j < n; j++) {
-            REAL v = (v_e[j] - e_rest) * e_decay + e_rest;
-            v = e_has_refr ? v + cur_e[j] * (REAL)(r_e[j] <= 0) : v + cur_e[j];
-            REAL threshold = e_thresh + theta[j];
-            s[j] = v >= threshold;
-            v_e[j] = v;
-            if (p->one_spike && s[j]) {
-                REAL o = v - threshold;
-                if (winner < 0 || o > best || (isnan(o) && !isnan(best))) {
-                    winner = j;
-                    best = o;
-                }
-            }
-        }
-        n_e_prev = 0;
-        for (int64_t j = 0; j < n; j++) {
-            if (p->one_spike)
-                s[j] = (uint8_t)(j == winner);
-            if (s[j]) {
-                v_e[j] = e_reset;
-                e_prev[n_e_prev++] = j;
-            }
-            if (e_has_refr)
-                r_e[j] = FN(dc_count_down)(r_e[j], s[j], e_refr);
+        for (int64_t j = 0; j < n; j++)
+            s[j] = 0;
+        for (int64_t m = 0; m < pair.n_e; m++)
+            s[pair.e_prev[m]] = 1;
+        for (int64_t j = 0; j < n; j++)
             post_s[j] = (REAL)s[j];
-        }
         if (p->adapt)
             for (int64_t j = 0; j < n; j++)
                 theta[j] = theta[j] * th_decay + th_plus * post_s[j];
-
-        /* 3. Ai */
-        n_i_prev = 0;
-        for (int64_t j = 0; j < n; j++) {
-            REAL v = (v_i[j] - i_rest) * i_decay + i_rest;
-            v = i_has_refr ? v + cur_i[j] * (REAL)(r_i[j] <= 0) : v + cur_i[j];
-            int fired = v >= i_thresh;
-            v_i[j] = fired ? i_reset : v;
-            if (i_has_refr)
-                r_i[j] = FN(dc_count_down)(r_i[j], fired, i_refr);
-            if (fired)
-                i_prev[n_i_prev++] = j;
-        }
 
         /* 4. STDP traces (they include this step's spikes) */
         const int64_t k0 = row_start[t], k1 = row_start[t + 1];
@@ -146,8 +173,8 @@ int64_t FN(dc_online)(int64_t steps, int64_t n_in, int64_t n, const int64_t *row
                 row[j] = FN(dc_clamp)(row[j] + dw, wmin, wmax);
             }
         }
-        for (int64_t m = 0; m < n_e_prev; m++) {
-            const int64_t j = e_prev[m];
+        for (int64_t m = 0; m < pair.n_e; m++) {
+            const int64_t j = pair.e_prev[m];
             for (int64_t i = 0; i < n_in; i++) {
                 if (pre_s[i] != 0)
                     continue; /* done above */
@@ -280,13 +307,8 @@ int64_t FN(dc_batch)(int64_t steps, int64_t batch, int64_t n_in, int64_t n, cons
                      uint8_t *restrict spikes, int64_t *restrict in_counts, REAL *restrict dw, int64_t chunk,
                      REAL *restrict work, int64_t *restrict iwork, int64_t b0, int64_t b1,
                      const struct dc_params *p) {
-    const REAL e_rest = (REAL)p->exc_v_rest, e_reset = (REAL)p->exc_v_reset, e_thresh = (REAL)p->exc_v_thresh;
-    const REAL e_decay = (REAL)p->exc_decay, e_refr = (REAL)p->exc_refractory;
-    const REAL i_rest = (REAL)p->inh_v_rest, i_reset = (REAL)p->inh_v_reset, i_thresh = (REAL)p->inh_v_thresh;
-    const REAL i_decay = (REAL)p->inh_decay, i_refr = (REAL)p->inh_refractory;
     const REAL nu_pre = (REAL)p->nu_pre, nu_post = (REAL)p->nu_post;
     const REAL pre_scale = (REAL)p->pre_scale, post_scale = (REAL)p->post_scale;
-    const int e_has_refr = p->exc_refractory > 0, i_has_refr = p->inh_refractory > 0;
 
     REAL *v_e = work, *r_e = v_e + n, *v_i = r_e + n, *r_i = v_i + n, *cur = r_i + n, *x_post = cur + n;
     REAL *x_pre = x_post + n, *log_q = x_pre + n_in;                /* log(1 - prob) of sample b */
@@ -297,7 +319,7 @@ int64_t FN(dc_batch)(int64_t steps, int64_t batch, int64_t n_in, int64_t n, cons
     int64_t *link = head + steps;                                   /* [n_in]: next input in its bucket */
     int64_t *t_pre = link + n_in, *seen = t_pre + n_in;             /* last input spike; inputs seen so far */
     int64_t *t_post = seen + n_in, *spiked = t_post + n;            /* last neuron spike; neurons seen so far */
-    int64_t *e_prev = spiked + n, *i_prev = e_prev + n;
+    struct FN(dc_pair) pair = {v_e, r_e, v_i, r_i, spiked + n, spiked + 2 * n, 0, 0};
     for (int64_t k = 0; k <= steps; k++) {
         pre_pow[k] = (REAL)pow(p->pre_decay, (double)k);
         post_pow[k] = (REAL)pow(p->post_decay, (double)k);
@@ -352,12 +374,9 @@ int64_t FN(dc_batch)(int64_t steps, int64_t batch, int64_t n_in, int64_t n, cons
         /* --- the recurrent pair, step by step, with the STDP sums (as dc_stdp) --- */
         REAL *restrict d = dw != NULL ? dw + (b / chunk) * n_in * n : NULL;
         int64_t *restrict cnt = counts + b * n;
-        int64_t n_e_prev = 0, n_i_prev = 0, n_seen = 0, n_spiked = 0;
+        int64_t n_seen = 0, n_spiked = 0;
+        FN(dc_pair_reset)(&pair, n, p);
         for (int64_t j = 0; j < n; j++) {
-            v_e[j] = e_rest;
-            r_e[j] = 0;
-            v_i[j] = i_rest;
-            r_i[j] = 0;
             x_post[j] = 0;
             t_post[j] = -1;
             cnt[j] = 0;
@@ -374,68 +393,23 @@ int64_t FN(dc_batch)(int64_t steps, int64_t batch, int64_t n_in, int64_t n, cons
                     for (int64_t j = 0; j < n; j++)
                         cur[j] = cur[j] + row[j];
                 }
-            uint8_t *restrict s = spikes != NULL ? spikes + (t * batch + b) * n : NULL;
-            /* Ae: inhibition from Ai(t-1) plus the input current; leak, integrate, fire, one spike */
-            int64_t winner = -1, n_fired = 0;
-            REAL best = 0;
-            for (int64_t j = 0; j < n; j++) {
-                REAL c = cur[j];
-                if (n_i_prev > 0) {
-                    REAL inh = 0;
-                    for (int64_t k = 0; k < n_i_prev; k++)
-                        inh = inh + w_ie[i_prev[k] * n + j];
-                    c = inh + c;
-                }
-                REAL v = (v_e[j] - e_rest) * e_decay + e_rest;
-                v = e_has_refr ? v + c * (REAL)(r_e[j] <= 0) : v + c;
-                REAL threshold = e_thresh + theta[j];
-                int fired = v >= threshold;
-                v_e[j] = v;
-                cur[j] = (REAL)fired;     /* reused: this step's excitatory spikes before one_spike */
-                if (p->one_spike && fired) {
-                    REAL o = v - threshold;
-                    if (winner < 0 || o > best || (isnan(o) && !isnan(best))) {
-                        winner = j;
-                        best = o;
-                    }
-                }
+            FN(dc_pair_step)(&pair, n, cur, w_ei, w_ie, theta, p);
+            const int64_t n_fired = pair.n_e, *restrict fired = pair.e_prev;
+            for (int64_t m = 0; m < n_fired; m++)
+                cnt[fired[m]]++;
+            if (spikes != NULL) {
+                uint8_t *restrict s = spikes + (t * batch + b) * n;
+                for (int64_t j = 0; j < n; j++)
+                    s[j] = 0;
+                for (int64_t m = 0; m < n_fired; m++)
+                    s[fired[m]] = 1;
             }
-            /* Ai: excitation from Ae(t-1) */
-            int64_t n_i_now = 0;
-            for (int64_t j = 0; j < n; j++) {
-                REAL c = 0;
-                for (int64_t k = 0; k < n_e_prev; k++)
-                    c = c + w_ei[e_prev[k] * n + j];
-                REAL v = (v_i[j] - i_rest) * i_decay + i_rest;
-                v = i_has_refr ? v + c * (REAL)(r_i[j] <= 0) : v + c;
-                int fired = v >= i_thresh;
-                v_i[j] = fired ? i_reset : v;
-                if (i_has_refr)
-                    r_i[j] = FN(dc_count_down)(r_i[j], fired, i_refr);
-                if (fired)
-                    i_prev[n_i_now++] = j;
-            }
-            n_i_prev = n_i_now;
-            n_fired = 0;
-            for (int64_t j = 0; j < n; j++) {
-                const int fired = p->one_spike ? j == winner : cur[j] != 0;
-                if (s != NULL)
-                    s[j] = (uint8_t)fired;
-                if (fired) {
-                    v_e[j] = e_reset;
-                    e_prev[n_fired++] = j;
-                    cnt[j]++;
-                }
-                if (e_has_refr)
-                    r_e[j] = FN(dc_count_down)(r_e[j], fired, e_refr);
-            }
-            n_e_prev = n_fired;
             if (d == NULL)
                 continue;
 
             /* STDP: both traces take this step's spikes (evaluated lazily: x(t) = x(t0) d^(t - t0)) */
             for (int64_t m = 0; m < n_fired; m++)
-                FN(dc_trace_spike)(e_prev[m], t, x_post, t_post, post_pow, post_scale, p->post_nearest, spiked,
+                FN(dc_trace_spike)(fired[m], t, x_post, t_post, post_pow, post_scale, p->post_nearest, spiked,
                                    &n_spiked);
             for (int64_t k = at[t]; k < at[t + 1]; k++)
                 FN(dc_trace_spike)(events[k], t, x_pre, t_pre, pre_pow, pre_scale, p->pre_nearest, seen, &n_seen);
@@ -450,7 +424,7 @@ int64_t FN(dc_batch)(int64_t steps, int64_t batch, int64_t n_in, int64_t n, cons
                 }
             /* potentiation at this step's excitatory spikes: the inputs that have spiked so far */
             for (int64_t m = 0; m < n_fired; m++) {
-                const int64_t j = e_prev[m];
+                const int64_t j = fired[m];
                 for (int64_t k = 0; k < n_seen; k++) {
                     const int64_t i = seen[k];
                     const REAL x = x_pre[i] * pre_pow[t - t_pre[i]];
