@@ -74,6 +74,36 @@ def trace_train(spikes: torch.Tensor, initial: torch.Tensor, decay: float, mode:
     return out
 
 
+def trace_summary(spikes: torch.Tensor, initial: torch.Tensor, decay: float, weight_decay: float,
+                  scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """An additive trace of ``spikes [T, B, ...]`` from ``initial [B, ...]``, summarised without the train
+    ``x [T, B, ...]``: ``(sum_t weight_decay^(T-1-t) x_t, x_(T-1))``, both ``[B, ...]``.
+
+    The decayed sum is what an eligibility trace with per-step decay ``weight_decay`` keeps of the trace paired
+    with a constant factor. One ``[2, T] @ [T, B * n]`` product with cached coefficients; equal to reducing
+    :func:`trace_train` (up to rounding).
+    """
+    steps = spikes.shape[0]
+    rows, carry = _summary_rows(steps, decay, weight_decay, initial.dtype, initial.device)
+    out = torch.mm(rows, spikes.reshape(steps, -1).to(initial.dtype))
+    if scale != 1.0:
+        out.mul_(scale)
+    out = out.reshape(2, *initial.shape).add_(carry.reshape(2, *[1] * initial.dim()) * initial)
+    return out[0], out[1]
+
+
+@functools.lru_cache(maxsize=64)
+def _summary_rows(steps: int, decay: float, weight_decay: float, dtype: torch.dtype, device: torch.device
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Coefficients of :func:`trace_summary`: the rows ``[g^(T-1-t)]`` and ``[0, .., 0, 1]`` applied to the
+    trace's kernel (``[2, T]``, on the spikes) and carry (``[2]``, on the initial trace)."""
+    kernel, carry = _decay_kernel(steps, decay, torch.float64, torch.device("cpu"))
+    select = torch.zeros(2, steps, dtype=torch.float64)
+    select[0] = weight_decay ** torch.arange(steps - 1, -1, -1, dtype=torch.float64)
+    select[1, -1] = 1.0
+    return (select @ kernel).to(dtype=dtype, device=device), (select @ carry).to(dtype=dtype, device=device)
+
+
 @functools.lru_cache(maxsize=64)
 def _decay_kernel(steps: int, decay: float, dtype: torch.dtype, device: torch.device
                   ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -36,7 +36,7 @@ from spikerl.connections.base import Connection
 from spikerl.neurons.base import check_positive
 from spikerl.plasticity.base import TraceState
 from spikerl.plasticity.reward import RewardModulatedRule
-from spikerl.traces import TraceParams, decay_powers
+from spikerl.traces import TraceParams, decay_powers, trace_summary
 
 
 class EligibilityState(NamedTuple):
@@ -96,9 +96,12 @@ class MSTDPET(RewardModulatedRule):
         (for a caller that owns the state; saves allocating an eligibility-sized tensor per call).
         """
         steps = pre.shape[0]
-        x_pre, x_post = self.trace_trains(pre, post, TraceState(state.pre, state.post), dt_ms)
         d = math.exp(-dt_ms / self.tau_e_ms)
         dtype = connection.weight.dtype
+        if (steps > 1 and post.stride(0) == 0 and self.a_plus and not self.a_minus
+                and self.pre_trace.mode == self.post_trace.mode == "additive"):
+            return self._accumulate_constant_post(connection, pre, post[0].to(dtype), state, dt_ms, d, inplace)
+        x_pre, x_post = self.trace_trains(pre, post, TraceState(state.pre, state.post), dt_ms)
         weights = decay_powers(steps, d, dtype, pre.device).reshape(steps, *[1] * (pre.dim() - 1))
         eligibility, decay = state.eligibility, d ** steps
         if self.a_plus:
@@ -119,6 +122,22 @@ class MSTDPET(RewardModulatedRule):
         if decay != 1.0:
             eligibility = eligibility.mul_(decay) if inplace else eligibility * decay
         return EligibilityState(x_pre[-1], x_post[-1], eligibility)
+
+    def _accumulate_constant_post(self, connection: Connection, pre: torch.Tensor, post: torch.Tensor,
+                                  state: EligibilityState, dt_ms: float, d: float, inplace: bool
+                                  ) -> EligibilityState:
+        """:meth:`accumulate` for a postsynaptic factor ``post [B, *target]`` held for all ``T`` steps, additive
+        traces and ``a_minus = 0``: ``e_T = d^T e_0 + a_plus * (sum_t d^(T-1-t) x_pre_t) (x) post``, with the
+        decayed trace sum from :func:`~spikerl.traces.trace_summary` and the final postsynaptic trace in closed
+        form (a geometric sum)."""
+        steps, p, q = pre.shape[0], self.pre_trace, self.post_trace
+        summed, last_pre = trace_summary(pre, state.pre, p.decay(dt_ms), d, p.scale)
+        eligibility = connection.pair_over_time(summed.unsqueeze(0), post.unsqueeze(0), into=state.eligibility,
+                                                beta=d ** steps, alpha=self.a_plus, inplace=inplace)
+        d_post = q.decay(dt_ms)
+        held = q.scale * (1.0 - d_post ** steps) / (1.0 - d_post)       # sum_(k < T) d_post^k
+        last_post = state.post * d_post ** steps + held * post
+        return EligibilityState(last_pre, last_post, eligibility)
 
     def reward_update(self, connection: Connection, state: EligibilityState,
                       reward: float | torch.Tensor, check_finite: bool = True) -> torch.Tensor:

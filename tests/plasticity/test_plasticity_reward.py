@@ -353,3 +353,23 @@ def test_dense_pairing_of_a_constant_postsynaptic_factor_takes_the_outer_product
     got = conn.pair_over_time(pre, expanded, into=into, beta=0.5, alpha=2.0)
     torch.testing.assert_close(got, conn.pair_over_time(pre, expanded.contiguous(), into=into, beta=0.5, alpha=2.0))
     torch.testing.assert_close(got, 0.5 * into + 2.0 * torch.einsum("tbi,bj->bij", pre, factor))
+
+
+def test_mstdpet_constant_factor_shortcut_equals_the_general_path_from_any_state():
+    """With a factor held over the run (stride 0 in time), additive traces and ``a_minus = 0``, the shortcut
+    (decayed trace sum, closed-form postsynaptic trace) gives the same eligibility and traces as the general
+    path, from nonzero traces and eligibility and with trace scales other than 1."""
+    g = torch.Generator().manual_seed(3)
+    rule = MSTDPET(lr=LR, a_plus=A_PLUS, a_minus=0.0, tau_e_ms=TAU_E, pre_trace=TraceParams(TAU_PLUS, scale=0.7),
+                   post_trace=TraceParams(TAU_MINUS, scale=1.3))
+    conn = Dense(5, 4, torch.rand(5, 4, generator=g, dtype=torch.float64))
+    start = EligibilityState(torch.rand(3, 5, generator=g, dtype=torch.float64),
+                             torch.rand(3, 4, generator=g, dtype=torch.float64),
+                             torch.rand(3, 5, 4, generator=g, dtype=torch.float64))
+    pre = torch.rand(8, 3, 5, generator=g) < 0.4
+    factor = (torch.rand(3, 4, generator=g, dtype=torch.float64) - 0.5).unsqueeze(0).expand(8, 3, 4)
+    expected = rule.accumulate(conn, pre, factor.contiguous(), start, DT)
+    got = rule.accumulate(conn, pre, factor, start, DT)
+    for field in ("pre", "post", "eligibility"):
+        torch.testing.assert_close(getattr(got, field), getattr(expected, field), rtol=1e-12, atol=1e-12, msg=field)
+    assert not torch.allclose(got.eligibility, start.eligibility)
