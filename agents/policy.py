@@ -35,9 +35,9 @@ from torch import nn
 from spikerl.connections import Dense
 from spikerl.network import Network, NetworkState
 from spikerl.neurons import LIF, Input
-from spikerl.plasticity import MSTDPET
 from spikerl.traces import TraceParams
 
+from agents.population_rule import PopulationMSTDPET
 from agents.spaces import check_action_space, check_observation_space
 
 
@@ -156,9 +156,9 @@ class SpikingPolicy(nn.Module):
                 math.prod(self.obs_shape), c.hidden_size)))
             source = c.hidden_size
         net.add_layer("O", LIF(n_out, **neuron))
-        rule = MSTDPET(lr=r.learning_rate, a_plus=r.a_plus, a_minus=r.a_minus, tau_e_ms=r.tau_e_ms,
-                       pre_trace=TraceParams(r.tau_plus_ms), post_trace=TraceParams(r.tau_minus_ms),
-                       baseline_window=r.baseline_window)
+        rule = PopulationMSTDPET(c.population_size, lr=r.learning_rate, a_plus=r.a_plus, a_minus=r.a_minus,
+                                 tau_e_ms=r.tau_e_ms, pre_trace=TraceParams(r.tau_plus_ms),
+                                 post_trace=TraceParams(r.tau_minus_ms), baseline_window=r.baseline_window)
         n_source = c.hidden_size or math.prod(self.obs_shape)
         net.add_connection("H" if c.hidden_size else "X", "O",
                            Dense(source, n_out, w=torch.zeros(n_source, n_out), wmin=0.0, wmax=c.wmax_ratio),
@@ -284,10 +284,11 @@ class SpikingPolicy(nn.Module):
     def learn_from_step(self, source_train: torch.Tensor, actions: torch.Tensor, pi: torch.Tensor) -> None:
         """Accumulate the eligibility of one environment step: presynaptic traces of ``source_train
         [T, B, n_source]`` paired with the constant postsynaptic factor ``1[k chosen] - pi_k`` (``pi [B,
-        n_actions]``) of each neuron of action ``k``'s population."""
+        n_actions]``) that every neuron of action ``k``'s population shares (stored once per action, see
+        :class:`agents.population_rule.PopulationMSTDPET`)."""
         net, key = self.network, self.plastic
         chosen = torch.nn.functional.one_hot(actions.to(pi.device), self.n_actions).to(pi.dtype)
-        factor = (chosen - pi).repeat_interleave(self.config.population_size, dim=1)
+        factor = chosen - pi
         post = factor.unsqueeze(0).expand(source_train.shape[0], *factor.shape)
         net.state.rules[key] = net.rules[key].accumulate(net.connections[key], source_train, post,
                                                          net.state.rules[key], net.dt_ms, inplace=True)
