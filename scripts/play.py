@@ -2,16 +2,20 @@
 
 Steps: build ``--n-envs`` copies of the environment (:func:`envs.make_vec`: ALE games get the spiking-friendly
 preprocessing of :mod:`envs.atari`), train :class:`agents.RSTDP` for ``--timesteps`` env steps (progress bar on
-stderr, TensorBoard logs under ``--tensorboard``), save it, then evaluate the agent (greedy,
-``deterministic=True``) and a uniformly random policy with SB3's ``evaluate_policy`` on two identically built and
-seeded evaluation envs. Prints a table, then one JSON line (the last line of stdout)::
+stderr, TensorBoard logs under ``--tensorboard``) and save it. Every ``--validate-every`` steps SB3's
+``EvalCallback`` plays ``--validate-episodes`` greedy episodes on validation envs (their own seeds) and the best
+checkpoint so far is saved beside the model as ``<save>_best.pt``; that checkpoint is the one scored. Then the
+agent (greedy, ``deterministic=True``) and a uniformly random policy are evaluated with SB3's ``evaluate_policy``
+on two identically built and seeded evaluation envs. Prints a table, then one JSON line (the last line of
+stdout)::
 
     {"env": ..., "agent_mean": ..., "agent_std": ..., "random_mean": ..., "random_std": ..., "episodes": ...,
-     "timesteps": ..., "train_seconds": ..., "protocol": {...}}
+     "timesteps": ..., "train_seconds": ..., "selected": {...} or null, "protocol": {...}}
 
 ``protocol`` is :func:`envs.describe_protocol` of the evaluation env (preprocessing, frame skip, sticky actions,
-episode limits); ``timesteps`` is the number of env steps the agent was trained for (in this run or, with
-``--load``, in total).
+episode limits); ``timesteps`` is the number of env steps the scored agent was trained for (in this run or, with
+``--load``, in total); ``selected`` describes the validated checkpoint (its ``timesteps``, the run's
+``trained_timesteps``, its ``validation_mean``) or is null when no validation ran.
 
 Examples::
 
@@ -42,12 +46,12 @@ DEFAULT_TIMESTEPS = 400_000
 
 #: Agent settings for ALE games; other envs take the agent's own defaults. The output learns straight from the
 #: pixels (no hidden layer): in our runs this learned better than a fixed random hidden projection. Game rewards
-#: come several env steps after the shot that earned them, hence the long eligibility trace (SpaceInvaders,
-#: 400k steps, seed 0, 30 greedy episodes, random policy 198.2: these settings gave 268.8, and 245.2 to 370.5
-#: across code revisions that changed only random draws and rounding; tau_e 60 ms gave 295.7, the agent's own
-#: defaults (0.002, 20 ms) 204.3, 8 neurons per action 274.2). See README's results.
-ATARI_DEFAULTS: dict[str, Any] = {"hidden_size": 0, "population_size": 16, "steps_per_action": 8, "learning_rate": 0.007,
-                                  "tau_e_ms": 100.0, "temperature": None, "epsilon": None}
+#: come several env steps after the shot that earned them, hence the long eligibility trace. 64 input spikes per
+#: step (instead of 16) make the score of an action depend less on Poisson noise and more on the frame
+#: (SpaceInvaders, seed 0, 400k steps, 30 greedy episodes: 296.7 against 268.8 with 16). See README's results.
+ATARI_DEFAULTS: dict[str, Any] = {"hidden_size": 0, "population_size": 16, "steps_per_action": 8,
+                                  "input_spikes_per_step": 64.0, "learning_rate": 0.007, "tau_e_ms": 100.0,
+                                  "temperature": None, "epsilon": None}
 
 #: Preprocessing for ALE games on top of envs.make's pipeline: 42 x 42 frames (1764 inputs) keep the plastic
 #: connection and its eligibility traces small enough for online learning at several hundred steps/s.
@@ -56,8 +60,12 @@ ATARI_ENV_KWARGS: dict[str, Any] = {"resize": (42, 42)}
 #: Evaluation episodes use the seeds ``seed + EVAL_SEED_OFFSET + i``, away from the training seeds ``seed + i``.
 EVAL_SEED_OFFSET = 1000
 
-AGENT_FLAGS = ("hidden_size", "population_size", "steps_per_action", "learning_rate", "tau_e_ms", "temperature",
-               "epsilon")
+#: Validation episodes (checkpoint selection during training) use ``seed + VALIDATION_SEED_OFFSET + i``: disjoint
+#: from the training and the evaluation seeds, so the reported evaluation never sees the episodes it was chosen on.
+VALIDATION_SEED_OFFSET = 500
+
+AGENT_FLAGS = ("hidden_size", "population_size", "steps_per_action", "input_spikes_per_step", "learning_rate",
+               "tau_e_ms", "temperature", "epsilon")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where to save the trained agent (default runs/<env>_seed<seed>.pt)")
     parser.add_argument("--no-train", action="store_true",
                         help="skip training: evaluate the agent as it is (freshly initialised, or as loaded)")
+    parser.add_argument("--validate-every", type=int, default=50_000, metavar="N",
+                        help="every N training env steps, play --validate-episodes greedy episodes on validation "
+                             f"envs (seeds seed + {VALIDATION_SEED_OFFSET} + i, SB3's EvalCallback) and keep the best "
+                             "checkpoint; the evaluation then scores that checkpoint (0: no validation, score the "
+                             "last one)")
+    parser.add_argument("--validate-episodes", type=int, default=8, help="episodes per validation")
     parser.add_argument("--eval-episodes", type=int, default=10,
                         help="evaluation episodes for the agent and for the random policy (each)")
     parser.add_argument("--video", metavar="PATH.mp4", default=None,
@@ -105,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--population-size", type=int, default=None, help="output neurons per action")
     agent.add_argument("--steps-per-action", type=int, default=None,
                        help="simulation steps (ms) per env step")
+    agent.add_argument("--input-spikes-per-step", type=float, default=None,
+                       help="expected input spikes per simulation step, spread over the pixels by intensity")
     agent.add_argument("--learning-rate", type=float, default=None,
                        help="MSTDPET learning rate, in units of the initial mean weight")
     agent.add_argument("--tau-e-ms", type=float, default=None,
@@ -191,15 +207,41 @@ def play_episode(model: Any, name: str, seed: int, video: str | None, show: bool
         env.close()
 
 
+def validation_callback(args: argparse.Namespace, env_id: str, env_kwargs: dict[str, Any], best: Path) -> Any:
+    """SB3's ``EvalCallback`` that plays ``--validate-episodes`` greedy episodes every ``--validate-every`` env
+    steps on validation envs and writes the best checkpoint so far to ``best`` (None when validation is off or
+    would never run within ``--timesteps``)."""
+    if not args.validate_every or args.validate_every > args.timesteps:
+        return None
+    import envs
+    from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
+
+    class SaveBestAs(BaseCallback):
+        """EvalCallback's ``callback_on_new_best``: save the new best model to ``best``."""
+
+        def _on_step(self) -> bool:
+            self.model.save(best)
+            return True
+
+    if best.exists():
+        best.unlink()  # a checkpoint left by an earlier run must not be mistaken for this run's best
+    eval_env = envs.make_vec(env_id, n_envs=min(args.n_envs, args.validate_episodes),
+                             seed=args.seed + VALIDATION_SEED_OFFSET, **env_kwargs)
+    warnings.filterwarnings("ignore", message="Training and eval env are not of the same type")
+    return EvalCallback(eval_env, callback_on_new_best=SaveBestAs(), n_eval_episodes=args.validate_episodes,
+                        eval_freq=max(1, args.validate_every // args.n_envs), deterministic=True, verbose=0)
+
+
 def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
-    for flag in ("timesteps", "n_envs", "eval_episodes", "threads"):
-        if getattr(args, flag) < (0 if flag == "timesteps" else 1):
-            build_parser().error(f"--{flag.replace('_', '-')} must be {'>= 0' if flag == 'timesteps' else '>= 1'}")
+    for flag in ("timesteps", "validate_every", "n_envs", "eval_episodes", "validate_episodes", "threads"):
+        minimum = 0 if flag in ("timesteps", "validate_every") else 1
+        if getattr(args, flag) < minimum:
+            build_parser().error(f"--{flag.replace('_', '-')} must be >= {minimum}")
     if args.load and not Path(args.load).is_file():
         build_parser().error(f"--load: no such file {args.load!r}")
     warnings.filterwarnings("ignore", message="rich is experimental")
@@ -231,17 +273,30 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                   vec_env_cls=SubprocVecEnv if subproc else DummyVecEnv, **env_kwargs)
         model = RSTDP("SpikingPolicy", train_env, seed=args.seed, device=args.device, tensorboard_log=tensorboard,
                       **agent_kwargs(args, ale))
-    train_seconds = 0.0
+    train_seconds, selected = 0.0, None
     if train and args.timesteps > 0:
         print(f"training R-STDP on {env_id} for {args.timesteps} steps ({args.n_envs} envs, seed {args.seed})",
               file=sys.stderr, flush=True)
-        start = time.perf_counter()
-        model.learn(args.timesteps, progress_bar=not args.no_progress, tb_log_name=name)
-        train_seconds = time.perf_counter() - start
         save = Path(args.save or Path("runs") / f"{name}_seed{args.seed}.pt")
         save.parent.mkdir(parents=True, exist_ok=True)
+        best = save.with_name(f"{save.stem}_best{save.suffix}")
+        validation = validation_callback(args, env_id, env_kwargs, best)
+        start = time.perf_counter()
+        model.learn(args.timesteps, callback=validation, progress_bar=not args.no_progress, tb_log_name=name)
+        train_seconds = time.perf_counter() - start
         model.save(save)
         print(f"saved the agent to {save}", file=sys.stderr, flush=True)
+        if validation is not None:
+            validation.eval_env.close()
+            if best.exists():
+                trained = model.num_timesteps
+                model.get_env().close()
+                model = RSTDP.load(best, device=args.device, tensorboard_log=tensorboard)
+                selected = {"timesteps": int(model.num_timesteps), "trained_timesteps": int(trained),
+                            "validation_mean": float(validation.best_mean_reward),
+                            "validation_episodes": args.validate_episodes, "every": args.validate_every}
+                print(f"scoring the best validated checkpoint {best} (after {model.num_timesteps} steps, "
+                      f"validation mean {validation.best_mean_reward:.2f})", file=sys.stderr, flush=True)
     if model.get_env() is not None:
         model.get_env().close()
 
@@ -272,7 +327,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     result = {"env": env_id, "agent_mean": float(agent_mean), "agent_std": float(agent_std),
               "random_mean": float(random_mean), "random_std": float(random_std), "episodes": args.eval_episodes,
-              "timesteps": int(model.num_timesteps), "train_seconds": round(train_seconds, 2), "protocol": protocol}
+              "timesteps": int(model.num_timesteps), "train_seconds": round(train_seconds, 2), "selected": selected,
+              "protocol": protocol}
     print(f"\n{env_id}: greedy R-STDP agent vs uniformly random policy, {args.eval_episodes} episodes each "
           f"(eval seeds {eval_seed}..)")
     print(f"{'policy':<8} {'return (mean +- std)':>22} {'episodes':>9}")

@@ -42,7 +42,8 @@ def test_help_lists_every_flag(tmp_path):
     flags = [s for a in load_script().build_parser()._actions for s in a.option_strings if s.startswith("--")]
     for flag in ("--timesteps", "--n-envs", "--seed", "--device", "--load", "--eval-episodes", "--video",
                  "--render", "--tensorboard", "--no-train", "--hidden-size", "--steps-per-action",
-                 "--learning-rate", "--tau-e-ms", "--temperature", "--epsilon", "--save"):
+                 "--learning-rate", "--tau-e-ms", "--temperature", "--epsilon", "--save", "--validate-every",
+                 "--validate-episodes", "--input-spikes-per-step"):
         assert flag in flags, flag
     for flag in flags:
         assert flag in proc.stdout, flag
@@ -56,7 +57,8 @@ def test_train_save_evaluate_then_load_and_play(tmp_path):
     first = last_json(run(CATCH, "--timesteps", "300", "--save", str(model), "--tensorboard", str(logs),
                           "--no-progress", *common, cwd=tmp_path))
     assert set(first) == {"env", "agent_mean", "agent_std", "random_mean", "random_std", "episodes", "timesteps",
-                          "train_seconds", "protocol"}
+                          "train_seconds", "selected", "protocol"}
+    assert first["selected"] is None  # the default validation interval (50k steps) lies beyond 300 steps
     assert first["env"] == CATCH and first["episodes"] == 2 and first["timesteps"] == 300
     assert first["train_seconds"] > 0
     assert first["protocol"]["id"] == CATCH and first["protocol"]["optimal_return"] == 10.0
@@ -68,6 +70,30 @@ def test_train_save_evaluate_then_load_and_play(tmp_path):
     assert second["timesteps"] == 300 and second["train_seconds"] == 0
     assert {k: second[k] for k in ("agent_mean", "agent_std", "random_mean", "random_std", "protocol")} == \
            {k: first[k] for k in ("agent_mean", "agent_std", "random_mean", "random_std", "protocol")}
+
+
+def test_validation_selects_a_checkpoint_that_load_reproduces(tmp_path):
+    """With ``--validate-every 500`` over 2000 steps, EvalCallback validates 4 times; the best checkpoint is saved
+    beside the model, scored, described in the JSON line, and ``--load`` of it reproduces the evaluation. With
+    ``--validate-every 0`` nothing is validated and the last model is scored."""
+    model = tmp_path / "model.pt"
+    common = ["--n-envs", "2", "--eval-episodes", "2", "--seed", "1", "--tensorboard", "", "--no-progress"]
+    first = last_json(run(CATCH, "--timesteps", "2000", "--validate-every", "500", "--validate-episodes", "2",
+                          "--save", str(model), *common, cwd=tmp_path))
+    best = tmp_path / "model_best.pt"
+    assert model.exists() and best.exists()
+    selected = first["selected"]
+    assert selected["trained_timesteps"] == 2000 and selected["validation_episodes"] == 2
+    assert selected["timesteps"] in (500, 1000, 1500, 2000) and first["timesteps"] == selected["timesteps"]
+    assert -10.0 <= selected["validation_mean"] <= 10.0
+    again = last_json(run(CATCH, "--load", str(best), "--no-train", *common, cwd=tmp_path))
+    assert again["timesteps"] == selected["timesteps"]
+    assert (again["agent_mean"], again["agent_std"]) == (first["agent_mean"], first["agent_std"])
+
+    best.unlink()
+    plain = last_json(run(CATCH, "--timesteps", "1000", "--validate-every", "0", "--save", str(model), *common,
+                          cwd=tmp_path))
+    assert plain["selected"] is None and plain["timesteps"] == 1000 and not best.exists()
 
 
 def test_video_records_one_episode(tmp_path):
@@ -110,6 +136,8 @@ def test_unknown_env_is_a_usage_error(tmp_path):
     (["--load", "missing.pt"], "no such file"),
     (["--n-envs", "0"], "--n-envs must be >= 1"),
     (["--eval-episodes", "0"], "--eval-episodes must be >= 1"),
+    (["--validate-episodes", "0"], "--validate-episodes must be >= 1"),
+    (["--validate-every", "-5"], "--validate-every must be >= 0"),
 ])
 def test_bad_flags_are_usage_errors(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_info:
