@@ -4,7 +4,7 @@ Architecture (all sizes configurable in :class:`SpikingPolicyConfig`)::
 
     observation [B, *obs_shape]  --Bernoulli spikes, T steps-->  X: Input(obs_shape)
     X --Dense, fixed random-->  H: LIF(hidden)                   (omitted with hidden_size=0)
-    H --Dense, MSTDPET (plastic)-->  O: LIF(n_actions * population)
+    H --Dense, MSTDPET (plastic, one eligibility column per action)-->  O: LIF(n_actions * population)
     O --Dense, fixed, -inhibition between populations--> O       (optional, inhibition_mv > 0)
 
 Each environment step shows the observation for ``steps_per_action`` simulation steps (``dt = 1 ms``). The

@@ -40,8 +40,8 @@ from typing import Any
 import numpy as np
 
 #: Env steps trained by default: about 5 to 10 minutes on the 2-core development CPU for an ALE game with the
-#: defaults below (SpaceInvaders, 8 subprocess envs: 1000 to 1350 steps/s depending on load, 296 to 414 s),
-#: plus about two minutes of evaluation.
+#: defaults below (SpaceInvaders, 8 subprocess envs: 271 s of training including 8 validations when alone on the
+#: machine, 383 s with another run beside it), plus about a minute of evaluation.
 DEFAULT_TIMESTEPS = 400_000
 
 #: Agent settings for ALE games; other envs take the agent's own defaults. The output learns straight from the
