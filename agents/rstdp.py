@@ -100,6 +100,7 @@ class RSTDP(BaseAlgorithm):
             raise ValueError(f"reward_clip must be a positive number or None, got {reward_clip!r}")
         self.reward_clip = reward_clip
         self.log_weights_every = log_weights_every
+        self._prediction_error_sums = np.zeros(3)  # sum of r - b, of |r - b|, count; since the last log
         if self.env is not None:
             check_observation_space(self.observation_space)
             check_action_space(self.action_space)
@@ -171,6 +172,7 @@ class RSTDP(BaseAlgorithm):
                                  "refusing to apply it to the weights")
             learn_rewards = rewards if self.reward_clip is None else np.clip(rewards, -self.reward_clip,
                                                                                self.reward_clip)
+            self._record_prediction_error(learn_rewards)
             with torch.no_grad():
                 policy.network.apply_reward(torch.as_tensor(learn_rewards, device=self.device))
                 policy.network.reset_rows(torch.as_tensor(dones, dtype=torch.bool))
@@ -191,6 +193,14 @@ class RSTDP(BaseAlgorithm):
         callback.on_training_end()
         return self
 
+    def _record_prediction_error(self, rewards: np.ndarray) -> None:
+        """Add this step's reward-prediction errors ``r - b`` (``b`` the rule's baseline before it sees ``r``;
+        0 without a baseline) to the sums that :meth:`dump_logs` reports."""
+        baseline = getattr(self.policy.network.rules[self.policy.plastic], "baseline", None)
+        error = rewards - (float(baseline.value) if baseline is not None else 0.0)
+        sums = self._prediction_error_sums
+        sums += (float(error.sum()), float(np.abs(error).sum()), error.size)
+
     def dump_logs(self, rollout_logs: int = 0) -> None:
         """Record episode statistics, speed and network statistics, then write them."""
         elapsed = max((time.time_ns() - self.start_time) / 1e9, 1e-9)
@@ -200,6 +210,11 @@ class RSTDP(BaseAlgorithm):
             self.logger.record("rollout/ep_len_mean", safe_mean([ep["l"] for ep in self.ep_info_buffer]))
         self.logger.record("time/episodes", self._episode_num, exclude="tensorboard")
         self.logger.record("time/fps", fps)
+        total, total_abs, count = self._prediction_error_sums
+        if count:
+            self.logger.record("reward/prediction_error", total / count)
+            self.logger.record("reward/prediction_error_abs", total_abs / count)
+            self._prediction_error_sums[:] = 0.0
         self.logger.record("time/time_elapsed", int(elapsed), exclude="tensorboard")
         self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
         info = getattr(self, "_last_run_info", None)

@@ -16,10 +16,10 @@ def log_network(logger: Logger, policy: Any, run_info: dict[str, torch.Tensor], 
 
     Tags: ``spikes/<layer>_rate_hz`` (scalar, and a histogram of per-neuron rates), ``weights/<conn>_mean``,
     ``_std``, ``_min``, ``_max`` (+ histogram ``weights/<conn>``), ``reward/baseline`` when a baseline is used,
-    ``weights/<conn>_image`` (the plastic weight matrix as an image) when ``images``.
+    ``weights/<conn>_image`` (the plastic weight matrix as an image) when ``images``. (``RSTDP.dump_logs``
+    adds the reward-prediction error ``reward/prediction_error`` and its magnitude ``_abs``.)
     """
     net = policy.network
-    steps = run_info["input"].shape[0]
     for key, value in run_info.items():
         if not key.endswith(".spikes"):
             continue
@@ -49,4 +49,3 @@ def log_network(logger: Logger, policy: Any, run_info: dict[str, torch.Tensor], 
             img = (w2 - w2.min()) / (w2.max() - w2.min() + 1e-12)
             logger.record(f"weights/{key.replace('->', '_to_')}_image", Image(img.unsqueeze(0), "CHW"),
                           exclude=NOT_TEXT)
-    del steps

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
+import numpy as np
 import pytest
+from stable_baselines3.common.vec_env import DummyVecEnv
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from agents import RSTDP
@@ -36,6 +39,7 @@ def events(tmp_path_factory):
 def test_scalar_tags(events):
     scalars = set(events.Tags()["scalars"])
     expected = {"rollout/ep_rew_mean", "rollout/ep_len_mean", "time/fps", "reward/baseline",
+                "reward/prediction_error", "reward/prediction_error_abs",
                 "spikes/X_rate_hz", "spikes/H_rate_hz", "spikes/O_rate_hz"}
     expected |= {f"weights/{c}_{stat}" for c in events.connections for stat in ("mean", "std", "min", "max")}
     assert expected <= scalars, sorted(expected - scalars)
@@ -64,3 +68,36 @@ def test_logged_values(events):
     assert any(e.value > 0 for e in events.Scalars("spikes/X_rate_hz"))
     assert all(e.value >= 0.0 for e in events.Scalars("weights/H_to_O_min"))
     assert all(0.0 <= e.value <= 1.0 for e in events.Scalars("reward/baseline"))  # EMA of 0/1 rewards
+    # r - b with r in {0, 1} and b in [0, 1]: the mean error lies in [-1, 1], and within +- its mean magnitude
+    errors = events.Scalars("reward/prediction_error")
+    magnitudes = events.Scalars("reward/prediction_error_abs")
+    assert len(errors) == len(magnitudes) == 6
+    for error, magnitude in zip(errors, magnitudes):
+        assert 0.0 < magnitude.value <= 1.0 and abs(error.value) <= magnitude.value + 1e-6
+
+
+class ConstantRewardEnv(gym.Env):
+    """A fixed lit 1x4x4 frame and reward 0.5 on every step; episodes of 4 steps."""
+
+    observation_space = gym.spaces.Box(0, 255, (1, 4, 4), np.uint8)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.full((1, 4, 4), 255, np.uint8), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.full((1, 4, 4), 255, np.uint8), 0.5, self.t == 4, False, {}
+
+
+def test_prediction_error_follows_the_baseline_analytically():
+    """Reward 0.5 every step and a moving-average baseline over w = 5 rewards starting at 0: the baseline before
+    step t is 0.5 (1 - (1 - 1/w)^t), so the prediction error is 0.5 (1 - 1/w)^t; the sums over 12 steps match."""
+    agent = RSTDP("SpikingPolicy", DummyVecEnv([ConstantRewardEnv]), seed=0, baseline_window=5)
+    agent.learn(12, log_interval=0)
+    expected = sum(0.5 * (1 - 1 / 5) ** t for t in range(12))
+    total, total_abs, count = agent._prediction_error_sums
+    assert count == 12
+    assert total == pytest.approx(expected, rel=1e-6) and total_abs == pytest.approx(expected, rel=1e-6)
