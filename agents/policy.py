@@ -277,9 +277,16 @@ class SpikingPolicy(nn.Module):
                 actions = torch.where(explored, random_actions, actions)
         else:
             actions = self.argmax_random_ties(scores).cpu()
+        info = {"scores": scores, "policy": pi, "input": spikes_in, **out}
         if learning:
-            self.learn_from_step(spikes_in if not self.config.hidden_size else out["H.spikes"], actions, pi)
-        return actions, {"scores": scores, "policy": pi, "input": spikes_in, **out}
+            self.learn_from_run(actions, info)
+        return actions, info
+
+    def learn_from_run(self, actions: torch.Tensor, info: dict) -> None:
+        """:meth:`learn_from_step` for the run :meth:`act` just made (``info``: its run info), e.g. while the
+        environments carry out ``actions``."""
+        source = info["input"] if not self.config.hidden_size else info["H.spikes"]
+        self.learn_from_step(source, actions, info["policy"])
 
     def learn_from_step(self, source_train: torch.Tensor, actions: torch.Tensor, pi: torch.Tensor) -> None:
         """Accumulate the eligibility of one environment step: presynaptic traces of ``source_train

@@ -2,11 +2,12 @@
 
 Per environment step (all environments of the ``VecEnv`` in one batch):
 
-1. the spiking policy sees the observations for ``steps_per_action`` ms with learning on: STDP pairings
-   accumulate in the MSTDPET eligibility traces (which span environment steps);
-2. it acts: an action drawn from the softmax of the populations' spike counts, and the step's STDP pairings
-   take ``1[chosen] - pi`` as their postsynaptic factor (REINFORCE through the eligibility traces);
-3. the environments step, and their rewards are delivered to the rule: ``dw = lr * sum_b r_b e_b``
+1. the spiking policy sees the observations for ``steps_per_action`` ms;
+2. it acts: an action drawn from the softmax of the populations' spike counts; while the environments carry
+   it out (``step_async``; subprocess envs run meanwhile), the step's STDP pairings, with ``1[chosen] - pi``
+   as their postsynaptic factor, accumulate in the MSTDPET eligibility traces, which span environment steps
+   (REINFORCE through the eligibility traces);
+3. the environments finish the step (``step_wait``), and their rewards are delivered to the rule: ``dw = lr * sum_b r_b e_b``
    (``r - baseline`` with a baseline), so delayed rewards reach the synapses that caused them;
 4. membranes, traces and eligibility of finished episodes are reset; callbacks and the logger run.
 
@@ -164,8 +165,10 @@ class RSTDP(BaseAlgorithm):
             policy.network.state = policy.train_state
             obs = policy.check_observation(self._last_obs)
             with torch.no_grad():
-                actions, info = policy.act(obs, learning=True, explore=True)
-            new_obs, rewards, dones, infos = env.step(actions.numpy())
+                actions, info = policy.act(obs, learning=False, explore=True)
+                env.step_async(actions.numpy())
+                policy.learn_from_run(actions, info)  # the eligibility update overlaps subprocess envs' steps
+            new_obs, rewards, dones, infos = env.step_wait()
             rewards = np.asarray(rewards, dtype=np.float32)
             if not np.isfinite(rewards).all():
                 raise ValueError(f"the environment returned a non-finite reward {rewards.tolist()}; "
