@@ -17,10 +17,14 @@ episode limits); ``timesteps`` is the number of env steps the scored agent was t
 ``--load``, in total); ``selected`` describes the validated checkpoint (its ``timesteps``, the run's
 ``trained_timesteps``, its ``validation_mean``) or is null when no validation ran.
 
+Stopping and resuming: Ctrl-C during training saves the agent (``--save`` or the default path) and exits with
+status 130; ``--resume PATH`` loads it with fresh training envs and trains ``--timesteps`` more steps.
+
 Examples::
 
     python scripts/play.py SpaceInvaders                                  # about 10 minutes on 2 CPU cores
-    python scripts/play.py SpaceInvaders --load runs/SpaceInvaders_seed0.pt --video play.mp4
+    python scripts/play.py SpaceInvaders --load runs/SpaceInvaders_seed0_best.pt --video play.mp4
+    python scripts/play.py SpaceInvaders --resume runs/SpaceInvaders_seed0.pt --timesteps 200000  # train on
     python scripts/play.py spikerl/Catch-v0 --timesteps 5000 --hidden-size 0
     tensorboard --logdir runs
 """
@@ -92,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="torch intra-op threads (1 is fastest for these small per-step tensors on a busy CPU)")
     parser.add_argument("--load", metavar="PATH", default=None,
                         help="load an agent saved by this script (or RSTDP.save) and skip training: just play")
+    parser.add_argument("--resume", metavar="PATH", default=None,
+                        help="load an agent saved by this script (or RSTDP.save, or left by an interrupted run) and "
+                             "train it --timesteps more env steps on fresh training envs, then evaluate")
     parser.add_argument("--save", metavar="PATH", default=None,
                         help="where to save the trained agent (default runs/<env>_seed<seed>.pt)")
     parser.add_argument("--no-train", action="store_true",
@@ -242,8 +249,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         minimum = 0 if flag in ("timesteps", "validate_every") else 1
         if getattr(args, flag) < minimum:
             build_parser().error(f"--{flag.replace('_', '-')} must be >= {minimum}")
-    if args.load and not Path(args.load).is_file():
-        build_parser().error(f"--load: no such file {args.load!r}")
+    for flag in ("load", "resume"):
+        if getattr(args, flag) and not Path(getattr(args, flag)).is_file():
+            build_parser().error(f"--{flag}: no such file {getattr(args, flag)!r}")
+    if args.load and args.resume:
+        build_parser().error("--load (just play) and --resume (train on) exclude each other")
     warnings.filterwarnings("ignore", message="rich is experimental")
     import torch
 
@@ -271,18 +281,33 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         subproc = train and (args.vec_env == "subproc" or (args.vec_env == "auto" and ale and args.n_envs > 1))
         train_env = envs.make_vec(env_id, n_envs=args.n_envs, seed=args.seed,
                                   vec_env_cls=SubprocVecEnv if subproc else DummyVecEnv, **env_kwargs)
-        model = RSTDP("SpikingPolicy", train_env, seed=args.seed, device=args.device, tensorboard_log=tensorboard,
-                      **agent_kwargs(args, ale))
+        if args.resume:
+            try:
+                model = RSTDP.load(args.resume, env=train_env, device=args.device, tensorboard_log=tensorboard)
+            except ValueError as error:
+                train_env.close()
+                build_parser().error(f"--resume {args.resume}: {error}")
+        else:
+            model = RSTDP("SpikingPolicy", train_env, seed=args.seed, device=args.device,
+                          tensorboard_log=tensorboard, **agent_kwargs(args, ale))
     train_seconds, selected = 0.0, None
     if train and args.timesteps > 0:
-        print(f"training R-STDP on {env_id} for {args.timesteps} steps ({args.n_envs} envs, seed {args.seed})",
+        print(f"training R-STDP on {env_id} for {args.timesteps} steps ({args.n_envs} envs, seed {args.seed})"
+              + (f", resuming {args.resume} after {model.num_timesteps} steps" if args.resume else ""),
               file=sys.stderr, flush=True)
         save = Path(args.save or Path("runs") / f"{name}_seed{args.seed}.pt")
         save.parent.mkdir(parents=True, exist_ok=True)
         best = save.with_name(f"{save.stem}_best{save.suffix}")
         validation = validation_callback(args, env_id, env_kwargs, best)
         start = time.perf_counter()
-        model.learn(args.timesteps, callback=validation, progress_bar=not args.no_progress, tb_log_name=name)
+        try:
+            model.learn(args.timesteps, callback=validation, progress_bar=not args.no_progress, tb_log_name=name,
+                        reset_num_timesteps=not args.resume)
+        except KeyboardInterrupt:
+            model.save(save)
+            print(f"\ninterrupted after {model.num_timesteps} env steps; saved the agent to {save}; continue with "
+                  f"--resume {save}", file=sys.stderr, flush=True)
+            raise SystemExit(130) from None
         train_seconds = time.perf_counter() - start
         model.save(save)
         print(f"saved the agent to {save}", file=sys.stderr, flush=True)

@@ -43,7 +43,7 @@ def test_help_lists_every_flag(tmp_path):
     for flag in ("--timesteps", "--n-envs", "--seed", "--device", "--load", "--eval-episodes", "--video",
                  "--render", "--tensorboard", "--no-train", "--hidden-size", "--steps-per-action",
                  "--learning-rate", "--tau-e-ms", "--temperature", "--epsilon", "--save", "--validate-every",
-                 "--validate-episodes", "--input-spikes-per-step"):
+                 "--validate-episodes", "--input-spikes-per-step", "--resume"):
         assert flag in flags, flag
     for flag in flags:
         assert flag in proc.stdout, flag
@@ -138,6 +138,7 @@ def test_unknown_env_is_a_usage_error(tmp_path):
     (["--eval-episodes", "0"], "--eval-episodes must be >= 1"),
     (["--validate-episodes", "0"], "--validate-episodes must be >= 1"),
     (["--validate-every", "-5"], "--validate-every must be >= 0"),
+    (["--resume", "missing.pt"], "no such file"),
 ])
 def test_bad_flags_are_usage_errors(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_info:
@@ -156,3 +157,44 @@ def test_agent_flags_take_atari_defaults_only_for_ale_games():
     assert chosen == {"hidden_size": 7, "epsilon": 0.2, "learning_rate": 0.01, "steps_per_action": 3}
     with pytest.raises(SystemExit):
         parse([CATCH, "--vec-env", "threads"])
+
+
+def test_resume_trains_on_from_a_saved_agent(tmp_path):
+    """``--resume`` continues from the saved step count: 300 + 200 = 500 steps, and its weights differ from the
+    saved ones (it did train)."""
+    import torch
+
+    model, more = tmp_path / "model.pt", tmp_path / "more.pt"
+    common = ["--n-envs", "2", "--eval-episodes", "1", "--tensorboard", "", "--no-progress"]
+    run(CATCH, "--timesteps", "300", "--save", str(model), *common, cwd=tmp_path)
+    resumed = last_json(run(CATCH, "--resume", str(model), "--timesteps", "200", "--save", str(more), *common,
+                            cwd=tmp_path))
+    assert resumed["timesteps"] == 500
+    before = torch.load(model, weights_only=True)["policy"]
+    after = torch.load(more, weights_only=True)["policy"]
+    assert torch.load(more, weights_only=True)["num_timesteps"] == 500
+    plastic = [k for k in before if k.endswith(".w") and "X->O" in k]
+    assert plastic and not torch.equal(before[plastic[0]], after[plastic[0]])
+
+
+def test_ctrl_c_saves_the_agent_and_says_how_to_resume(tmp_path):
+    """SIGINT during a long training run: exit status 130, the agent saved with the steps done so far."""
+    import signal
+    import time
+
+    import torch
+
+    model = tmp_path / "model.pt"
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), CATCH, "--timesteps", "10000000", "--n-envs", "1",
+                             "--save", str(model), "--tensorboard", "", "--no-progress"], cwd=tmp_path,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    line = proc.stderr.readline()
+    while line and "training R-STDP" not in line:
+        line = proc.stderr.readline()
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=60) == 130, rest[-2000:]
+    assert f"--resume {model}" in rest
+    steps = torch.load(model, weights_only=True)["num_timesteps"]
+    assert 0 < steps < 10_000_000
