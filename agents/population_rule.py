@@ -10,6 +10,8 @@ with ``population`` times less eligibility to decay, accumulate and read per env
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from spikerl.connections.base import Connection
@@ -30,13 +32,14 @@ class PopulationMSTDPET(MSTDPET):
         **kwargs: as for :class:`~spikerl.plasticity.MSTDPET`.
     """
 
-    def __init__(self, population_size: int, **kwargs) -> None:
+    def __init__(self, population_size: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if population_size < 1:
             raise ValueError(f"population_size must be >= 1, got {population_size}")
         self.population_size = int(population_size)
 
     def n_actions(self, connection: Connection) -> int:
+        """Populations on ``connection``'s target side (its target size divided by ``population_size``)."""
         n_out = connection.weight.shape[-1]
         if n_out % self.population_size:
             raise ValueError(f"the connection's {n_out} targets are not a whole number of populations of "
@@ -55,7 +58,8 @@ class PopulationMSTDPET(MSTDPET):
                                 torch.zeros(batch_size, n_actions, **zeros),
                                 torch.zeros(batch_size, w.shape[0], n_actions, **zeros))
 
-    def step(self, *args, **kwargs):
+    def step(self, connection: Connection, pre: torch.Tensor, post: torch.Tensor, state: EligibilityState,
+             reward: torch.Tensor | None, dt_ms: float) -> tuple[torch.Tensor | None, EligibilityState]:
         raise TypeError("PopulationMSTDPET learns from a postsynaptic factor per action through accumulate(); "
                         "it cannot learn step by step inside Network.run (use MSTDPET there)")
 
