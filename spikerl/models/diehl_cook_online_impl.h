@@ -100,6 +100,19 @@ static inline void FN(dc_pair_step)(struct FN(dc_pair) *s, int64_t n, REAL *rest
     s->n_e = n_e;
 }
 
+/* The input current into Ae [n]: the sum of the weight rows w[i * n ..] of the inputs i = inputs[k0 .. k1)
+ * (those that spiked the step before; k0 == k1: none). */
+static inline void FN(dc_input_current)(REAL *restrict cur, int64_t n, const REAL *restrict w,
+                                        const int64_t *restrict inputs, int64_t k0, int64_t k1) {
+    for (int64_t j = 0; j < n; j++)
+        cur[j] = 0;
+    for (int64_t k = k0; k < k1; k++) {
+        const REAL *restrict row = w + inputs[k] * n;
+        for (int64_t j = 0; j < n; j++)
+            cur[j] = cur[j] + row[j];
+    }
+}
+
 /* steps: T; n_in: inputs; n: excitatory = inhibitory neurons.
  * row_start [T + 1], inputs [...]: the active inputs of step t, ascending, are inputs[row_start[t] .. row_start[t+1]).
  * w [n_in, n]: plastic weights, updated in place; w_ei, w_ie [n, n]: fixed weights Ae->Ai and Ai->Ae.
@@ -131,14 +144,7 @@ int64_t FN(dc_online)(int64_t steps, int64_t n_in, int64_t n, const int64_t *row
 
     for (int64_t t = 0; t < steps; t++) {
         /* 1. input current X(t-1) -> Ae */
-        for (int64_t j = 0; j < n; j++)
-            cur_e[j] = 0;
-        if (t > 0)
-            for (int64_t k = row_start[t - 1]; k < row_start[t]; k++) {
-                const REAL *restrict row = w + inputs[k] * n;
-                for (int64_t j = 0; j < n; j++)
-                    cur_e[j] = cur_e[j] + row[j];
-            }
+        FN(dc_input_current)(cur_e, n, w, inputs, t > 0 ? row_start[t - 1] : 0, t > 0 ? row_start[t] : 0);
 
         /* 2. the pair (Ae, Ai), then the thresholds rise at Ae's spikes */
         FN(dc_pair_step)(&pair, n, cur_e, w_ei, w_ie, theta, p);
@@ -385,14 +391,7 @@ int64_t FN(dc_batch)(int64_t steps, int64_t batch, int64_t n_in, int64_t n, cons
             t_pre[i] = -1;
         for (int64_t t = 0; t < steps; t++) {
             /* input current: X(t-1) -> Ae */
-            for (int64_t j = 0; j < n; j++)
-                cur[j] = 0;
-            if (t > 0)
-                for (int64_t k = at[t - 1]; k < at[t]; k++) {
-                    const REAL *restrict row = w + events[k] * n;
-                    for (int64_t j = 0; j < n; j++)
-                        cur[j] = cur[j] + row[j];
-                }
+            FN(dc_input_current)(cur, n, w, events, t > 0 ? at[t - 1] : 0, t > 0 ? at[t] : 0);
             FN(dc_pair_step)(&pair, n, cur, w_ei, w_ie, theta, p);
             const int64_t n_fired = pair.n_e, *restrict fired = pair.e_prev;
             for (int64_t m = 0; m < n_fired; m++)
