@@ -7,8 +7,9 @@ Per environment step (all environments of the ``VecEnv`` in one batch):
    it out (``step_async``; subprocess envs run meanwhile), the step's STDP pairings, with ``1[chosen] - pi``
    as their postsynaptic factor, accumulate in the MSTDPET eligibility traces, which span environment steps
    (REINFORCE through the eligibility traces);
-3. the environments finish the step (``step_wait``), and their rewards are delivered to the rule: ``dw = lr * sum_b r_b e_b``
-   (``r - baseline`` with a baseline), so delayed rewards reach the synapses that caused them;
+3. the environments finish the step (``step_wait``), and their rewards are delivered to the rule:
+   ``dw = lr * sum_b r_b e_b`` (``r - baseline`` with a baseline), so delayed rewards reach the synapses that
+   caused them;
 4. membranes, traces and eligibility of finished episodes are reset; callbacks and the logger run.
 
 Checkpoints (``save``/``load``) are a single ``torch.save`` file of tensors and JSON strings, read with
