@@ -12,17 +12,29 @@ Per environment step (all environments of the ``VecEnv`` in one batch):
    caused them;
 4. membranes, traces and eligibility of finished episodes are reset; callbacks and the logger run.
 
-Checkpoints (``save``/``load``) are a single ``torch.save`` file of tensors and JSON strings, read with
-``weights_only=True``: nothing is unpickled, nothing executes on load.
+Checkpoints (``save``/``load``) are a single file of tensors and JSON strings written by
+:func:`spikerl.checkpoint.write_checkpoint` (atomic, fsync-ed) and read with ``weights_only=True``: nothing is
+unpickled, nothing executes on load; a damaged file, missing keys, bad JSON or non-finite weights are refused.
+
+Exact resume (:meth:`RSTDP.replay_env`). Weights, generator, membranes, traces and eligibility are in the
+checkpoint, but the environments are not: env objects are never pickled. Instead, ``learn`` records the actions
+it takes since the envs were last reset by ``learn`` (with the seeds that reset used), and the checkpoint holds
+that log (one small integer per env and step). ``replay_env`` rebuilds the envs' state by resetting fresh envs
+with the same seeds and stepping them through the logged actions without the network (the cost: as many env
+steps as were trained since that reset). Environments that are deterministic given their seed and the actions
+(the toy envs; ALE, including sticky actions, whose RNG is seeded by ``reset(seed=...)``) then stand exactly where
+they stood, in a ``DummyVecEnv`` as in a ``SubprocVecEnv`` (each worker runs the same env code on the same seed and
+actions), so an interrupted run of N steps resumed for M more gives the weights of an uninterrupted N + M run.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import pathlib
 import time
+from collections import deque
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import numpy as np
@@ -32,9 +44,10 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
 from stable_baselines3.common.utils import safe_mean
-from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
-from spikerl.checkpoint import state_from_dict, state_to_dict
+from spikerl.checkpoint import (check_finite, json_field, read_checkpoint, state_from_dict,
+                                state_to_dict, write_checkpoint)
 
 from agents.policy import RuleConfig, SpikingPolicy, SpikingPolicyConfig
 from agents.spaces import check_action_space, check_observation_space, space_from_json, space_to_json
@@ -103,6 +116,8 @@ class RSTDP(BaseAlgorithm):
         self.reward_clip = reward_clip
         self.log_weights_every = log_weights_every
         self._prediction_error_sums = np.zeros(3)  # sum of r - b, of |r - b|, count; since the last log
+        self._action_log = ActionLog()  # actions [n_envs] per env step since learn last reset the envs
+        self._log_seeds: list[int | None] | None = None  # the seeds of that reset (None: no reset recorded)
         if self.env is not None:
             check_observation_space(self.observation_space)
             check_action_space(self.action_space)
@@ -152,6 +167,8 @@ class RSTDP(BaseAlgorithm):
         """
         if self.env is None:
             raise ValueError("RSTDP.learn needs an environment: pass env= or call set_env(env) first")
+        if reset_num_timesteps or self._last_obs is None:  # _setup_learn resets the envs: a new action log
+            self._log_seeds, self._action_log = pending_seeds(self.env), ActionLog()
         total_timesteps, callback = self._setup_learn(total_timesteps, callback, reset_num_timesteps,
                                                       tb_log_name, progress_bar)
         callback.on_training_start(locals(), globals())
@@ -170,6 +187,7 @@ class RSTDP(BaseAlgorithm):
                 env.step_async(actions.numpy())
                 policy.learn_from_run(actions, info)  # the eligibility update overlaps subprocess envs' steps
             new_obs, rewards, dones, infos = env.step_wait()
+            self._action_log.append(actions.numpy())
             rewards = np.asarray(rewards, dtype=np.float32)
             if not np.isfinite(rewards).all():
                 raise ValueError(f"the environment returned a non-finite reward {rewards.tolist()}; "
@@ -239,8 +257,9 @@ class RSTDP(BaseAlgorithm):
     def save(self, path: str | pathlib.Path | Any, exclude: Any = None, include: Any = None) -> None:
         """Write weights, traces, eligibility, hyperparameters and spaces to ``path`` (a ``.pt`` file).
 
-        Loaded by :meth:`load` with ``torch.load(weights_only=True)``. ``exclude``/``include`` are accepted
-        for SB3 compatibility and ignored.
+        Also stores the actions taken since ``learn`` last reset the envs, for :meth:`replay_env`. Written by
+        :func:`spikerl.checkpoint.write_checkpoint`; loaded by :meth:`load` with ``torch.load(weights_only=True)``.
+        ``exclude``/``include`` are accepted for SB3 compatibility and ignored.
         """
         policy = self.policy
         payload = {
@@ -258,10 +277,10 @@ class RSTDP(BaseAlgorithm):
             state = getattr(policy, f"{which}_state")
             if state is not None:
                 payload[f"{which}_state"] = state_to_dict(state)
-        path = os.fspath(path)
-        tmp = f"{path}.tmp"
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
+        if self._log_seeds is not None:
+            payload["replay"] = {"seeds": json.dumps(self._log_seeds),
+                                 "actions": torch.from_numpy(self._action_log.array(len(self._log_seeds)))}
+        write_checkpoint(payload, path)
 
     @classmethod
     def load(cls: type[SelfRSTDP], path: str | pathlib.Path | Any, env: GymEnv | None = None,
@@ -270,15 +289,21 @@ class RSTDP(BaseAlgorithm):
         """Rebuild an agent saved by :meth:`save`; with ``env`` it can go on learning.
 
         ``kwargs`` override saved hyperparameters that do not change the network's shape (e.g.
-        ``epsilon``, ``tensorboard_log``, ``verbose``).
+        ``epsilon``, ``tensorboard_log``, ``verbose``). To continue exactly where the saved run stopped, give
+        freshly built envs seeded as the saved run's and call :meth:`replay_env` before ``learn``.
+
+        Raises :class:`spikerl.checkpoint.CorruptCheckpointError` for a damaged file and
+        :class:`spikerl.checkpoint.CheckpointError` (a ``ValueError``) for another format, missing keys, bad JSON
+        or non-finite weights.
         """
-        payload = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
-        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-            raise ValueError(f"{os.fspath(path)} is not a spikerl agent checkpoint (format {FORMAT!r})")
-        hyper = json.loads(payload["hyperparameters"])
+        payload = read_checkpoint(path, expected_format=FORMAT, kind="spikerl agent",
+                                  required=("hyperparameters", "observation_space", "action_space", "num_timesteps",
+                                            "episode_num", "policy", "generator"))
+        hyper = json_field(payload, "hyperparameters", path)
         hyper.update(kwargs)
-        obs_space = space_from_json(json.loads(payload["observation_space"]))
-        act_space = space_from_json(json.loads(payload["action_space"]))
+        obs_space = space_from_json(json_field(payload, "observation_space", path))
+        act_space = space_from_json(json_field(payload, "action_space", path))
+        check_finite(payload["policy"], path, "policy tensor")
         model = cls("SpikingPolicy", env=None, device=device, _init_setup_model=False, **hyper)
         model.observation_space, model.action_space = obs_space, act_space
         if env is not None:
@@ -293,7 +318,43 @@ class RSTDP(BaseAlgorithm):
         model.policy.network.state = model.policy.train_state
         model.num_timesteps = payload["num_timesteps"]
         model._episode_num = payload["episode_num"]
+        if "replay" in payload:
+            model._log_seeds = json_field(payload["replay"], "seeds", path)
+            model._action_log = ActionLog(payload["replay"]["actions"].numpy())
         return model
+
+    def replay_env(self) -> int:
+        """Bring the attached envs to where the saved run's envs stood, for an exact continuation.
+
+        The envs must be freshly built and seeded like the saved run's (e.g. ``envs.make_vec(id, n_envs, seed)``
+        passed to :meth:`load`): they are reset with those seeds and stepped through the logged actions; the last
+        observations and episode starts become the agent's, and the episode statistics are rebuilt from the
+        Monitor infos. Then ``learn(..., reset_num_timesteps=False)`` continues as if never interrupted (for envs
+        deterministic given seed and actions; see the module docstring). Returns the number of env steps replayed.
+
+        Raises ``ValueError`` (nothing replayed) when no env is attached, the checkpoint holds no action log, or
+        the envs' number or seeds differ from the logged run's.
+        """
+        if self.env is None:
+            raise ValueError("replay_env needs the training envs: load(path, env=...) or set_env(env) first")
+        if self._log_seeds is None:
+            raise ValueError("the checkpoint holds no action log (saved before any training)")
+        seeds = pending_seeds(self.env)
+        if len(self._log_seeds) != self.env.num_envs:
+            raise ValueError(f"the saved run trained {len(self._log_seeds)} envs, these are {self.env.num_envs}")
+        if None in self._log_seeds or seeds != self._log_seeds:
+            raise ValueError(f"the envs' seeds {seeds} differ from the saved run's {self._log_seeds} (envs "
+                             "without seeds cannot be rebuilt)")
+        env = self.env
+        obs = env.reset()
+        dones = np.ones(env.num_envs, dtype=bool)
+        self.ep_info_buffer = deque(maxlen=self._stats_window_size)
+        self.ep_success_buffer = deque(maxlen=self._stats_window_size)
+        for actions in self._action_log:
+            obs, _, dones, infos = env.step(actions)
+            self._update_info_buffer(infos, dones)
+        self._last_obs, self._last_episode_starts = obs, dones
+        return len(self._action_log)
 
     def set_env(self, env: GymEnv, force_reset: bool = True) -> None:
         """As SB3's, but with any number of environments (the spiking state is kept per batch row).
@@ -316,3 +377,42 @@ class RSTDP(BaseAlgorithm):
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         return ["policy"], []
+
+
+class ActionLog:
+    """Actions of every env step, ``int64 [steps, n_envs]``, in a buffer that doubles when full (amortised
+    O(1) appends, 8 bytes per env and step)."""
+
+    def __init__(self, actions: np.ndarray | None = None) -> None:
+        self._buffer = np.asarray(actions, dtype=np.int64) if actions is not None else None
+        self._size = 0 if actions is None else len(self._buffer)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter(self._buffer[:self._size]) if self._buffer is not None else iter(())
+
+    def append(self, actions: np.ndarray) -> None:
+        """Add one env step's actions ``[n_envs]``."""
+        row = np.asarray(actions, dtype=np.int64).reshape(-1)
+        if self._buffer is None:
+            self._buffer = np.empty((1024, row.size), dtype=np.int64)
+        elif self._size == len(self._buffer):
+            self._buffer = np.concatenate([self._buffer, np.empty_like(self._buffer)])
+        self._buffer[self._size] = row
+        self._size += 1
+
+    def array(self, n_envs: int) -> np.ndarray:
+        """The logged actions ``int64 [steps, n_envs]`` (a copy)."""
+        if self._buffer is None:
+            return np.zeros((0, n_envs), dtype=np.int64)
+        return self._buffer[:self._size].copy()
+
+
+def pending_seeds(env: VecEnv) -> list[int | None]:
+    """The seeds the next ``reset`` of ``env`` (or of the ``VecEnv`` inside its wrappers) will use: one per env,
+    ``None`` for an env that continues its own random stream."""
+    while isinstance(env, VecEnvWrapper):
+        env = env.venv
+    return [None if seed is None else int(seed) for seed in getattr(env, "_seeds", [None] * env.num_envs)]
