@@ -118,6 +118,7 @@ class RSTDP(BaseAlgorithm):
         self._prediction_error_sums = np.zeros(3)  # sum of r - b, of |r - b|, count; since the last log
         self._action_log = ActionLog()  # actions [n_envs] per env step since learn last reset the envs
         self._log_seeds: list[int | None] | None = None  # the seeds of that reset (None: no reset recorded)
+        self.metadata: dict[str, Any] = {}  # the notes a loaded checkpoint was saved with
         if self.env is not None:
             check_observation_space(self.observation_space)
             check_action_space(self.action_space)
@@ -254,11 +255,13 @@ class RSTDP(BaseAlgorithm):
                 **rule, "reward_clip": self.reward_clip, "log_weights_every": self.log_weights_every,
                 "stats_window_size": self._stats_window_size, "seed": self.seed}
 
-    def save(self, path: str | pathlib.Path | Any, exclude: Any = None, include: Any = None) -> None:
+    def save(self, path: str | pathlib.Path | Any, exclude: Any = None, include: Any = None,
+             metadata: dict[str, Any] | None = None) -> None:
         """Write weights, traces, eligibility, hyperparameters and spaces to ``path`` (a ``.pt`` file).
 
         Also stores the actions taken since ``learn`` last reset the envs, for :meth:`replay_env`. Written by
         :func:`spikerl.checkpoint.write_checkpoint`; loaded by :meth:`load` with ``torch.load(weights_only=True)``.
+        ``metadata``: JSON-able notes (e.g. a validation score), back as ``metadata`` on the loaded agent.
         ``exclude``/``include`` are accepted for SB3 compatibility and ignored.
         """
         policy = self.policy
@@ -272,6 +275,7 @@ class RSTDP(BaseAlgorithm):
             "episode_num": int(self._episode_num),
             "policy": {k: v.detach().cpu() for k, v in policy.state_dict().items()},
             "generator": policy.generator.get_state(),
+            "metadata": json.dumps(metadata or {}),
         }
         for which in ("train", "predict"):
             state = getattr(policy, f"{which}_state")
@@ -318,6 +322,7 @@ class RSTDP(BaseAlgorithm):
         model.policy.network.state = model.policy.train_state
         model.num_timesteps = payload["num_timesteps"]
         model._episode_num = payload["episode_num"]
+        model.metadata = json_field(payload, "metadata", path) if "metadata" in payload else {}
         if "replay" in payload:
             model._log_seeds = json_field(payload["replay"], "seeds", path)
             model._action_log = ActionLog(payload["replay"]["actions"].numpy())

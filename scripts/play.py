@@ -17,8 +17,21 @@ episode limits); ``timesteps`` is the number of env steps the scored agent was t
 ``--load``, in total); ``selected`` describes the validated checkpoint (its ``timesteps``, the run's
 ``trained_timesteps``, its ``validation_mean``) or is null when no validation ran.
 
-Stopping and resuming: Ctrl-C during training saves the agent (``--save`` or the default path) and exits with
-status 130; ``--resume PATH`` loads it with fresh training envs and trains ``--timesteps`` more steps.
+Training is never lost. Before training, the save path is checked to be writable. Ctrl-C (SIGINT) or SIGTERM
+during training lets the current env step finish, saves the agent and prints the ``--resume`` command; the exit
+status is 130 for Ctrl-C, 143 for SIGTERM. Any exception during training also saves the agent (as it stands) and
+prints the command, then the exception propagates (exit status 1). ``--resume PATH`` loads the agent, rebuilds the
+training envs with the saved run's seeds and replays the actions it logged (:meth:`agents.RSTDP.replay_env`, about
+as many env steps as were trained, without the network), then trains ``--timesteps`` more steps, saving to PATH
+unless ``--save`` says otherwise. So an interrupted run resumed for the remaining steps ends with exactly the
+weights of an uninterrupted one, for dummy and subprocess envs alike, when validation is off
+(``--validate-every 0``): validation episodes restart on fresh validation envs after a resume, and their greedy
+tie-breaking draws from the agent's generator, so with validation on the resumed run trains on the same data but
+its random draws differ.
+
+Files of earlier runs are never replaced silently: when the default save path (or its ``_best`` companion) exists,
+this run saves under a new name ``<name>-2.pt``, ``-3``, ... and says so; an existing ``--save`` path needs
+``--overwrite`` (except the ``--resume`` file itself, which the resumed run continues).
 
 Examples::
 
@@ -100,7 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="load an agent saved by this script (or RSTDP.save, or left by an interrupted run) and "
                              "train it --timesteps more env steps on fresh training envs, then evaluate")
     parser.add_argument("--save", metavar="PATH", default=None,
-                        help="where to save the trained agent (default runs/<env>_seed<seed>.pt)")
+                        help="where to save the trained agent (default: the --resume file, else "
+                             "runs/<env>_seed<seed>.pt, or runs/<env>_seed<seed>-N.pt when that exists)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="let --save (or the default path) replace an existing file and its _best companion")
     parser.add_argument("--no-train", action="store_true",
                         help="skip training: evaluate the agent as it is (freshly initialised, or as loaded)")
     parser.add_argument("--validate-every", type=int, default=50_000, metavar="N",
@@ -214,29 +230,95 @@ def play_episode(model: Any, name: str, seed: int, video: str | None, show: bool
         env.close()
 
 
-def validation_callback(args: argparse.Namespace, env_id: str, env_kwargs: dict[str, Any], best: Path) -> Any:
+def validation_callback(args: argparse.Namespace, env_id: str, env_kwargs: dict[str, Any], best: Path,
+                        trained: int) -> Any:
     """SB3's ``EvalCallback`` that plays ``--validate-episodes`` greedy episodes every ``--validate-every`` env
-    steps on validation envs and writes the best checkpoint so far to ``best`` (None when validation is off or
-    would never run within ``--timesteps``)."""
+    steps on validation envs and writes the best checkpoint so far to ``best``, with its validation mean in the
+    checkpoint's metadata (None when validation is off or would never run within ``--timesteps``).
+
+    ``trained``: env steps the agent already has (a resumed run): validations stay at the same step counts, and
+    a ``best`` left by the run being resumed sets the score to beat. The callback's ``saved_best`` tells whether
+    ``best`` holds a checkpoint of this run (or of the run it resumes).
+    """
     if not args.validate_every or args.validate_every > args.timesteps:
         return None
     import envs
     from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 
+    from spikerl.checkpoint import json_field, read_checkpoint
+
     class SaveBestAs(BaseCallback):
         """EvalCallback's ``callback_on_new_best``: save the new best model to ``best``."""
 
         def _on_step(self) -> bool:
-            self.model.save(best)
+            self.model.save(best, metadata={"validation_mean": float(self.parent.best_mean_reward)})
+            self.parent.saved_best = True
             return True
 
-    if best.exists():
-        best.unlink()  # a checkpoint left by an earlier run must not be mistaken for this run's best
     eval_env = envs.make_vec(env_id, n_envs=min(args.n_envs, args.validate_episodes),
                              seed=args.seed + VALIDATION_SEED_OFFSET, **env_kwargs)
     warnings.filterwarnings("ignore", message="Training and eval env are not of the same type")
-    return EvalCallback(eval_env, callback_on_new_best=SaveBestAs(), n_eval_episodes=args.validate_episodes,
-                        eval_freq=max(1, args.validate_every // args.n_envs), deterministic=True, verbose=0)
+    callback = EvalCallback(eval_env, callback_on_new_best=SaveBestAs(), n_eval_episodes=args.validate_episodes,
+                            eval_freq=max(1, args.validate_every // args.n_envs), deterministic=True, verbose=0)
+    callback.n_calls = trained // args.n_envs
+    callback.saved_best = False
+    if args.resume and best.exists():
+        previous = json_field(read_checkpoint(best), "metadata", best).get("validation_mean")
+        if previous is not None:
+            callback.best_mean_reward, callback.saved_best = float(previous), True
+    return callback
+
+
+def stop_on_request(stop: Any) -> Any:
+    """An SB3 callback that ends ``learn`` after the current env step once ``stop()`` is true."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class StopOnRequest(BaseCallback):
+        def _on_step(self) -> bool:
+            return not stop()
+
+    return StopOnRequest()
+
+
+def choose_save_path(args: argparse.Namespace, name: str) -> Path:
+    """Where this run saves: ``--save``, else the ``--resume`` file, else ``runs/<name>_seed<seed>.pt``, and
+    never silently over an earlier run's files (see the module docstring). Exits with a usage error for an
+    existing ``--save`` path without ``--overwrite``."""
+    def taken(path: Path) -> bool:
+        return path.exists() or best_path(path).exists()
+
+    if args.save:
+        save = Path(args.save)
+        resumed = args.resume and save.resolve() == Path(args.resume).resolve()
+        if taken(save) and not (args.overwrite or resumed):
+            build_parser().error(f"--save {save}: {save if save.exists() else best_path(save)} exists (an earlier "
+                                 "run's?); pass --overwrite to replace it, or choose another path")
+        return save
+    if args.resume:
+        return Path(args.resume)
+    default = Path("runs") / f"{name}_seed{args.seed}.pt"
+    save, n = default, 1
+    while taken(save) and not args.overwrite:
+        n += 1
+        save = default.with_name(f"{default.stem}-{n}{default.suffix}")
+    if save != default:
+        print(f"{default} exists (an earlier run's); saving this run to {save} (--overwrite reuses the name)",
+              file=sys.stderr, flush=True)
+    return save
+
+
+def best_path(save: Path) -> Path:
+    """The best validated checkpoint's path beside ``save``: ``<stem>_best<suffix>``."""
+    return save.with_name(f"{save.stem}_best{save.suffix}")
+
+
+def interrupted(model: Any, save: Path, env: str, target: int, why: str) -> None:
+    """Save the agent and print how to continue: the ``--resume`` command with the steps still to train."""
+    model.save(save)
+    remaining = max(target - int(model.num_timesteps), 0)
+    print(f"\n{why} after {model.num_timesteps} env steps; saved the agent to {save}; continue with --resume "
+          f"{save}\n  python scripts/play.py {env} --resume {save} --timesteps {remaining}   "
+          "(add the flags of the interrupted run)", file=sys.stderr, flush=True)
 
 
 def slug(name: str) -> str:
@@ -264,6 +346,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
     from agents import RSTDP
+    from spikerl.checkpoint import CheckpointWriteError, check_writable
+    from spikerl.stopping import StopRequest
 
     try:
         env_id = envs.resolve_id(args.env)
@@ -274,9 +358,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     name = slug(args.env)
     tensorboard = args.tensorboard or None
     train = not (args.no_train or args.load)
+    save = None
+    if train and args.timesteps > 0:
+        save = choose_save_path(args, name)
+        try:
+            check_writable(save)
+        except CheckpointWriteError as error:
+            raise SystemExit(f"error: {error.strerror}; nothing trained") from None
 
     if args.load:
-        model = RSTDP.load(args.load, device=args.device, tensorboard_log=tensorboard)
+        try:
+            model = RSTDP.load(args.load, device=args.device, tensorboard_log=tensorboard)
+        except ValueError as error:
+            build_parser().error(f"--load {args.load}: {error}")
     else:
         subproc = train and (args.vec_env == "subproc" or (args.vec_env == "auto" and ale and args.n_envs > 1))
         train_env = envs.make_vec(env_id, n_envs=args.n_envs, seed=args.seed,
@@ -292,28 +386,39 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                           tensorboard_log=tensorboard, **agent_kwargs(args, ale))
     train_seconds, selected = 0.0, None
     if train and args.timesteps > 0:
+        if args.resume:
+            try:
+                replayed = model.replay_env()
+                print(f"replayed {replayed} logged env steps: the training envs stand where the saved run left "
+                      "them", file=sys.stderr, flush=True)
+            except ValueError as error:
+                print(f"note: cannot continue the saved run's episodes exactly ({error}); training goes on from "
+                      "fresh episodes", file=sys.stderr, flush=True)
         print(f"training R-STDP on {env_id} for {args.timesteps} steps ({args.n_envs} envs, seed {args.seed})"
               + (f", resuming {args.resume} after {model.num_timesteps} steps" if args.resume else ""),
               file=sys.stderr, flush=True)
-        save = Path(args.save or Path("runs") / f"{name}_seed{args.seed}.pt")
-        save.parent.mkdir(parents=True, exist_ok=True)
-        best = save.with_name(f"{save.stem}_best{save.suffix}")
-        validation = validation_callback(args, env_id, env_kwargs, best)
+        best = best_path(save)
+        target = (model.num_timesteps if args.resume else 0) + args.timesteps
+        validation = validation_callback(args, env_id, env_kwargs, best, model.num_timesteps if args.resume else 0)
         start = time.perf_counter()
-        try:
-            model.learn(args.timesteps, callback=validation, progress_bar=not args.no_progress, tb_log_name=name,
-                        reset_num_timesteps=not args.resume)
-        except KeyboardInterrupt:
-            model.save(save)
-            print(f"\ninterrupted after {model.num_timesteps} env steps; saved the agent to {save}; continue with "
-                  f"--resume {save}", file=sys.stderr, flush=True)
-            raise SystemExit(130) from None
+        with StopRequest() as stop:
+            try:
+                model.learn(args.timesteps, callback=[c for c in (validation, stop_on_request(stop)) if c],
+                            progress_bar=not args.no_progress, tb_log_name=name, reset_num_timesteps=not args.resume)
+            except BaseException as error:
+                interrupted(model, save, args.env, target, f"stopped by {type(error).__name__}")
+                if stop or isinstance(error, KeyboardInterrupt):
+                    raise SystemExit(stop.exit_code or 130) from None
+                raise
+        if stop:
+            interrupted(model, save, args.env, target, f"interrupted by {stop.signal_name}")
+            raise SystemExit(stop.exit_code)
         train_seconds = time.perf_counter() - start
         model.save(save)
         print(f"saved the agent to {save}", file=sys.stderr, flush=True)
         if validation is not None:
             validation.eval_env.close()
-            if best.exists():
+            if validation.saved_best:
                 trained = model.num_timesteps
                 model.get_env().close()
                 model = RSTDP.load(best, device=args.device, tensorboard_log=tensorboard)

@@ -82,6 +82,7 @@ from typing import Any, Literal, NamedTuple
 
 import torch
 
+from spikerl.checkpoint import check_finite, json_field, read_checkpoint, write_checkpoint
 from spikerl.connections import Dense
 from spikerl.models.diehl_cook_online import batch_presentation, online_presentation
 from spikerl.network import Network
@@ -622,23 +623,27 @@ class DiehlAndCook2015(Network):
         """Write a checkpoint: ``{"format", "config" (JSON), "state_dict", "extra" (JSON), "tensors"}``.
 
         ``extra``: JSON-able metadata (progress, settings); ``tensors``: extra tensors (e.g. a generator
-        state). Written atomically; read with :meth:`load` (``torch.load(weights_only=True)``).
+        state). Written atomically by :func:`spikerl.checkpoint.write_checkpoint`; read with :meth:`load`
+        (``torch.load(weights_only=True)``).
         """
         payload = {"format": CHECKPOINT_FORMAT, "config": json.dumps(self.config()),
                    "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
                    "extra": json.dumps(extra or {}),
                    "tensors": {k: v.detach().cpu() for k, v in (tensors or {}).items()}}
-        tmp = f"{os.fspath(path)}.tmp"
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
+        write_checkpoint(payload, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu"
              ) -> tuple[DiehlAndCook2015, dict[str, Any], dict[str, torch.Tensor]]:
-        """Read a checkpoint written by :meth:`save`; returns ``(model, extra, tensors)``."""
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{os.fspath(path)} is not a Diehl & Cook checkpoint (format {CHECKPOINT_FORMAT!r})")
-        model = cls(DiehlAndCookParams(**json.loads(payload["config"])))
+        """Read a checkpoint written by :meth:`save`; returns ``(model, extra, tensors)``.
+
+        Refuses a damaged file, missing keys, bad JSON and non-finite weights by name (see
+        :func:`spikerl.checkpoint.read_checkpoint`); all are ``ValueError``.
+        """
+        payload = read_checkpoint(path, expected_format=CHECKPOINT_FORMAT, kind="Diehl & Cook",
+                                  required=("config", "state_dict", "extra", "tensors"))
+        config, extra = json_field(payload, "config", path), json_field(payload, "extra", path)
+        check_finite(payload["state_dict"], path, "weight")
+        model = cls(DiehlAndCookParams(**config))
         model.load_state_dict(payload["state_dict"])
-        return model.to(map_location), json.loads(payload["extra"]), dict(payload["tensors"])
+        return model.to(map_location), extra, dict(payload["tensors"])

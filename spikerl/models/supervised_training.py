@@ -13,7 +13,8 @@ Schedule (``S`` = total steps, ``W`` = warm-up steps, ``p = (step - W) / (S - W)
     lr(step) = lr_max * (step + 1) / W                       for step < W
     lr(step) = lr_max * (1 + cos(pi * p)) / 2                 afterwards (cosine decay to 0)
 
-Checkpoints are a plain dict written with ``torch.save`` and read with ``torch.load(weights_only=True)``:
+Checkpoints are a plain dict written by :func:`spikerl.checkpoint.write_checkpoint` (atomic, fsync-ed) and read
+with ``torch.load(weights_only=True)`` (:func:`spikerl.checkpoint.read_checkpoint`):
 the model's ``state_dict`` and JSON config, the optimizer's ``state_dict``, the finished epochs and steps, and a
 JSON dict of training settings. Nothing pickled, nothing runs on load.
 """
@@ -30,6 +31,8 @@ from typing import Any, Callable, NamedTuple, Protocol
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from spikerl.checkpoint import check_finite, json_field, read_checkpoint, write_checkpoint
 
 FORMAT = "spikerl.supervised/1"
 
@@ -227,17 +230,19 @@ def save_checkpoint(path: str | os.PathLike[str], model: nn.Module, optimizer: t
     folder = os.path.dirname(path)
     if folder:
         os.makedirs(folder, exist_ok=True)
-    tmp = f"{path}.tmp"
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    write_checkpoint(payload, path)
 
 
 def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> Checkpoint:
-    """Read a checkpoint written by :func:`save_checkpoint` with ``torch.load(weights_only=True)``."""
-    payload = torch.load(path, map_location=map_location, weights_only=True)
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"{os.fspath(path)} is not a spikerl supervised-training checkpoint (format {FORMAT!r})")
-    config = json.loads(payload["model_config"])
+    """Read a checkpoint written by :func:`save_checkpoint` with ``torch.load(weights_only=True)``.
+
+    Refuses a damaged file, missing keys, bad JSON and non-finite weights by name (see
+    :func:`spikerl.checkpoint.read_checkpoint`); all are ``ValueError``.
+    """
+    payload = read_checkpoint(path, map_location, expected_format=FORMAT, kind="spikerl supervised-training",
+                              required=("model_config", "settings", "state_dict", "optimizer", "epoch", "step"))
+    config, settings = json_field(payload, "model_config", path), json_field(payload, "settings", path)
+    check_finite(payload["state_dict"], path, "weight")
     types = _model_types()
     kind = config.get("type")
     if kind not in types:
@@ -245,7 +250,7 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     model = types[kind](config)
     model.load_state_dict(payload["state_dict"])
     model.to(map_location)
-    return Checkpoint(model, payload["optimizer"], payload["epoch"], payload["step"], json.loads(payload["settings"]))
+    return Checkpoint(model, payload["optimizer"], payload["epoch"], payload["step"], settings)
 
 
 # --------------------------------------------------------------------------------------------------

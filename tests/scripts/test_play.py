@@ -91,8 +91,8 @@ def test_validation_selects_a_checkpoint_that_load_reproduces(tmp_path):
     assert (again["agent_mean"], again["agent_std"]) == (first["agent_mean"], first["agent_std"])
 
     best.unlink()
-    plain = last_json(run(CATCH, "--timesteps", "1000", "--validate-every", "0", "--save", str(model), *common,
-                          cwd=tmp_path))
+    plain = last_json(run(CATCH, "--timesteps", "1000", "--validate-every", "0", "--save", str(model), "--overwrite",
+                          *common, cwd=tmp_path))
     assert plain["selected"] is None and plain["timesteps"] == 1000 and not best.exists()
 
 
