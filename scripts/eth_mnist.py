@@ -9,6 +9,12 @@ The faithful online mode (one image at a time, weights changing at every step) i
 Test a saved model:  python scripts/eth_mnist.py --mode test --load dc100.pt
 Resume training:      python scripts/eth_mnist.py --load dc100.pt --save dc100.pt --n_epochs 3
 
+Training is never lost: the --save path is checked to be writable before training; Ctrl-C or SIGTERM ends
+training after the current presentation, saves the checkpoint (exit status 130 / 143) and prints the command that
+resumes exactly there (same flags plus --load; the Poisson generator, sample order and running accuracy are in the
+checkpoint); any exception during training also saves it and then propagates. An existing --save file other than
+the --load one is replaced only with --overwrite.
+
 Evaluation: with learning frozen, the network's spike counts on the first --n_assign training images
 assign a label to each neuron and fit a linear readout; the test images are classified by all-activity,
 proportion weighting and the linear readout. The last line printed is one JSON object with the settings,
@@ -27,6 +33,7 @@ from pathlib import Path
 
 import torch
 
+from spikerl.checkpoint import CheckpointWriteError, check_writable
 from spikerl.datasets import load_mnist
 from spikerl.models import DiehlAndCook2015, DiehlAndCookParams
 from spikerl.models.diehl_cook_training import (
@@ -37,6 +44,7 @@ from spikerl.models.diehl_cook_training import (
     progress_from_dict,
     train_unsupervised,
 )
+from spikerl.stopping import StopRequest, run_guarded
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -74,6 +82,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--save", default=None, help="write a checkpoint here (periodically and at the end)")
     p.add_argument("--save_every", type=int, default=10000,
                    help="checkpoint every this many training images when --save is given (default: 10000)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="let --save replace an existing file (not needed when it is the --load file)")
     p.add_argument("--load", default=None,
                    help="load a checkpoint: in train mode training continues where it stopped")
     p.add_argument("--plot", action="store_true",
@@ -87,12 +97,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("n_neurons", "n_train", "n_test", "batch_size", "update_interval", "eval_batch_size"):
         if getattr(args, name) <= 0:
             p.error(f"--{name} must be positive, got {getattr(args, name)}")
+    if args.mode == "train" and args.save and Path(args.save).exists() and not args.overwrite and not (
+            args.load and Path(args.save).resolve() == Path(args.load).resolve()):
+        p.error(f"--save {args.save} exists (an earlier run's?); pass --overwrite to replace it, or choose another "
+                "path")
     return args
 
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     wall = time.perf_counter()
+    if args.mode == "train" and args.save:
+        try:
+            check_writable(args.save)
+        except CheckpointWriteError as error:
+            raise SystemExit(f"error: {error.strerror}; nothing trained") from None
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -135,11 +154,23 @@ def main(argv: list[str] | None = None) -> dict:
 
     trained_before = progress.samples
     if args.mode == "train":
-        progress = train_unsupervised(model, train_x, train_y, epochs=args.n_epochs, batch_size=args.batch_size,
+        def train(stop: StopRequest) -> TrainingProgress:
+            return train_unsupervised(model, train_x, train_y, epochs=args.n_epochs, batch_size=args.batch_size,
                                       mode=learning, update_interval=args.update_interval, seed=args.seed,
                                       generator=generator, progress=progress, running=running, writer=writer,
                                       checkpoint=checkpoint if args.save else None, checkpoint_every=args.save_every,
-                                      show_progress=not args.no_progress)
+                                      show_progress=not args.no_progress, should_stop=stop)
+
+        def on_stop(why: str) -> None:  # progress and running were updated in place by train_unsupervised
+            if not args.save:
+                print(f"\n{why} after {progress.samples} training images; nothing saved (no --save given)",
+                      file=sys.stderr, flush=True)
+                return
+            checkpoint(progress, running)
+            print(f"\n{why} after {progress.samples} training images; saved the checkpoint to {args.save}; "
+                  f"continue with the same flags plus --load {args.save}", file=sys.stderr, flush=True)
+
+        progress = run_guarded(train, on_stop)
     train_samples = progress.samples - trained_before
 
     eval_start = time.perf_counter()

@@ -347,7 +347,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     from agents import RSTDP
     from spikerl.checkpoint import CheckpointWriteError, check_writable
-    from spikerl.stopping import StopRequest
+    from spikerl.stopping import run_guarded
 
     try:
         env_id = envs.resolve_id(args.env)
@@ -400,19 +400,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         best = best_path(save)
         target = (model.num_timesteps if args.resume else 0) + args.timesteps
         validation = validation_callback(args, env_id, env_kwargs, best, model.num_timesteps if args.resume else 0)
+
+        def train_agent(stop: Any) -> None:
+            model.learn(args.timesteps, callback=[c for c in (validation, stop_on_request(stop)) if c],
+                        progress_bar=not args.no_progress, tb_log_name=name, reset_num_timesteps=not args.resume)
+
         start = time.perf_counter()
-        with StopRequest() as stop:
-            try:
-                model.learn(args.timesteps, callback=[c for c in (validation, stop_on_request(stop)) if c],
-                            progress_bar=not args.no_progress, tb_log_name=name, reset_num_timesteps=not args.resume)
-            except BaseException as error:
-                interrupted(model, save, args.env, target, f"stopped by {type(error).__name__}")
-                if stop or isinstance(error, KeyboardInterrupt):
-                    raise SystemExit(stop.exit_code or 130) from None
-                raise
-        if stop:
-            interrupted(model, save, args.env, target, f"interrupted by {stop.signal_name}")
-            raise SystemExit(stop.exit_code)
+        run_guarded(train_agent, lambda why: interrupted(model, save, args.env, target, why))
         train_seconds = time.perf_counter() - start
         model.save(save)
         print(f"saved the agent to {save}", file=sys.stderr, flush=True)

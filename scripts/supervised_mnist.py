@@ -16,6 +16,12 @@ Examples::
     python scripts/supervised_mnist.py --method surrogate --n_epochs 2 --seed 0 --threads 2
     python scripts/supervised_mnist.py --n_epochs 1 --save ckpt.pt          # 1 epoch, then ...
     python scripts/supervised_mnist.py --n_epochs 2 --load ckpt.pt --save ckpt.pt   # ... resume to 2 epochs
+
+Training is never lost: the --save path is checked to be writable before training; Ctrl-C or SIGTERM ends
+training after the current batch, saves the checkpoint (exit status 130 / 143; with --method surrogate it records
+the batches done in the unfinished epoch, which the resumed run skips) and prints the command that resumes exactly
+there; any exception during training also saves it and then propagates. An existing --save file other than the
+--load one is replaced only with --overwrite.
 """
 
 from __future__ import annotations
@@ -72,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "~/.cache/spikerl/mnist; downloaded there if missing)")
     parser.add_argument("--save", default=None, metavar="PATH",
                         help="write a resumable checkpoint (state_dict + JSON config + optimizer) after every epoch")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="let --save replace an existing file (not needed when it is the --load file)")
     parser.add_argument("--load", default=None, metavar="PATH",
                         help="resume from a checkpoint: its model, optimizer state and finished epochs; training "
                              "flags not given take the checkpoint's values")
@@ -84,6 +92,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def say_stopped(args: argparse.Namespace, why: str) -> None:
+    """Tell the user that training stopped, what was saved and how to resume (the checkpoint itself is written
+    by the training loop)."""
+    if args.save:
+        log(f"\n{why}: saved the checkpoint to {args.save}; continue with the same flags plus --load {args.save} "
+            f"--save {args.save}")
+    else:
+        log(f"\n{why}: nothing saved (no --save given)")
 
 
 def resolve(args: argparse.Namespace, defaults: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
@@ -115,6 +133,7 @@ def run_surrogate(args: argparse.Namespace) -> dict[str, Any]:
     from spikerl.models.conv_snn import ConvSNN
     from spikerl.models.supervised_training import (
         TrainSettings, evaluate, fit, load_checkpoint, make_optimizer)
+    from spikerl.stopping import run_guarded
 
     device = torch.device(args.device)
     checkpoint = load_checkpoint(args.load, map_location=device) if args.load else None
@@ -131,11 +150,12 @@ def run_surrogate(args: argparse.Namespace) -> dict[str, Any]:
         torch.manual_seed(s["seed"])
         model = ConvSNN(time_steps=s["time"], surrogate=s["surrogate"], channels=tuple(s["channels"])).to(device)
     optimizer = make_optimizer(model, train_settings)
-    start_epoch = start_step = 0
+    start_epoch = start_step = start_batch = 0
     if checkpoint is not None:
         optimizer.load_state_dict(checkpoint.optimizer_state)
-        start_epoch, start_step = checkpoint.epoch, checkpoint.step
-        log(f"resumed from {args.load} after epoch {start_epoch} (step {start_step})")
+        start_epoch, start_step, start_batch = checkpoint.epoch, checkpoint.step, checkpoint.batches_in_epoch
+        log(f"resumed from {args.load} after epoch {start_epoch} (step {start_step}"
+            + (f", {start_batch} batches into epoch {start_epoch + 1})" if start_batch else ")"))
     train, test = load_data(args.data, s["n_train"], s["n_test"])
 
     writer = None
@@ -146,9 +166,14 @@ def run_surrogate(args: argparse.Namespace) -> dict[str, Any]:
         writer.add_text("settings", json.dumps({**s, "model": model.config()}), start_step)
     try:
         train_start = time.perf_counter()
-        history = fit(model, train, test, train_settings, optimizer=optimizer, start_epoch=start_epoch,
-                      start_step=start_step, save_path=args.save, writer=writer, progress=not args.no_progress,
-                      extra_settings={"n_train": s["n_train"]}, log=log)
+
+        def train_model(stop: Callable[[], bool]) -> list[dict[str, float]]:
+            return fit(model, train, test, train_settings, optimizer=optimizer, start_epoch=start_epoch,
+                       start_step=start_step, start_batch=start_batch, save_path=args.save, writer=writer,
+                       progress=not args.no_progress, extra_settings={"n_train": s["n_train"]}, log=log,
+                       should_stop=stop)
+
+        history = run_guarded(train_model, lambda why: say_stopped(args, why))
         train_time = time.perf_counter() - train_start
         if history:
             accuracy, loss = history[-1]["test_accuracy"], history[-1]["test_loss"]
@@ -178,8 +203,28 @@ METHODS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
 """``--method`` name -> function that runs it and returns the JSON-able result."""
 
 
+def check_save_path(args: argparse.Namespace) -> None:
+    """Before any training: ``--save`` must not replace another run's file without ``--overwrite`` (the
+    ``--load`` file may be continued), and must be writable."""
+    from pathlib import Path
+
+    from spikerl.checkpoint import CheckpointWriteError, check_writable
+
+    save = Path(args.save)
+    continued = args.load is not None and save.resolve() == Path(args.load).resolve()
+    if save.exists() and not (args.overwrite or continued):
+        build_parser().error(f"--save {save} exists (an earlier run's?); pass --overwrite to replace it, or choose "
+                             "another path")
+    try:
+        check_writable(save)
+    except CheckpointWriteError as error:
+        raise SystemExit(f"error: {error.strerror}; nothing trained") from None
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
+    if args.save:
+        check_save_path(args)
     if args.threads is not None:
         if args.threads <= 0:
             raise SystemExit(f"error: --threads must be a positive integer, got {args.threads}")

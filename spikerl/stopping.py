@@ -7,6 +7,7 @@ checks it between steps), so the checkpoint written afterwards is a clean point 
 signal of the same kind stops at once by raising ``KeyboardInterrupt`` (the caller still saves what it has).
 
 Exit statuses follow the shell's convention ``128 + signal number``: 130 for SIGINT, 143 for SIGTERM.
+:func:`run_guarded` puts it together for a training script: stop requests and exceptions both save.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class StopRequest:
@@ -65,3 +69,30 @@ class StopRequest:
     def exit_code(self) -> int | None:
         """``128 + signal number`` (130 for SIGINT, 143 for SIGTERM), or None when no stop was requested."""
         return None if self.signum is None else 128 + self.signum
+
+
+def run_guarded(train: Callable[[StopRequest], T], on_stop: Callable[[str], None]) -> T:
+    """Run ``train(stop)`` so that what it trained is never lost; returns its result when it ran to the end.
+
+    ``train`` gets a :class:`StopRequest` to pass as its loop's ``should_stop``. ``on_stop(why)`` must save the
+    checkpoint and print how to resume; it is called
+
+    * after ``train`` returns early because SIGINT or SIGTERM arrived: then ``SystemExit(128 + signum)``
+      (130 for Ctrl-C, 143 for SIGTERM);
+    * when ``train`` raises: then the exception propagates (exit status 1), except after a stop request or a
+      ``KeyboardInterrupt``, which exit with ``128 + signum`` (130 for a bare ``KeyboardInterrupt``).
+
+    ``why`` reads "interrupted by SIGTERM" or "stopped by RuntimeError".
+    """
+    with StopRequest() as stop:
+        try:
+            result = train(stop)
+        except BaseException as error:
+            on_stop(f"stopped by {type(error).__name__}")
+            if stop or isinstance(error, KeyboardInterrupt):
+                raise SystemExit(stop.exit_code or 128 + signal.SIGINT) from error
+            raise
+    if stop:
+        on_stop(f"interrupted by {stop.signal_name}")
+        raise SystemExit(stop.exit_code)
+    return result

@@ -119,7 +119,8 @@ def train_unsupervised(model: DiehlAndCook2015, images: torch.Tensor, labels: to
                        generator: torch.Generator | None = None, progress: TrainingProgress | None = None,
                        running: RunningAccuracy | None = None, writer: ScalarWriter | None = None,
                        checkpoint: Callable[[TrainingProgress, RunningAccuracy], None] | None = None,
-                       checkpoint_every: int = 0, show_progress: bool = True) -> TrainingProgress:
+                       checkpoint_every: int = 0, show_progress: bool = True,
+                       should_stop: Callable[[], bool] | None = None) -> TrainingProgress:
     """Train ``model`` on ``images [N, ...]`` for ``epochs`` epochs, continuing from ``progress``.
 
     Args:
@@ -130,9 +131,11 @@ def train_unsupervised(model: DiehlAndCook2015, images: torch.Tensor, labels: to
         generator: Poisson generator (its state belongs in checkpoints for an exact resume).
         writer: optional TensorBoard writer (scalars under ``train/``).
         checkpoint: called with the progress every ``checkpoint_every`` samples and at the end.
+        should_stop: checked after every presentation; when true, training ends there (the final checkpoint is
+            still written), a clean point to resume from (e.g. :class:`spikerl.stopping.StopRequest`).
 
     Returns:
-        the updated :class:`TrainingProgress`.
+        the updated :class:`TrainingProgress` (``progress`` itself when given: it is updated in place).
     """
     from tqdm.auto import tqdm
 
@@ -174,7 +177,11 @@ def train_unsupervised(model: DiehlAndCook2015, images: torch.Tensor, labels: to
             if next_save is not None and progress.samples >= next_save and checkpoint is not None:
                 checkpoint(progress, running)
                 next_save += checkpoint_every
+            if should_stop is not None and should_stop():
+                break
         bar.close()
+        if progress.offset < n:  # stopped within the epoch
+            break
         progress.epoch += 1
         progress.offset = 0
     if checkpoint is not None:

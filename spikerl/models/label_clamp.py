@@ -89,6 +89,7 @@ from spikerl.models.diehl_cook_training import (
     progress_from_dict,
 )
 from spikerl.network import Network
+from spikerl.stopping import run_guarded
 
 CHECKPOINT_KEY = "label_clamp"
 """Key of the :class:`LabelClampParams` in the ``extra`` metadata of a Diehl & Cook checkpoint."""
@@ -331,13 +332,15 @@ def train_clamped(clf: LabelClampClassifier, images: torch.Tensor, labels: torch
                   batch_size: int, seed: int, generator: torch.Generator | None = None,
                   progress: TrainingProgress | None = None, writer: ScalarWriter | None = None,
                   checkpoint: Callable[[TrainingProgress], None] | None = None, checkpoint_every: int = 0,
-                  show_progress: bool = True) -> tuple[TrainingProgress, ClampStats]:
+                  show_progress: bool = True, should_stop: Callable[[], bool] | None = None
+                  ) -> tuple[TrainingProgress, ClampStats]:
     """Train ``clf`` on ``images [N, ...]``, ``labels [N]`` for ``epochs`` epochs, continuing from ``progress``.
 
     Samples are shown in batches of ``batch_size`` in an order fixed by ``(seed, epoch)``
     (:func:`~spikerl.models.diehl_cook_training.epoch_order`). ``checkpoint`` is called every
-    ``checkpoint_every`` samples and at the end; ``writer`` gets scalars under ``train/``.
-    Returns the updated progress and the statistics of this call.
+    ``checkpoint_every`` samples and at the end; ``writer`` gets scalars under ``train/``. ``should_stop`` is
+    checked after every batch: when true, training ends there (the final checkpoint is still written).
+    Returns the updated progress (``progress`` itself when given) and the statistics of this call.
     """
     from tqdm.auto import tqdm
 
@@ -376,7 +379,11 @@ def train_clamped(clf: LabelClampClassifier, images: torch.Tensor, labels: torch
             if next_save is not None and progress.samples >= next_save and checkpoint is not None:
                 checkpoint(progress)
                 next_save += checkpoint_every
+            if should_stop is not None and should_stop():
+                break
         bar.close()
+        if progress.offset < n:  # stopped within the epoch
+            break
         progress.epoch += 1
         progress.offset = 0
     if checkpoint is not None:
@@ -506,10 +513,22 @@ def run_cli(args: argparse.Namespace) -> dict[str, Any]:
                                                 "label_clamp": dataclasses.asdict(clf.params)}), progress.samples)
     try:
         samples_before = progress.samples
-        progress, stats = train_clamped(clf, train_x, train_y, epochs=s["n_epochs"], batch_size=s["batch_size"],
-                                        seed=s["seed"], generator=generator, progress=progress, writer=writer,
-                                        checkpoint=checkpoint if save_path else None,
-                                        checkpoint_every=s["save_every"], show_progress=show)
+
+        def train(stop: Callable[[], bool]) -> tuple[TrainingProgress, ClampStats]:
+            return train_clamped(clf, train_x, train_y, epochs=s["n_epochs"], batch_size=s["batch_size"],
+                                 seed=s["seed"], generator=generator, progress=progress, writer=writer,
+                                 checkpoint=checkpoint if save_path else None, checkpoint_every=s["save_every"],
+                                 show_progress=show, should_stop=stop)
+
+        def on_stop(why: str) -> None:  # train_clamped updated progress in place
+            if save_path:
+                checkpoint(progress)
+                _log(f"\n{why} after {progress.samples} training images: saved the checkpoint to {save_path}; "
+                     f"continue with the same flags plus --load {save_path} --save {save_path}")
+            else:
+                _log(f"\n{why} after {progress.samples} training images: nothing saved (no --save given)")
+
+        progress, stats = run_guarded(train, on_stop)
         train_seconds = progress.seconds
         eval_start = time.perf_counter()
         n_assign = min(s["n_assign"], s["n_train"])

@@ -6,7 +6,9 @@ can resume training exactly where it stopped (model, optimizer, epoch, step).
 
 Training is reproducible and resumable by construction: the minibatch order of epoch ``e`` depends only on
 ``(seed, e)``, and the learning rate only on the global step, so training 1 epoch, saving, loading and
-training 1 more gives the same weights as training 2 epochs in one go (on the same machine and threads).
+training 1 more gives the same weights as training 2 epochs in one go (on the same machine and threads). A run
+stopped within an epoch (``should_stop``) saves how many batches of that epoch it took, and the resumed run skips
+them, so it also continues exactly.
 
 Schedule (``S`` = total steps, ``W`` = warm-up steps, ``p = (step - W) / (S - W)``)::
 
@@ -101,11 +103,13 @@ def make_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Opt
 
 
 class EpochResult(NamedTuple):
-    """Mean training loss and accuracy over an epoch, and the global step after it."""
+    """Mean training loss and accuracy over the batches trained in an epoch, the global step after them, and
+    whether the epoch was stopped before its end (``should_stop``)."""
 
     loss: float
     accuracy: float
     step: int
+    stopped: bool = False
 
 
 def _check_data(inputs: torch.Tensor, labels: torch.Tensor) -> None:
@@ -117,11 +121,15 @@ def _check_data(inputs: torch.Tensor, labels: torch.Tensor) -> None:
 
 def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: torch.Tensor, labels: torch.Tensor,
                 settings: TrainSettings, epoch: int, step: int, *, writer: ScalarWriter | None = None,
-                progress: bool = True) -> EpochResult:
+                progress: bool = True, start_batch: int = 0, should_stop: Callable[[], bool] | None = None,
+                on_step: Callable[[int], None] | None = None) -> EpochResult:
     """Train ``model`` for one epoch on ``inputs [N, ...]`` / ``labels int64 [N]`` with cross-entropy.
 
     Minibatches follow :func:`epoch_order`; the learning rate follows :func:`learning_rate` of the global ``step``
-    (the number of optimizer steps taken before this epoch). Data are moved to the model's device per batch.
+    (the number of optimizer steps taken before this call). Data are moved to the model's device per batch.
+    ``start_batch``: batches of this epoch already trained (a resumed run) are skipped. ``should_stop`` is
+    checked after every optimizer step; when true the epoch ends there (``stopped=True``). ``on_step`` gets the
+    global step right after every optimizer step (so a caller knows where an exception struck).
     """
     from tqdm.auto import tqdm
 
@@ -131,7 +139,8 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: torc
     steps_per_epoch = math.ceil(n / settings.batch_size)
     total_steps = steps_per_epoch * settings.n_epochs
     warmup_steps = int(settings.warmup_fraction * total_steps)
-    batches = epoch_order(n, epoch, settings.seed).split(settings.batch_size)
+    batches = epoch_order(n, epoch, settings.seed).split(settings.batch_size)[start_batch:]
+    stopped = False
     model.train()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
@@ -149,6 +158,8 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: torc
         loss.backward()
         optimizer.step()
         step += 1
+        if on_step is not None:
+            on_step(step)
         with torch.no_grad():
             batch_correct = (logits.argmax(1) == y).sum()
             loss_sum += loss.detach() * len(y)
@@ -161,8 +172,11 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: torc
             writer.add_scalar("train/loss", loss.item(), step)
             writer.add_scalar("train/batch_accuracy", batch_correct.item() / len(y), step)
             writer.add_scalar("train/lr", lr, step)
+        if should_stop is not None and should_stop():
+            stopped = i < len(batches) - 1
+            break
     bar.close()
-    result = EpochResult(loss_sum.item() / seen, correct.item() / seen, step)
+    result = EpochResult(loss_sum.item() / max(seen, 1), correct.item() / max(seen, 1), step, stopped)
     if writer is not None:
         writer.add_scalar("train/epoch_loss", result.loss, step)
         writer.add_scalar("train/epoch_accuracy", result.accuracy, step)
@@ -202,6 +216,7 @@ class Checkpoint(NamedTuple):
     epoch: int
     step: int
     settings: dict[str, Any]
+    batches_in_epoch: int = 0
 
 
 def _model_types() -> dict[str, Callable[[dict[str, Any]], nn.Module]]:
@@ -211,11 +226,13 @@ def _model_types() -> dict[str, Callable[[dict[str, Any]], nn.Module]]:
 
 
 def save_checkpoint(path: str | os.PathLike[str], model: nn.Module, optimizer: torch.optim.Optimizer | None,
-                    *, epoch: int, step: int, settings: dict[str, Any] | None = None) -> None:
+                    *, epoch: int, step: int, settings: dict[str, Any] | None = None,
+                    batches_in_epoch: int = 0) -> None:
     """Write a resumable checkpoint atomically. ``model`` must have ``config()`` (JSON-able, with ``"type"``).
 
     ``epoch`` is the number of finished epochs, ``step`` the number of optimizer steps taken, ``settings`` any
-    JSON-able dict (e.g. ``asdict(TrainSettings)`` plus command-line options).
+    JSON-able dict (e.g. ``asdict(TrainSettings)`` plus command-line options), ``batches_in_epoch`` the batches
+    of the unfinished epoch ``epoch`` already trained (0 at an epoch's end).
     """
     payload: dict[str, Any] = {
         "format": FORMAT,
@@ -225,6 +242,7 @@ def save_checkpoint(path: str | os.PathLike[str], model: nn.Module, optimizer: t
         "optimizer": optimizer.state_dict() if optimizer is not None else {},
         "epoch": int(epoch),
         "step": int(step),
+        "batches_in_epoch": int(batches_in_epoch),
     }
     path = os.fspath(path)
     folder = os.path.dirname(path)
@@ -250,7 +268,8 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     model = types[kind](config)
     model.load_state_dict(payload["state_dict"])
     model.to(map_location)
-    return Checkpoint(model, payload["optimizer"], payload["epoch"], payload["step"], settings)
+    return Checkpoint(model, payload["optimizer"], payload["epoch"], payload["step"], settings,
+                      int(payload.get("batches_in_epoch", 0)))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -259,15 +278,19 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
 
 def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor] | None,
         settings: TrainSettings, *, optimizer: torch.optim.Optimizer | None = None, start_epoch: int = 0,
-        start_step: int = 0, save_path: str | os.PathLike[str] | None = None,
+        start_step: int = 0, start_batch: int = 0, save_path: str | os.PathLike[str] | None = None,
         extra_settings: dict[str, Any] | None = None, writer: ScalarWriter | None = None,
-        progress: bool = True, log: Callable[[str], None] | None = print) -> list[dict[str, float]]:
+        progress: bool = True, log: Callable[[str], None] | None = print,
+        should_stop: Callable[[], bool] | None = None) -> list[dict[str, float]]:
     """Train from epoch ``start_epoch`` up to ``settings.n_epochs``, evaluating on ``test`` after each epoch.
 
     With ``save_path``, a checkpoint is written after every epoch (settings = ``asdict(settings)`` updated by
-    ``extra_settings``), so an interrupted run resumes from its last finished epoch. Returns one dict per
-    trained epoch: ``epoch``, ``train_loss``, ``train_accuracy``, ``test_accuracy``, ``test_loss``,
-    ``epoch_time_s``.
+    ``extra_settings``), and also where an exception in an epoch struck (then the exception propagates), so
+    training is never lost. ``start_batch``: batches of
+    epoch ``start_epoch`` already trained (from a checkpoint written by a stopped run). ``should_stop`` is checked
+    after every optimizer step: when true, training stops there, the checkpoint records the batches done in the
+    unfinished epoch (with ``save_path``) and no evaluation runs for it. Returns one dict per finished epoch:
+    ``epoch``, ``train_loss``, ``train_accuracy``, ``test_accuracy``, ``test_loss``, ``epoch_time_s``.
     """
     optimizer = optimizer or make_optimizer(model, settings)
     stored = {**asdict(settings), **(extra_settings or {})}
@@ -275,8 +298,24 @@ def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor], test: tuple[
     step = start_step
     for epoch in range(start_epoch, settings.n_epochs):
         start = time.perf_counter()
-        result = train_epoch(model, optimizer, *train, settings, epoch, step, writer=writer, progress=progress)
+        skip = start_batch if epoch == start_epoch else 0
+        reached = [step]  # the global step after the last optimizer step, also when train_epoch raises
+        try:
+            result = train_epoch(model, optimizer, *train, settings, epoch, step, writer=writer, progress=progress,
+                                 start_batch=skip, should_stop=should_stop, on_step=reached.append)
+        except BaseException:
+            if save_path is not None:  # training is never lost: save where the error struck, then re-raise
+                save_checkpoint(save_path, model, optimizer, epoch=epoch, step=reached[-1], settings=stored,
+                                batches_in_epoch=skip + reached[-1] - step)
+            raise
+        if result.stopped:
+            if save_path is not None:
+                save_checkpoint(save_path, model, optimizer, epoch=epoch, step=result.step, settings=stored,
+                                batches_in_epoch=skip + result.step - step)
+            break
         step = result.step
+        if save_path is not None:  # before the evaluation, so an error there loses nothing
+            save_checkpoint(save_path, model, optimizer, epoch=epoch + 1, step=step, settings=stored)
         record = {"epoch": epoch + 1, "train_loss": result.loss, "train_accuracy": result.accuracy}
         if test is not None:
             record["test_accuracy"], record["test_loss"] = evaluate(model, *test, settings.eval_batch_size)
@@ -287,6 +326,6 @@ def fit(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor], test: tuple[
         history.append(record)
         if log is not None:
             log(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
-        if save_path is not None:
-            save_checkpoint(save_path, model, optimizer, epoch=epoch + 1, step=step, settings=stored)
+        if should_stop is not None and should_stop():
+            break
     return history
