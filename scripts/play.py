@@ -263,7 +263,8 @@ def validation_callback(args: argparse.Namespace, env_id: str, env_kwargs: dict[
     callback.n_calls = trained // args.n_envs
     callback.saved_best = False
     if args.resume and best.exists():
-        previous = json_field(read_checkpoint(best), "metadata", best).get("validation_mean")
+        payload = read_checkpoint(best)
+        previous = json_field(payload, "metadata", best).get("validation_mean") if "metadata" in payload else None
         if previous is not None:
             callback.best_mean_reward, callback.saved_best = float(previous), True
     return callback
