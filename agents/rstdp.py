@@ -19,12 +19,13 @@ unpickled, nothing executes on load; a damaged file, missing keys, bad JSON or n
 Exact resume (:meth:`RSTDP.replay_env`). Weights, generator, membranes, traces and eligibility are in the
 checkpoint, but the environments are not: env objects are never pickled. Instead, ``learn`` records the actions
 it takes since the envs were last reset by ``learn`` (with the seeds that reset used), and the checkpoint holds
-that log (one small integer per env and step). ``replay_env`` rebuilds the envs' state by resetting fresh envs
-with the same seeds and stepping them through the logged actions without the network (the cost: as many env
-steps as were trained since that reset). Environments that are deterministic given their seed and the actions
-(the toy envs; ALE, including sticky actions, whose RNG is seeded by ``reset(seed=...)``) then stand exactly where
-they stood, in a ``DummyVecEnv`` as in a ``SubprocVecEnv`` (each worker runs the same env code on the same seed and
-actions), so an interrupted run of N steps resumed for M more gives the weights of an uninterrupted N + M run.
+that log (8 bytes per env step: 3.2 MB for a 400,000-step run). ``replay_env`` rebuilds the envs' state by
+resetting fresh envs with the same seeds and stepping them through the logged actions without the network (the
+cost: as many env steps as were trained since that reset). Environments that are deterministic given their seed
+and the actions (the toy envs; ALE, including sticky actions, whose RNG is seeded by ``reset(seed=...)``) then
+stand exactly where they stood, in a ``DummyVecEnv`` as in a ``SubprocVecEnv`` (each worker runs the same env code
+on the same seed and actions), so an interrupted run of N steps resumed for M more gives the weights of an
+uninterrupted N + M run.
 """
 
 from __future__ import annotations
