@@ -214,7 +214,9 @@ class Network(nn.Module):
             fast: allow the grouped fast path (ignored when learning).
 
         Returns:
-            Recorded variables, each ``[T, B, *shape]``.
+            Recorded variables, each ``[T, B, *shape]``. ``T = 0`` (empty inputs or ``steps=0``) simulates
+            nothing on every path: the records are empty ``[0, B, *shape]`` and the state, weights and
+            monitors are left as they were.
         """
         inputs = dict(inputs or {})
         T, B = self._check_inputs(inputs, steps)
@@ -230,6 +232,8 @@ class Network(nn.Module):
         record = [record] if isinstance(record, str) else list(record)
         wanted = list(dict.fromkeys(record + [v for m in self.monitors.values() for v in m.variables]))
         recorders = self._allocate_records(wanted, T, B)
+        if T == 0:
+            return {k: recorders[k] for k in record}
         for layer in self.layers.values():
             layer.train(learning)  # adaptive layers adapt only while learning
         if learning and fast and rewards is None and self._accumulable():
@@ -470,8 +474,8 @@ class Network(nn.Module):
 
     def _check_inputs(self, inputs: dict[str, torch.Tensor], steps: int | None) -> tuple[int, int]:
         T, B = steps, None
-        if steps is not None and (not isinstance(steps, int) or steps <= 0):
-            raise ValueError(f"steps must be a positive int, got {steps!r}")
+        if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 0):
+            raise ValueError(f"steps must be an int >= 0, got {steps!r}")
         for name, x in inputs.items():
             layer = self.layer(name)
             if not isinstance(x, torch.Tensor):

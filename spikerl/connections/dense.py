@@ -39,7 +39,7 @@ class Dense(Connection):
         return self.w
 
     def propagate(self, spikes: torch.Tensor) -> torch.Tensor:
-        flat = spikes.reshape(spikes.shape[0], -1)
+        flat = spikes.reshape(spikes.shape[0], self.w.shape[0])
         return (flat @ self.w).reshape(spikes.shape[0], *self.target_shape)
 
     def forward_many(self, spikes: torch.Tensor) -> torch.Tensor:
@@ -47,7 +47,7 @@ class Dense(Connection):
         :mod:`spikerl.kernels` is available, else as a sparse CSR product)."""
         self.check_source(spikes, "presynaptic spike train", leading=2)
         t, b = spikes.shape[:2]
-        flat = spikes.reshape(t * b, -1)
+        flat = spikes.reshape(t * b, self.w.shape[0])  # not -1: ambiguous for an empty train
         if spikes.device.type == "cpu" and flat.numel() > 0:
             out = kernels.propagate(flat, self.w, EVENT_DRIVEN_DENSITY)  # in C; None if it does not apply
             if out is None and torch.count_nonzero(flat) < EVENT_DRIVEN_DENSITY * flat.numel():

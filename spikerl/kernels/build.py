@@ -1,10 +1,17 @@
 """Compile the C kernels at first use and load them with ctypes.
 
 The sources (``kernels.c`` and ``kernels_impl.h``, shipped beside this module) are compiled once with the
-system C compiler (``$CC`` or ``cc``) into a per-user cache, ``$XDG_CACHE_HOME/spikerl/kernels`` or
-``~/.cache/spikerl/kernels``, under a name that hashes the sources, the compiler's version and the flags; a
-changed source or compiler gives a new file. The flags keep IEEE semantics (``-ffp-contract=off``, no
-``-ffast-math``) so the kernels' float results are bit-identical to the torch step functions.
+system C compiler (``$CC`` or ``cc``) into a per-user cache, ``$XDG_CACHE_HOME/spikerl/kernels`` (an absolute
+``XDG_CACHE_HOME`` only; a relative one is ignored) or ``~/.cache/spikerl/kernels``, under a name that hashes
+the sources, the compiler's version and the flags; a changed source or compiler gives a new file. The flags
+keep IEEE semantics (``-ffp-contract=off``, no ``-ffast-math``) so the kernels' float results are
+bit-identical to the torch step functions.
+
+A cached library is loaded only when it and its folder belong to the current user and are not writable by
+group or others (otherwise someone else could have put code there); else the library is built into a
+private temporary folder for this process, after a warning. Every C function is declared with its
+``argtypes`` and ``restype`` (:func:`declare`), so a call with a wrong argument raises
+``ctypes.ArgumentError`` instead of corrupting memory.
 
 When no compiler is found or compilation fails, :func:`library` returns ``None`` after one
 ``warnings.warn``, and callers use their torch code instead. ``SPIKERL_NO_KERNELS=1`` forces that fallback
@@ -13,17 +20,20 @@ When no compiler is found or compilation fails, :func:`library` returns ``None``
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import hashlib
 import os
 import platform
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 SOURCES = ("kernels.c", "kernels_impl.h")
 FLAGS = ("-O3", "-shared", "-fPIC", "-std=c99", "-ffp-contract=off", "-fno-fast-math")
@@ -36,9 +46,61 @@ def disabled() -> bool:
 
 
 def cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/spikerl/kernels``, or ``~/.cache/spikerl/kernels``."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    """``$XDG_CACHE_HOME/spikerl/kernels`` when ``XDG_CACHE_HOME`` is an absolute path, else
+    ``~/.cache/spikerl/kernels``."""
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = xdg if xdg and os.path.isabs(xdg) else os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "spikerl" / "kernels"
+
+
+def not_private(path: Path, folder: bool) -> str | None:
+    """Why ``path`` may not be trusted to hold code, or ``None`` when it may.
+
+    Trusted: a folder (followed through symbolic links) or a regular file (not a link) that belongs to the
+    current user and is not writable by group or others.
+    """
+    try:
+        info = os.stat(path) if folder else os.lstat(path)
+    except OSError as err:
+        return f"cannot stat it: {err.strerror}"
+    if not (stat.S_ISDIR(info.st_mode) if folder else stat.S_ISREG(info.st_mode)):
+        return "not a folder" if folder else "not a regular file"
+    if info.st_uid != os.geteuid():
+        return f"owned by uid {info.st_uid}, not by this user (uid {os.geteuid()})"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"writable by group or others (mode {stat.S_IMODE(info.st_mode):o})"
+    return None
+
+
+_private_dirs: list[Path] = []
+
+
+def _private_dir() -> Path:
+    """A folder only this user can write, created for this process and removed at exit."""
+    if not _private_dirs:
+        path = Path(tempfile.mkdtemp(prefix="spikerl-kernels-"))  # mode 0700, a new name
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
+        _private_dirs.append(path)
+    return _private_dirs[0]
+
+
+def _build_folder(name: str) -> Path:
+    """The folder to load ``name`` from or build it into: the cache if it is private, else a private one."""
+    folder = cache_dir()
+    where = folder
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        reason = not_private(folder, folder=True)
+    except OSError as err:
+        reason = f"cannot create it: {err.strerror}"
+    if reason is None and os.path.lexists(folder / name):
+        where, reason = folder / name, not_private(folder / name, folder=False)
+    if reason is None:
+        return folder
+    private = _private_dir()
+    warnings.warn(f"spikerl: not using the kernel cache {where} ({reason}); building {name} in {private}",
+                  RuntimeWarning, stacklevel=4)
+    return private
 
 
 def _compiler() -> tuple[str, str]:
@@ -63,9 +125,9 @@ def compiled_library(folder: Path, sources: tuple[str, ...], stem: str, libs: tu
         digest.update((folder / name).read_bytes())
     for part in (version, " ".join(FLAGS), platform.machine(), platform.system()):
         digest.update(part.encode())
-    target = cache_dir() / f"{stem}_{digest.hexdigest()[:16]}.so"
+    name = f"{stem}_{digest.hexdigest()[:16]}.so"
+    target = _build_folder(name) / name
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
         os.close(fd)
         try:
@@ -73,6 +135,7 @@ def compiled_library(folder: Path, sources: tuple[str, ...], stem: str, libs: tu
                                     capture_output=True, text=True, timeout=300)
             if result.returncode != 0:
                 raise RuntimeError(f"{cc} failed:\n{result.stderr.strip()}")
+            os.chmod(tmp, 0o700)  # whatever the umask: nobody else may change it
             os.replace(tmp, target)
         finally:
             if os.path.exists(tmp):
@@ -80,17 +143,47 @@ def compiled_library(folder: Path, sources: tuple[str, ...], stem: str, libs: tu
     return target
 
 
+def declare(lib: ctypes.CDLL, signatures: Mapping[str, tuple[Any, list[Any]]]) -> None:
+    """Set ``restype`` and ``argtypes`` of each function ``name: (restype, argtypes)`` of ``lib``."""
+    for name, (restype, argtypes) in signatures.items():
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = restype, argtypes
+
+
+class LIFParams(ctypes.Structure):
+    """``struct lif_params`` of kernels.c."""
+
+    _fields_ = [("v_rest", ctypes.c_double), ("v_reset", ctypes.c_double), ("v_thresh", ctypes.c_double),
+                ("v_min", ctypes.c_double), ("decay", ctypes.c_double), ("refractory_steps", ctypes.c_int64),
+                ("leaky", ctypes.c_int32), ("has_v_min", ctypes.c_int32)]
+
+
+class AdaptiveParams(ctypes.Structure):
+    """``struct adaptive_params`` of kernels.c."""
+
+    _fields_ = [("theta_plus", ctypes.c_double), ("theta_decay", ctypes.c_double),
+                ("one_spike", ctypes.c_int32), ("adapt", ctypes.c_int32)]
+
+
+_i64, _ptr = ctypes.c_int64, ctypes.c_void_p  # a data pointer: a tensor's data_ptr() or None
+#: Every function that kernels.c exports: ``name: (restype, argtypes)``, in the order of the C prototypes.
+SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
+    "spikerl_kernels_abi": (_i64, []),
+    "count_spikes": (_i64, [_i64, _ptr]),
+    "spike_events": (None, [_i64, _i64, _ptr, _ptr, _ptr]),
+    **{f"lif_scan_{s}": (None, [_i64, _i64, *[_ptr] * 6, ctypes.POINTER(LIFParams)]) for s in ("f32", "f64")},
+    **{f"adaptive_lif_scan_{s}": (None, [_i64, _i64, _i64, *[_ptr] * 8, ctypes.POINTER(LIFParams),
+                                         ctypes.POINTER(AdaptiveParams)]) for s in ("f32", "f64")},
+    **{f"propagate_{s}": (None, [_i64, _i64, *[_ptr] * 4]) for s in ("f32", "f64")},
+}
+
+
 def _load() -> ctypes.CDLL:
     path = compiled_library(Path(__file__).parent, SOURCES, "spikerl_kernels")
     lib = ctypes.CDLL(str(path))
-    lib.spikerl_kernels_abi.restype = ctypes.c_int64
+    declare(lib, SIGNATURES)
     if lib.spikerl_kernels_abi() != ABI_VERSION:
         raise RuntimeError(f"{path} has interface version {lib.spikerl_kernels_abi()}, expected {ABI_VERSION}")
-    lib.count_spikes.restype = ctypes.c_int64
-    lib.spike_events.restype = None
-    for name in ("lif_scan", "adaptive_lif_scan", "propagate"):
-        for suffix in ("f32", "f64"):
-            getattr(lib, f"{name}_{suffix}").restype = None
     return lib
 
 

@@ -14,25 +14,12 @@ from typing import Any
 
 import torch
 
+from spikerl.kernels.build import AdaptiveParams as _AdaptiveParams
+from spikerl.kernels.build import LIFParams as _LIFParams
 from spikerl.kernels.build import library
 
 _SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
 _ptr = ctypes.c_void_p
-
-
-class _LIFParams(ctypes.Structure):
-    """``struct lif_params`` of kernels.c."""
-
-    _fields_ = [("v_rest", ctypes.c_double), ("v_reset", ctypes.c_double), ("v_thresh", ctypes.c_double),
-                ("v_min", ctypes.c_double), ("decay", ctypes.c_double), ("refractory_steps", ctypes.c_int64),
-                ("leaky", ctypes.c_int32), ("has_v_min", ctypes.c_int32)]
-
-
-class _AdaptiveParams(ctypes.Structure):
-    """``struct adaptive_params`` of kernels.c."""
-
-    _fields_ = [("theta_plus", ctypes.c_double), ("theta_decay", ctypes.c_double),
-                ("one_spike", ctypes.c_int32), ("adapt", ctypes.c_int32)]
 
 
 def kernel(name: str, dtype: torch.dtype) -> Any:

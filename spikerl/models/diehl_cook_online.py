@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
-from spikerl.kernels.build import LazyLibrary, compiled_library
+from spikerl.kernels.build import LazyLibrary, compiled_library, declare
 from spikerl.neurons import phases
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,16 +49,23 @@ class _Params(ctypes.Structure):
         (name, ctypes.c_int32) for name in ("one_spike", "pre_nearest", "post_nearest", "adapt")]
 
 
+_i64, _ptr, _params_ptr = ctypes.c_int64, ctypes.c_void_p, ctypes.POINTER(_Params)
+#: Every function that diehl_cook_online.c exports: ``name: (restype, argtypes)``, as its C prototypes.
+SIGNATURES = {
+    "spikerl_diehl_cook_abi": (_i64, []),
+    **{f"dc_online_{s}": (_i64, [_i64] * 3 + [_ptr] * 9 + [_params_ptr]) for s in _SUFFIX.values()},
+    **{f"dc_stdp_{s}": (_i64, [_i64] * 5 + [_ptr] * 3 + [_i64] + [_ptr] * 7 + [_params_ptr]) for s in _SUFFIX.values()},
+    **{f"dc_batch_{s}": (_i64, [_i64] * 4 + [_ptr] * 12 + [_i64, _ptr, _ptr, _i64, _i64, _params_ptr])
+       for s in _SUFFIX.values()},
+}
+
+
 def _load() -> ctypes.CDLL:
     target = compiled_library(Path(__file__).parent, SOURCES, "spikerl_diehl_cook", libs=("-lm",))
     lib = ctypes.CDLL(str(target))
-    lib.spikerl_diehl_cook_abi.restype = ctypes.c_int64
+    declare(lib, SIGNATURES)
     if lib.spikerl_diehl_cook_abi() != ABI_VERSION:
         raise RuntimeError(f"{target} has interface version {lib.spikerl_diehl_cook_abi()}, expected {ABI_VERSION}")
-    for suffix in _SUFFIX.values():
-        getattr(lib, f"dc_online_{suffix}").restype = ctypes.c_int64
-        getattr(lib, f"dc_stdp_{suffix}").restype = ctypes.c_int64
-        getattr(lib, f"dc_batch_{suffix}").restype = ctypes.c_int64
     return lib
 
 

@@ -1,5 +1,7 @@
-"""Event-driven propagation in C equals the dense product step by step (a single sample: torch's matrix-vector
-product sums inputs in ascending order, as the kernel does) and the sparse CSR product it replaces."""
+"""Event-driven propagation in C: it adds the weight rows of a row's active inputs in ascending order (checked
+exactly against that sum), and agrees with the dense product step by step and the sparse CSR product it
+replaces within the float rounding bound of ``tests/conftest.py`` (their order of summation is the BLAS
+library's choice, which differs between CPUs)."""
 
 from __future__ import annotations
 
@@ -19,20 +21,23 @@ def spike_train(steps: int, batch: int, n: int, p: float, seed: int) -> torch.Te
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("n_in,n_out", [(37, 53), (300, 200)])
-def test_propagate_equals_dense_and_csr(dtype: torch.dtype, n_in: int, n_out: int) -> None:
+def test_propagate_equals_ascending_sum_and_agrees_with_dense_and_csr(dtype: torch.dtype, n_in: int, n_out: int,
+                                                                      float_bounds) -> None:
     g = torch.Generator().manual_seed(0)
     w = torch.rand(n_in, n_out, generator=g, dtype=dtype)
     x = spike_train(40, 1, n_in, 0.03, seed=1)[:, 0]
     out = kernels.propagate(x, w)
     assert out.dtype == dtype and out.shape == (40, n_out)
-    assert torch.equal(out, torch.stack([x[t:t + 1].to(dtype) @ w for t in range(40)])[:, 0])
-    assert torch.equal(out, x.to(dtype).to_sparse_csr() @ w)
-    # a row's current is the sum of the weight rows of its active inputs, added in ascending order
-    row = int(x.sum(1).argmax())
-    expected = torch.zeros(n_out, dtype=dtype)
-    for i in torch.nonzero(x[row])[:, 0].tolist():
-        expected = expected + w[i]
-    assert torch.equal(out[row], expected)
+    # each row's current is the sum of the weight rows of its active inputs, added in ascending order
+    for row in range(40):
+        expected = torch.zeros(n_out, dtype=dtype)
+        for i in torch.nonzero(x[row])[:, 0].tolist():
+            expected = expected + w[i]
+        assert torch.equal(out[row], expected), row
+    tol = float_bounds.matmul_tolerance(x, w, dtype)
+    dense = torch.stack([x[t:t + 1].to(dtype) @ w for t in range(40)])[:, 0]
+    assert bool(((out - dense).abs() <= tol).all())
+    assert bool(((out - x.to(dtype).to_sparse_csr() @ w).abs() <= tol).all())
 
 
 def test_silent_train_gives_zero_current() -> None:
@@ -53,11 +58,14 @@ def test_declines_float_spikes_autograd_and_dense_trains() -> None:
 
 
 @pytest.mark.parametrize("bias", [False, True])
-def test_dense_forward_many_equals_forward_per_step(bias: bool) -> None:
+def test_dense_forward_many_agrees_with_forward_per_step(bias: bool, float_bounds) -> None:
     conn = Dense((4, 25), 60, wmin=0.0, wmax=1.0, bias=bias, generator=torch.Generator().manual_seed(4))
     if bias:
         conn.bias.data.uniform_(-1, 1)
     x = spike_train(30, 1, 100, 0.02, seed=5).reshape(30, 1, 4, 25)
     many = conn.forward_many(x)
     assert many.shape == (30, 1, 60)
-    assert torch.equal(many, torch.stack([conn(x[t]) for t in range(30)]))
+    # the weight sums may differ in rounding (event-driven vs dense order); the bias is added the same way
+    tol = float_bounds.matmul_tolerance(x.flatten(2), conn.w, conn.w.dtype)
+    tol = tol + (2 * float_bounds.unit_roundoff(conn.w.dtype) * (tol + many.abs()) if bias else 0)
+    assert bool(((many - torch.stack([conn(x[t]) for t in range(30)])).abs() <= tol).all())
