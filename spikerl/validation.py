@@ -123,19 +123,18 @@ def number_flag(low: float = -math.inf, high: float = math.inf, low_open: bool =
     ``low_open``; an ``int`` when ``integer``) and turns anything else into a usage error that says why.
 
     ``parser.add_argument("--epsilon", type=number_flag(0, 1))`` makes ``--epsilon 2`` exit with
-    ``argument --epsilon: must be a finite number in [0, 1], got 2.0``, and ``--temperature -1`` (with
-    ``number_flag(0, low_open=True)``) with ``must be a finite number > 0, got -1.0``.
+    ``argument --epsilon: must be a finite number in [0, 1], got 2``, and ``--temperature -1`` (with
+    ``number_flag(0, low_open=True)``) with ``must be a finite number > 0, got -1``.
     """
     def parse(text: str) -> float:
+        kind = "an integer" if integer else "a finite number"
         try:
             value = int(text) if integer else float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {'an integer' if integer else 'a number'}, got {text!r}") \
-                from None
-        try:
-            check_number("value", value, low, high, low_open)
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(str(error).removeprefix("value ")) from None
+            raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
+        too_low = value <= low if low_open else value < low
+        if not math.isfinite(value) or too_low or value > high:
+            raise argparse.ArgumentTypeError(f"must be {kind}{_describe_range(low, high, low_open)}, got {text}")
         return value
 
     parse.__name__ = "int" if integer else "float"
