@@ -206,8 +206,7 @@ class SpikingPolicy(nn.Module):
         plastic = net.connections[self.plastic]
         scale = c.output_drive_mv / m_source
         self.weight_scale.fill_(scale)
-        self.apply_scale()  # the bound wmax = wmax_ratio * scale first: set_weights clips to it (with the
-        # default wmax_ratio >= 2 nothing is clipped)
+        self.apply_scale()  # sets the bound wmax = wmax_ratio * scale, which set_weights then enforces
         plastic.set_weights(torch.rand(plastic.w.shape, generator=g) * 2 * scale)
         self.calibrated.fill_(True)
         net.state = saved

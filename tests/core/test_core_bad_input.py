@@ -35,6 +35,7 @@ def test_check_finite_names_the_parameter_the_count_and_the_first_bad_value():
     with pytest.raises(TypeError, match="lr must be a real number"):
         check_finite("lr", "0.1")
     check_finite("ok", torch.tensor([0.0, -1e30]))
+    check_finite("large", torch.full((4,), 3e38))  # finite values whose float32 sum overflows to inf
     check_finite("ints", torch.tensor([1, 2]))  # integer tensors cannot hold NaN
 
 
