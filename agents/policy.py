@@ -36,6 +36,7 @@ from spikerl.connections import Dense
 from spikerl.network import Network, NetworkState
 from spikerl.neurons import LIF, Input
 from spikerl.traces import TraceParams
+from spikerl.validation import check_finite, check_number
 
 from agents.population_rule import PopulationMSTDPET
 from agents.spaces import check_action_space, check_observation_space
@@ -87,12 +88,11 @@ class SpikingPolicyConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.hidden_size < 0:
             raise ValueError(f"hidden_size must be >= 0, got {self.hidden_size}")
-        if self.input_spikes_per_step <= 0:
-            raise ValueError(f"input_spikes_per_step must be > 0, got {self.input_spikes_per_step}")
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}")
-        if not 0.0 <= self.epsilon <= 1.0:
-            raise ValueError(f"epsilon must lie in [0, 1], got {self.epsilon}")
+        for name in ("input_spikes_per_step", "tau_mem_ms", "output_drive_mv", "wmax_ratio", "temperature"):
+            check_number(name, getattr(self, name), low=0.0, low_open=True)
+        for name in ("hidden_drive_mv", "hidden_spread", "inhibition_mv"):
+            check_number(name, getattr(self, name), low=0.0)
+        check_number("epsilon", self.epsilon, 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,12 @@ class RuleConfig:
     a_minus: float = 0.0
     tau_e_ms: float = 20.0
     baseline_window: int | None = 20
+
+    def __post_init__(self) -> None:
+        for name in ("learning_rate", "tau_plus_ms", "tau_minus_ms", "tau_e_ms"):
+            check_number(name, getattr(self, name), low=0.0, low_open=True)
+        for name in ("a_plus", "a_minus"):
+            check_number(name, getattr(self, name))
 
 
 class SpikingPolicy(nn.Module):
@@ -180,6 +186,7 @@ class SpikingPolicy(nn.Module):
         """
         if bool(self.calibrated):
             return True
+        check_finite("calibration observation", obs)
         c, g = self.config, self.generator
         m_in = float(self.input_probabilities(obs).flatten(1).sum(1).mean())
         if m_in < 0.5:
@@ -190,7 +197,7 @@ class SpikingPolicy(nn.Module):
             n_in = math.prod(self.obs_shape)
             noise = torch.randn(n_in, c.hidden_size, generator=g)
             w = c.hidden_drive_mv / m_in + c.hidden_spread * c.hidden_drive_mv / math.sqrt(m_in) * noise
-            net.connections["X->H"].w.copy_(w)
+            net.connections["X->H"].set_weights(w)
             net.reset(obs.shape[0])
             steps = 4
             spikes = sum(float(net.run({"X": self.encode(obs)}, record=["H.spikes"])["H.spikes"].sum())
@@ -198,10 +205,10 @@ class SpikingPolicy(nn.Module):
             m_source = max(spikes / (steps * c.steps_per_action * obs.shape[0]), 0.5)
         plastic = net.connections[self.plastic]
         scale = c.output_drive_mv / m_source
-        plastic.w.copy_(torch.rand(plastic.w.shape, generator=g) * 2 * scale)
         self.weight_scale.fill_(scale)
+        self.apply_scale()  # sets the bound wmax = wmax_ratio * scale, which set_weights then enforces
+        plastic.set_weights(torch.rand(plastic.w.shape, generator=g) * 2 * scale)
         self.calibrated.fill_(True)
-        self.apply_scale()
         net.state = saved
         return True
 
@@ -242,13 +249,15 @@ class SpikingPolicy(nn.Module):
 
     # --- acting --------------------------------------------------------------------------------------
     def check_observation(self, obs: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """A batch ``[B, *obs_shape]`` as a tensor, or a clear error."""
+        """A batch ``[B, *obs_shape]`` as a tensor, or a clear error (wrong shape, NaN or infinite values:
+        the encoder would turn a NaN pixel silently into "no spike")."""
         x = torch.as_tensor(np.asarray(obs) if not isinstance(obs, torch.Tensor) else obs)
         if tuple(x.shape) == self.obs_shape:
             x = x.unsqueeze(0)
         if tuple(x.shape[1:]) != self.obs_shape:
             raise ValueError(f"expected observation of shape {self.obs_shape} (or a batch [B, "
                              f"{', '.join(map(str, self.obs_shape))}]), got {tuple(x.shape)}")
+        check_finite("observation", x)
         return x.to(self.obs_low.device)
 
     def act(self, obs: torch.Tensor, *, learning: bool, explore: bool) -> tuple[torch.Tensor, dict]:

@@ -148,11 +148,14 @@ def reference_lif(args: argparse.Namespace, result: dict[str, Any]) -> None:
 
 
 def add_lif(sub: Any) -> None:
+    from spikerl.validation import number_flag
+
     p = sub.add_parser("lif", help="N Poisson inputs -> N LIF neurons, all-to-all")
-    p.add_argument("--n", type=int, default=1000, help="inputs and LIF neurons")
-    p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--rate", type=float, default=15.0, help="Poisson input rate, Hz")
-    p.add_argument("--dt", type=float, default=1.0, help="ms")
+    p.add_argument("--n", type=number_flag(1, integer=True), default=1000, help="inputs and LIF neurons")
+    p.add_argument("--steps", type=number_flag(1, integer=True), default=1000)
+    p.add_argument("--rate", type=number_flag(0), default=15.0,
+                   help="Poisson input rate, Hz (above 1000 / dt it saturates, with a warning)")
+    p.add_argument("--dt", type=number_flag(0, low_open=True), default=1.0, help="ms")
     p.add_argument("--count-spikes", action="store_true", help="record output spikes (sanity; adds cost)")
     add_common_arguments(p)
     p.set_defaults(bench=bench_lif, reference_bench=reference_lif, reference_scripts=["bench_lif.py"])
@@ -207,13 +210,17 @@ def reference_dc(args: argparse.Namespace, result: dict[str, Any]) -> None:
 
 
 def add_dc(sub: Any) -> None:
+    from spikerl.validation import number_flag
+
+    positive = number_flag(1, integer=True)
     p = sub.add_parser("dc", help="Diehl & Cook (2015) network: seconds per sample, training and inference")
-    p.add_argument("--n_neurons", "--n-neurons", type=int, default=100, help="excitatory neurons")
-    p.add_argument("--batch_size", "--batch-size", type=int, default=1, help="1: faithful online learning")
-    p.add_argument("--time", type=int, default=250, help="presentation time, ms (reference default 250)")
-    p.add_argument("--dt", type=float, default=1.0, help="ms")
-    p.add_argument("--intensity", type=float, default=128.0, help="rate of a white pixel, Hz (reference: 128)")
-    p.add_argument("--samples", type=int, default=10, help="timed presentations (batches when batch_size > 1)")
+    p.add_argument("--n_neurons", "--n-neurons", type=positive, default=100, help="excitatory neurons")
+    p.add_argument("--batch_size", "--batch-size", type=positive, default=1, help="1: faithful online learning")
+    p.add_argument("--time", type=positive, default=250, help="presentation time, ms (reference default 250)")
+    p.add_argument("--dt", type=number_flag(0, low_open=True), default=1.0, help="ms")
+    p.add_argument("--intensity", type=number_flag(0), default=128.0,
+                   help="rate of a white pixel, Hz (reference: 128)")
+    p.add_argument("--samples", type=positive, default=10, help="timed presentations (batches when batch_size > 1)")
     add_common_arguments(p)
     p.set_defaults(bench=bench_dc, reference_bench=reference_dc, reference_scripts=["bench_dc.py"])
 
@@ -274,6 +281,8 @@ def bench_agent(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_agent(sub: Any) -> None:
+    from spikerl.validation import number_flag
+
     p = sub.add_parser("agent", help="RSTDP agent learning vs the raw environment, env steps per second")
     p.add_argument("--env", default="SpaceInvaders", help="name for envs.make (default: SpaceInvaders)")
     p.add_argument("--n-envs", type=int, default=8, help="environments in one VecEnv batch")
@@ -281,10 +290,10 @@ def add_agent(sub: Any) -> None:
     p.add_argument("--vec-env", choices=("auto", "dummy", "subproc"), default="auto",
                    help="envs in this process or one worker process each; auto: subproc for ALE games with "
                         "several envs, as scripts/play.py")
-    p.add_argument("--hidden-size", type=int, default=None, help="agent hidden layer size (default: as play.py)")
-    p.add_argument("--steps-per-action", type=int, default=None,
+    p.add_argument("--hidden-size", type=number_flag(0, integer=True), default=None, help="agent hidden layer size (default: as play.py)")
+    p.add_argument("--steps-per-action", type=number_flag(1, integer=True), default=None,
                    help="simulation steps per env step (default: as play.py)")
-    p.add_argument("--population-size", type=int, default=None,
+    p.add_argument("--population-size", type=number_flag(1, integer=True), default=None,
                    help="output neurons per action (default: as play.py)")
     p.add_argument("--resize", type=int, nargs=2, default=[42, 42], metavar=("H", "W"),
                    help="frame size for ALE games (default: 42 42, as play.py)")

@@ -18,7 +18,10 @@ the --load one is replaced only with --overwrite.
 Evaluation: with learning frozen, the network's spike counts on the first --n_assign training images
 assign a label to each neuron and fit a linear readout; the test images are classified by all-activity,
 proportion weighting and the linear readout. The last line printed is one JSON object with the settings,
-the accuracies and the wall time.
+the accuracies and the wall time. Settings are those actually used: with --load the checkpoint's model
+(--n_neurons, --time, --dt, --intensity, --stdp_chunk) wins over the flags, which are then warned about and
+listed in "overridden_by_checkpoint"; --n_train / --n_test above the MNIST sizes (60000 / 10000) are clipped
+with a warning ("n_train" is the number used, "n_train_requested" the flag).
 """
 
 from __future__ import annotations
@@ -45,32 +48,42 @@ from spikerl.models.diehl_cook_training import (
     train_unsupervised,
 )
 from spikerl.stopping import StopRequest, run_guarded
+from spikerl.validation import check_device, number_flag
+
+MODEL_DEFAULTS = {"n_neurons": 100, "time": 350.0, "dt": 1.0, "intensity": 63.75,
+                  "stdp_chunk": DiehlAndCookParams.stdp_chunk}
+"""Model flags left unset take these; with ``--load`` the checkpoint's values win (a flag given with another
+value is warned about, and the JSON line's settings give the values used)."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mode", choices=["train", "test"], default="train",
                    help="train (then evaluate) or test a model given by --load (default: train)")
-    p.add_argument("--n_neurons", type=int, default=100, help="excitatory (= inhibitory) neurons (default: 100)")
+    p.add_argument("--n_neurons", type=int, default=None,
+                   help=f"excitatory (= inhibitory) neurons (default: {MODEL_DEFAULTS['n_neurons']})")
     p.add_argument("--n_train", type=int, default=60000, help="training images used per epoch (default: 60000)")
     p.add_argument("--n_test", type=int, default=10000, help="test images classified (default: 10000)")
     p.add_argument("--n_assign", type=int, default=None,
                    help="training images whose frozen responses assign labels and fit the readout "
                         "(default: --n_train)")
     p.add_argument("--n_epochs", type=int, default=1, help="training epochs (default: 1)")
-    p.add_argument("--time", type=float, default=350.0, help="presentation time per image, ms (default: 350)")
-    p.add_argument("--dt", type=float, default=1.0, help="simulation step, ms (default: 1.0)")
-    p.add_argument("--intensity", type=float, default=63.75,
-                   help="firing rate of a white pixel, Hz (default: 63.75, the paper's pixel/4)")
+    p.add_argument("--time", type=number_flag(0, low_open=True), default=None,
+                   help=f"presentation time per image, ms (default: {MODEL_DEFAULTS['time']})")
+    p.add_argument("--dt", type=number_flag(0, low_open=True), default=None,
+                   help=f"simulation step, ms (default: {MODEL_DEFAULTS['dt']})")
+    p.add_argument("--intensity", type=number_flag(0), default=None,
+                   help=f"firing rate of a white pixel, Hz (default: {MODEL_DEFAULTS['intensity']}, the paper's "
+                        "pixel/4; above 1000 / dt it saturates, with a warning)")
     p.add_argument("--batch_size", type=int, default=1,
                    help="images per presentation; 1 = faithful online learning (default: 1)")
     p.add_argument("--learning", choices=["auto", "online", "batched"], default="auto",
                    help="online: weights change every step, one image at a time; batched: a batch is shown "
                         "with frozen weights, then the summed update is applied; auto: online for "
                         "--batch_size 1, else batched (default: auto)")
-    p.add_argument("--stdp_chunk", type=int, default=DiehlAndCookParams.stdp_chunk,
+    p.add_argument("--stdp_chunk", type=number_flag(1, integer=True), default=None,
                    help="batched learning applies the summed update of this many images at a time, clipping and "
-                        f"normalising the weights after each (default: {DiehlAndCookParams.stdp_chunk})")
+                        f"normalising the weights after each (default: {MODEL_DEFAULTS['stdp_chunk']})")
     p.add_argument("--update_interval", type=int, default=250,
                    help="block size of the running accuracy, in training images (default: 250)")
     p.add_argument("--eval_batch_size", type=int, default=500, help="images per batch when evaluating (default: 500)")
@@ -95,13 +108,47 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.mode == "test" and args.load is None:
         p.error("--mode test needs --load CHECKPOINT")
     for name in ("n_neurons", "n_train", "n_test", "batch_size", "update_interval", "eval_batch_size"):
-        if getattr(args, name) <= 0:
+        if getattr(args, name) is not None and getattr(args, name) <= 0:
             p.error(f"--{name} must be positive, got {getattr(args, name)}")
     if args.mode == "train" and args.save and Path(args.save).exists() and not args.overwrite and not (
             args.load and Path(args.save).resolve() == Path(args.load).resolve()):
         p.error(f"--save {args.save} exists (an earlier run's?); pass --overwrite to replace it, or choose another "
                 "path")
+    try:
+        check_device(args.device)
+    except ValueError as error:
+        p.error(f"--device: {error}")
     return args
+
+
+def model_settings(args: argparse.Namespace, model: DiehlAndCook2015 | None) -> tuple[dict, dict]:
+    """The model flags as used, and those a loaded ``model`` overrides.
+
+    Without a model: the flags given, else :data:`MODEL_DEFAULTS`. With a loaded model its parameters win; each
+    flag given with another value is warned about on stderr. Returns ``(used, overridden)`` with
+    ``overridden = {flag: {"requested": ..., "used": ...}}``.
+    """
+    used = {k: getattr(args, k) if getattr(args, k) is not None else v for k, v in MODEL_DEFAULTS.items()}
+    if model is None:
+        return used, {}
+    params = model.params
+    used = {"n_neurons": params.n_neurons, "time": params.time_ms, "dt": params.dt_ms,
+            "intensity": params.intensity_hz, "stdp_chunk": params.stdp_chunk}
+    overridden = {k: {"requested": getattr(args, k), "used": v} for k, v in used.items()
+                  if getattr(args, k) is not None and getattr(args, k) != v}
+    for k, values in overridden.items():
+        print(f"warning: --{k} {values['requested']} is ignored: the checkpoint {args.load} has {k} {values['used']}",
+              file=sys.stderr, flush=True)
+    return used, overridden
+
+
+def clip_to_dataset(name: str, requested: int, available: int, split: str) -> int:
+    """``requested`` images, or all ``available`` ones with a warning on stderr when more were asked for."""
+    if requested <= available:
+        return requested
+    print(f"warning: --{name} {requested} exceeds the {available} MNIST {split} images; using {available}",
+          file=sys.stderr, flush=True)
+    return available
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -120,11 +167,13 @@ def main(argv: list[str] | None = None) -> dict:
 
     train_x, train_y = load_mnist("train", root=args.data)
     test_x, test_y = load_mnist("test", root=args.data)
-    train_x, train_y = train_x[:args.n_train], train_y[:args.n_train]
-    test_x, test_y = test_x[:args.n_test], test_y[:args.n_test]
+    n_train = clip_to_dataset("n_train", args.n_train, train_x.shape[0], "training")
+    n_test = clip_to_dataset("n_test", args.n_test, test_x.shape[0], "test")
+    train_x, train_y = train_x[:n_train], train_y[:n_train]
+    test_x, test_y = test_x[:n_test], test_y[:n_test]
 
     generator = torch.Generator(device=device).manual_seed(args.seed)
-    progress, running = TrainingProgress(), RunningAccuracy(args.update_interval, args.n_neurons)
+    progress, running = TrainingProgress(), None
     if args.load:
         model, extra, tensors = DiehlAndCook2015.load(args.load, map_location=device)
         progress = progress_from_dict(extra.get("progress", {}))
@@ -134,12 +183,19 @@ def main(argv: list[str] | None = None) -> dict:
         if running_state and running_state["counts"].shape[1] == model.n_neurons:
             running = RunningAccuracy(int(running_state["counts"].shape[0]), model.n_neurons)
             running.load_state_dict(running_state)
+        used, overridden = model_settings(args, model)
     else:
-        model = DiehlAndCook2015(n_neurons=args.n_neurons, time_ms=args.time, dt_ms=args.dt,
-                                 intensity_hz=args.intensity, stdp_chunk=args.stdp_chunk,
+        used, overridden = model_settings(args, None)
+        model = DiehlAndCook2015(n_neurons=used["n_neurons"], time_ms=used["time"], dt_ms=used["dt"],
+                                 intensity_hz=used["intensity"], stdp_chunk=used["stdp_chunk"],
                                  generator=torch.Generator().manual_seed(args.seed)).to(device)
+    if running is None:
+        running = RunningAccuracy(args.update_interval, model.n_neurons)
+    n_assign = min(args.n_assign or n_train, n_train)
     settings = {k: v for k, v in vars(args).items()}
-    settings.update(learning=learning, model=model.config())
+    settings.update(used, learning=learning, n_train=n_train, n_train_requested=args.n_train, n_test=n_test,
+                    n_test_requested=args.n_test, n_assign=n_assign, overridden_by_checkpoint=overridden,
+                    model=model.config())
 
     def checkpoint(prog: TrainingProgress, run: RunningAccuracy) -> None:
         if args.save:
@@ -174,7 +230,6 @@ def main(argv: list[str] | None = None) -> dict:
     train_samples = progress.samples - trained_before
 
     eval_start = time.perf_counter()
-    n_assign = min(args.n_assign or args.n_train, train_x.shape[0])
     eval_generator = torch.Generator(device=device).manual_seed(args.seed + 1)
     assign_counts = collect_counts(model, train_x[:n_assign], args.eval_batch_size, eval_generator,
                                    not args.no_progress, "assign (train)")

@@ -10,12 +10,16 @@ on two identically built and seeded evaluation envs. Prints a table, then one JS
 stdout)::
 
     {"env": ..., "agent_mean": ..., "agent_std": ..., "random_mean": ..., "random_std": ..., "episodes": ...,
-     "timesteps": ..., "train_seconds": ..., "selected": {...} or null, "protocol": {...}}
+     "timesteps": ..., "train_seconds": ..., "selected": {...} or null, "protocol": {...}, "settings": {...},
+     "overridden_by_checkpoint": {...}}
 
 ``protocol`` is :func:`envs.describe_protocol` of the evaluation env (preprocessing, frame skip, sticky actions,
 episode limits); ``timesteps`` is the number of env steps the scored agent was trained for (in this run or, with
 ``--load``, in total); ``selected`` describes the validated checkpoint (its ``timesteps``, the run's
-``trained_timesteps``, its ``validation_mean``) or is null when no validation ran.
+``trained_timesteps``, its ``validation_mean``) or is null when no validation ran. ``settings`` are the
+hyperparameters of the scored agent, as used; with ``--load``/``--resume`` the checkpoint's settings win over the
+agent flags, and ``overridden_by_checkpoint`` lists each agent flag given with another value
+(``{"population_size": {"requested": 8, "used": 16}}``; also warned about on stderr).
 
 Training is never lost. Before training, the save path is checked to be writable. Ctrl-C (SIGINT) or SIGTERM
 during training lets the current env step finish, saves the agent and prints the ``--resume`` command; the exit
@@ -55,6 +59,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from spikerl.validation import check_device, number_flag
 
 #: Env steps trained by default: about 5 to 10 minutes on the 2-core development CPU for an ALE game with the
 #: defaults below (SpaceInvaders, 8 subprocess envs: 271 s of training including 8 validations when alone on the
@@ -137,22 +143,23 @@ def build_parser() -> argparse.ArgumentParser:
     agent = parser.add_argument_group("agent", "R-STDP settings; unset flags take the ALE defaults "
                                                f"{ATARI_DEFAULTS} for ALE games (None: the agent's default) and "
                                                "the agent's own defaults for other envs")
-    agent.add_argument("--hidden-size", type=int, default=None,
+    agent.add_argument("--hidden-size", type=number_flag(0, integer=True), default=None,
                        help="LIF neurons in the fixed random hidden layer (0: pixels connect to the output)")
-    agent.add_argument("--population-size", type=int, default=None, help="output neurons per action")
-    agent.add_argument("--steps-per-action", type=int, default=None,
+    agent.add_argument("--population-size", type=number_flag(1, integer=True), default=None,
+                       help="output neurons per action")
+    agent.add_argument("--steps-per-action", type=number_flag(1, integer=True), default=None,
                        help="simulation steps (ms) per env step")
-    agent.add_argument("--input-spikes-per-step", type=float, default=None,
+    agent.add_argument("--input-spikes-per-step", type=number_flag(0, low_open=True), default=None,
                        help="expected input spikes per simulation step, spread over the pixels by intensity")
-    agent.add_argument("--learning-rate", type=float, default=None,
+    agent.add_argument("--learning-rate", type=number_flag(0, low_open=True), default=None,
                        help="MSTDPET learning rate, in units of the initial mean weight")
-    agent.add_argument("--tau-e-ms", type=float, default=None,
+    agent.add_argument("--tau-e-ms", type=number_flag(0, low_open=True), default=None,
                        help="eligibility trace time constant, ms (a reward k env steps after a pairing sees "
                             "exp(-k * steps_per_action / tau_e_ms) of it)")
-    agent.add_argument("--temperature", type=float, default=None,
+    agent.add_argument("--temperature", type=number_flag(0, low_open=True), default=None,
                        help="softmax temperature (spikes) of the exploring policy over the action populations' spike "
                             "counts")
-    agent.add_argument("--epsilon", type=float, default=None,
+    agent.add_argument("--epsilon", type=number_flag(0, 1), default=None,
                        help="probability per env step of a uniformly random action while training")
     return parser
 
@@ -167,6 +174,23 @@ def agent_kwargs(args: argparse.Namespace, ale: bool) -> dict[str, Any]:
         if value is not None:
             kwargs[name] = value
     return kwargs
+
+
+def checkpoint_overrides(args: argparse.Namespace, used: dict[str, Any], path: str | None
+                         ) -> dict[str, dict[str, Any]]:
+    """Agent flags given on the command line that a loaded agent (``--load``/``--resume`` ``path``) overrides.
+
+    The checkpoint's settings ``used`` win: each such flag is named on stderr with the value actually used.
+    Returns ``{name: {"requested": flag value, "used": checkpoint value}}`` (empty without ``path``).
+    """
+    if not path:
+        return {}
+    overridden = {name: {"requested": getattr(args, name), "used": used[name]} for name in AGENT_FLAGS
+                  if getattr(args, name) is not None and getattr(args, name) != used[name]}
+    for name, values in overridden.items():
+        print(f"warning: --{name.replace('_', '-')} {values['requested']} is ignored: the agent loaded from {path} "
+              f"uses {name}={values['used']}", file=sys.stderr, flush=True)
+    return overridden
 
 
 class UniformRandomPolicy:
@@ -337,6 +361,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             build_parser().error(f"--{flag}: no such file {getattr(args, flag)!r}")
     if args.load and args.resume:
         build_parser().error("--load (just play) and --resume (train on) exclude each other")
+    try:
+        check_device(args.device)
+    except ValueError as error:
+        build_parser().error(f"--device: {error}")
     warnings.filterwarnings("ignore", message="rich is experimental")
     import torch
 
@@ -385,6 +413,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         else:
             model = RSTDP("SpikingPolicy", train_env, seed=args.seed, device=args.device,
                           tensorboard_log=tensorboard, **agent_kwargs(args, ale))
+    overridden = checkpoint_overrides(args, model.hyperparameters(), args.load or args.resume)
     train_seconds, selected = 0.0, None
     if train and args.timesteps > 0:
         if args.resume:
@@ -453,7 +482,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result = {"env": env_id, "agent_mean": float(agent_mean), "agent_std": float(agent_std),
               "random_mean": float(random_mean), "random_std": float(random_std), "episodes": args.eval_episodes,
               "timesteps": int(model.num_timesteps), "train_seconds": round(train_seconds, 2), "selected": selected,
-              "protocol": protocol}
+              "protocol": protocol, "settings": model.hyperparameters(), "overridden_by_checkpoint": overridden}
     print(f"\n{env_id}: greedy R-STDP agent vs uniformly random policy, {args.eval_episodes} episodes each "
           f"(eval seeds {eval_seed}..)")
     print(f"{'policy':<8} {'return (mean +- std)':>22} {'episodes':>9}")

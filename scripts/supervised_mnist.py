@@ -36,6 +36,8 @@ from typing import Any, Callable
 
 import torch
 
+from spikerl.validation import check_device, number_flag
+
 SURROGATE_DEFAULTS: dict[str, Any] = {
     "n_epochs": 2, "batch_size": 32, "lr": 5e-3, "time": 6, "n_train": 60_000, "n_test": 10_000,
     "seed": 0, "surrogate": "fast_sigmoid", "channels": [12, 64],
@@ -58,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"total training epochs; a resumed run continues up to this number "
                              f"(surrogate default {d['n_epochs']})")
     parser.add_argument("--batch_size", type=int, default=None, help=f"samples per step (default {d['batch_size']})")
-    parser.add_argument("--lr", type=float, default=None,
+    parser.add_argument("--lr", type=number_flag(0, low_open=True), default=None,
                         help=f"peak learning rate of Adam; warm-up then cosine decay to 0 (default {d['lr']})")
     parser.add_argument("--time", type=int, default=None,
                         help=f"simulation steps per sample, dt = 1 ms (default {d['time']})")
@@ -222,15 +224,18 @@ def check_save_path(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        check_device(args.device)
+    except ValueError as error:
+        parser.error(f"--device: {error}")
     if args.save:
         check_save_path(args)
     if args.threads is not None:
         if args.threads <= 0:
             raise SystemExit(f"error: --threads must be a positive integer, got {args.threads}")
         torch.set_num_threads(args.threads)
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit(f"error: --device {args.device} asked for but CUDA is not available")
     start = time.perf_counter()
     result = METHODS[args.method](args)
     result = {

@@ -42,6 +42,7 @@ from spikerl.neurons.base import NeuronLayer, check_positive
 from spikerl.neurons.input import Input
 from spikerl.plasticity.base import LearningRule
 from spikerl.traces import trace_step
+from spikerl.validation import check_finite
 
 TensorMap = Mapping[str, torch.Tensor]
 
@@ -202,8 +203,9 @@ class Network(nn.Module):
         """Simulate ``T`` steps for the whole batch.
 
         Args:
-            inputs: per layer, ``[T, B, *shape]``: spikes for :class:`Input` layers, injected current (mV per
-                step) for the others.
+            inputs: per layer, ``[T, B, *shape]``: spikes for :class:`Input` layers (bool, or 0/1 values; other
+                values raise ``ValueError``), injected current (mV per step, finite) for the others. Checked
+                once per call (one boolean read back per tensor, also on CUDA), never per step.
             steps: ``T``; optional when ``inputs`` are given (must then agree with them).
             learning: apply the connections' learning rules at every step.
             reward: for reward-modulated rules: a number, ``[B]`` (the same every step) or ``[T, B]``.
@@ -490,6 +492,7 @@ class Network(nn.Module):
             if B is not None and x.shape[1] != B:
                 raise ValueError(f"inputs disagree on batch size: {B} and {x.shape[1]} (layer {name!r})")
             T, B = x.shape[0], x.shape[1]
+            self._check_input_values(name, layer, x)
             if not isinstance(layer, Input) and not x.is_floating_point():
                 inputs[name] = x.to(layer.dtype)
         if T is None:
@@ -502,6 +505,25 @@ class Network(nn.Module):
                     raise ValueError(f"network state is on {s.device} but layer {name!r} is on "
                                      f"{self.layers[name].device}; call reset() after moving the network")
         return T, B
+
+    @staticmethod
+    def _check_input_values(name: str, layer: NeuronLayer, x: torch.Tensor) -> None:
+        """Spikes for an :class:`Input` layer must be bool or 0/1; currents for the others must be finite.
+
+        One reduction and one boolean read back per input tensor and run (never per step).
+        """
+        if isinstance(layer, Input):
+            if x.dtype == torch.bool:
+                return
+            bad = (x != 0) & (x != 1)
+            if bool(bad.any()):
+                first = tuple(int(i) for i in bad.nonzero()[0])
+                raise ValueError(
+                    f"input for Input layer {name!r} must be spikes (bool, or 0/1 values), but the {x.dtype} tensor "
+                    f"holds {int(bad.sum())} other value(s) (first: {x[first].item()} at index {list(first)}); "
+                    "encode rates or intensities into spikes first (spikerl.encoding.poisson, bernoulli, ...)")
+        else:
+            check_finite(f"input current for layer {name!r}", x)
 
     def _check_masks(self, masks: TensorMap, T: int, B: int, what: str) -> dict[str, torch.Tensor]:
         out = {}

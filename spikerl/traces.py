@@ -38,6 +38,8 @@ class TraceParams:
             raise ValueError(f"trace tau_ms must be a positive number, got {self.tau_ms!r}")
         if self.mode not in ("additive", "nearest"):
             raise ValueError(f"trace mode must be 'additive' or 'nearest', got {self.mode!r}")
+        if not math.isfinite(self.scale):
+            raise ValueError(f"trace scale must be a finite number, got {self.scale!r}")
 
     def decay(self, dt_ms: float) -> float:
         """Exact per-step decay factor ``exp(-dt / tau)``."""

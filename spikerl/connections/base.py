@@ -12,6 +12,10 @@ A connection owns its weights and knows two things:
 Weights are kept within ``[wmin, wmax]`` after every update; ``norm`` rescales the incoming weights of
 each target neuron so they sum to ``norm`` (Diehl & Cook's normalisation, applied by the network after
 each learning run); ``mask`` (bool, weight-shaped, True where a synapse exists) keeps absent synapses at 0.
+
+Weights must be finite wherever they enter: initial weights, :meth:`Connection.set_weights` and
+``load_state_dict`` raise ``ValueError`` on NaN or infinite values (a single NaN weight would silently turn
+every current it touches into NaN).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import torch
 from torch import nn
 
 from spikerl.neurons.base import Shape, as_shape
+from spikerl.validation import check_finite
 
 
 class Connection(nn.Module):
@@ -39,6 +44,8 @@ class Connection(nn.Module):
                  wmin: float = -math.inf, wmax: float = math.inf, norm: float | None = None,
                  bias: bool = False) -> None:
         super().__init__()
+        if math.isnan(wmin) or math.isnan(wmax):
+            raise ValueError(f"wmin and wmax must be numbers or +-inf (no bound), got wmin={wmin}, wmax={wmax}")
         if wmin > wmax:
             raise ValueError(f"wmin ({wmin}) must not exceed wmax ({wmax})")
         if norm is not None and not (math.isfinite(norm) and norm > 0):
@@ -121,6 +128,19 @@ class Connection(nn.Module):
         self.enforce_constraints()
 
     @torch.no_grad()
+    def set_weights(self, w: torch.Tensor) -> None:
+        """Replace the weights by ``w`` (shaped like :attr:`weight`, finite), then enforce the mask and the
+        bounds ``[wmin, wmax]``. Raises ``ValueError`` on a wrong shape or a NaN/infinite value, before any
+        weight changes."""
+        w = torch.as_tensor(w)
+        if tuple(w.shape) != tuple(self.weight.shape):
+            raise ValueError(f"{type(self).__name__}.set_weights: expected weights of shape "
+                             f"{list(self.weight.shape)}, got {list(w.shape)}")
+        check_finite(f"{type(self).__name__} weights", w)
+        self.weight.copy_(w)
+        self.enforce_constraints()
+
+    @torch.no_grad()
     def enforce_constraints(self) -> None:
         """Clamp weights to ``[wmin, wmax]`` and zero masked-out synapses."""
         w = self.weight
@@ -139,6 +159,10 @@ class Connection(nn.Module):
         self.weight.mul_(self.norm / torch.where(sums == 0, torch.ones_like(sums), sums))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+        for name in self._parameters:  # weights and bias: refuse NaN/inf before anything is copied
+            if prefix + name in state_dict:
+                check_finite(f"{type(self).__name__} {name!r} in the loaded state dict ({prefix + name})",
+                             state_dict[prefix + name])
         # A saved mask is loaded into a connection built without one (e.g. rebuilt from its config).
         key = prefix + "mask"
         if key in state_dict and self.mask is None:
@@ -172,6 +196,7 @@ def init_weights(shape: tuple[int, ...], w: torch.Tensor | None, wmin: float, wm
         w = torch.as_tensor(w, dtype=torch.get_default_dtype() if not torch.is_tensor(w) else w.dtype)
         if tuple(w.shape) != tuple(shape):
             raise ValueError(f"expected weights of shape {list(shape)}, got {list(w.shape)}")
+        check_finite("initial weights w", w)
         return w.clone()
     u = torch.rand(shape, generator=generator)
     if math.isfinite(wmin) and math.isfinite(wmax):

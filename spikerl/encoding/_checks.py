@@ -13,6 +13,10 @@ import numbers
 
 import torch
 
+from spikerl.validation import check_number
+
+__all__ = ["check_steps", "check_number", "check_tensor", "check_range", "check_generator"]
+
 
 def check_steps(steps: int) -> int:
     """Return ``steps`` as an ``int`` or raise: it must be a positive integer (not a bool or a float)."""
@@ -21,20 +25,6 @@ def check_steps(steps: int) -> int:
     if steps <= 0:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
     return int(steps)
-
-
-def check_number(name: str, value: float, low: float = -math.inf, high: float = math.inf,
-                 low_open: bool = False) -> float:
-    """Return ``value`` as a ``float`` if it is a finite real number in ``[low, high]`` (``(low, high]`` when
-    ``low_open``), else raise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    too_low = value <= low if low_open else value < low
-    if not math.isfinite(value) or too_low or value > high:
-        left = "(" if low_open else "["
-        raise ValueError(f"{name} must be a finite number in {left}{low}, {high}], got {value!r}")
-    return value
 
 
 def check_tensor(name: str, x: object, floating: bool = True, min_dim: int = 1) -> torch.Tensor:

@@ -11,13 +11,16 @@ from __future__ import annotations
 import torch
 
 from spikerl.encoding._checks import check_number, check_steps, check_tensor
+from spikerl.validation import check_finite
 
 
 def repeat(x: torch.Tensor, steps: int) -> torch.Tensor:
     """Repeat ``x`` (float ``[B, *shape]``) over ``steps`` time steps: a new float tensor ``[steps, B, *shape]``
-    (a copy, not a view, so writing into it never touches ``x``) with the dtype and device of ``x``."""
+    (a copy, not a view, so writing into it never touches ``x``) with the dtype and device of ``x``. ``x`` must be
+    finite: a NaN current would silently poison every membrane it reaches."""
     steps = check_steps(steps)
     x = check_tensor("x", x)
+    check_finite("x", x)
     return x.unsqueeze(0).expand(steps, *x.shape).clone()
 
 

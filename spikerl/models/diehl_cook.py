@@ -88,6 +88,7 @@ from spikerl.models.diehl_cook_online import batch_presentation, online_presenta
 from spikerl.network import Network
 from spikerl.neurons import LIF, AdaptiveLIF, Input
 from spikerl.neurons.base import check_positive
+from spikerl.validation import check_fields_finite, warn_if_saturated
 from spikerl.plasticity import PostPre
 from spikerl.traces import TraceParams, trace_step
 
@@ -185,6 +186,9 @@ class DiehlAndCookParams:
             raise ValueError(f"trace_mode must be 'nearest' or 'additive', got {self.trace_mode!r}")
         if self.steps < 1:
             raise ValueError(f"time_ms={self.time_ms} is shorter than one step of dt_ms={self.dt_ms}")
+        check_fields_finite(self)
+        warn_if_saturated("intensity_hz + max_boosts * intensity_step_hz (the rate of a white pixel after the last "
+                          "boost)", self.intensity_hz + self.max_boosts * self.intensity_step_hz, self.dt_ms)
 
     @property
     def steps(self) -> int:

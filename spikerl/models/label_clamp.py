@@ -90,6 +90,7 @@ from spikerl.models.diehl_cook_training import (
 )
 from spikerl.network import Network
 from spikerl.stopping import run_guarded
+from spikerl.validation import warn_if_saturated
 
 CHECKPOINT_KEY = "label_clamp"
 """Key of the :class:`LabelClampParams` in the ``extra`` metadata of a Diehl & Cook checkpoint."""
@@ -127,7 +128,9 @@ class LabelClampParams:
                 raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
 
     def clamp_prob(self, dt_ms: float) -> float:
-        """Per-step probability of a forced spike: ``clamp_rate_hz * dt_ms / 1000`` (at most 1)."""
+        """Per-step probability of a forced spike: ``clamp_rate_hz * dt_ms / 1000`` (at most 1: a higher rate
+        saturates, with a warning)."""
+        warn_if_saturated("clamp_rate_hz", self.clamp_rate_hz, dt_ms)
         return min(1.0, self.clamp_rate_hz * dt_ms / 1000.0)
 
 

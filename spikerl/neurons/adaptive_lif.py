@@ -26,6 +26,7 @@ from spikerl import kernels
 from spikerl.neurons import phases
 from spikerl.neurons.base import NeuronLayer, check_positive
 from spikerl.traces import TraceParams
+from spikerl.validation import check_fields_finite
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class AdaptiveLIFParams:
     one_spike: bool = True
 
     def __post_init__(self) -> None:
+        check_fields_finite(self, allow_inf=("tau_mem_ms", "tau_theta_ms"))
         check_positive("tau_mem_ms", self.tau_mem_ms, allow_inf=True)
         check_positive("tau_theta_ms", self.tau_theta_ms, allow_inf=True)
         for name in ("refractory_ms", "theta_plus_mv"):

@@ -24,6 +24,7 @@ import torch
 from spikerl.neurons import phases
 from spikerl.neurons.base import NeuronLayer, check_positive
 from spikerl.traces import TraceParams
+from spikerl.validation import check_fields_finite
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class CurrentLIFParams:
     v_min_mv: float | None = None
 
     def __post_init__(self) -> None:
+        check_fields_finite(self)
         check_positive("tau_mem_ms", self.tau_mem_ms)
         check_positive("tau_syn_ms", self.tau_syn_ms)
         if self.refractory_ms < 0:

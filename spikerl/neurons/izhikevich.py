@@ -35,6 +35,7 @@ import torch
 from spikerl.neurons import phases
 from spikerl.neurons.base import NeuronLayer
 from spikerl.traces import TraceParams
+from spikerl.validation import check_fields_finite
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class IzhikevichParams:
     substeps: int = 2
 
     def __post_init__(self) -> None:
+        check_fields_finite(self)
         if self.refractory_ms < 0:
             raise ValueError(f"refractory_ms must be >= 0, got {self.refractory_ms}")
         if isinstance(self.substeps, bool) or not isinstance(self.substeps, int) or self.substeps < 1:

@@ -22,6 +22,7 @@ from spikerl import kernels
 from spikerl.neurons import phases
 from spikerl.neurons.base import NeuronLayer, check_positive
 from spikerl.traces import TraceParams
+from spikerl.validation import check_fields_finite
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class LIFParams:
     v_min_mv: float | None = None
 
     def __post_init__(self) -> None:
+        check_fields_finite(self, allow_inf=("tau_mem_ms",))
         check_positive("tau_mem_ms", self.tau_mem_ms, allow_inf=True)
         if self.refractory_ms < 0:
             raise ValueError(f"refractory_ms must be >= 0, got {self.refractory_ms}")

@@ -21,6 +21,7 @@ import torch
 from spikerl.neurons import phases
 from spikerl.neurons.base import NeuronLayer
 from spikerl.traces import TraceParams
+from spikerl.validation import check_fields_finite
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class McCullochPittsParams:
     refractory_ms: float = 0.0
 
     def __post_init__(self) -> None:
+        check_fields_finite(self)
         if self.refractory_ms < 0:
             raise ValueError(f"refractory_ms must be >= 0, got {self.refractory_ms}")
 

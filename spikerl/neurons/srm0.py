@@ -36,6 +36,7 @@ import torch
 from spikerl.neurons import phases
 from spikerl.neurons.base import NeuronLayer, check_positive
 from spikerl.traces import TraceParams
+from spikerl.validation import check_fields_finite
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class SRM0Params:
     delta_u_mv: float = 5.0
 
     def __post_init__(self) -> None:
+        check_fields_finite(self)
         check_positive("tau_mem_ms", self.tau_mem_ms)
         check_positive("rho0_per_ms", self.rho0_per_ms)
         check_positive("delta_u_mv", self.delta_u_mv)

@@ -25,6 +25,7 @@ from torch import nn
 
 from spikerl.connections.base import Connection
 from spikerl.traces import TraceParams, trace_step, trace_train
+from spikerl.validation import check_number
 
 
 class TraceState(NamedTuple):
@@ -48,10 +49,8 @@ class LearningRule(nn.Module):
         super().__init__()
         if reduction not in ("sum", "mean"):
             raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
-        if weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
         self.pre_trace, self.post_trace = pre_trace, post_trace
-        self.reduction, self.weight_decay = reduction, float(weight_decay)
+        self.reduction, self.weight_decay = reduction, check_number("weight_decay", weight_decay, low=0.0)
 
     needs_reward: bool = False
 

@@ -19,6 +19,7 @@ import torch
 from spikerl.connections.base import Connection
 from spikerl.plasticity.base import LearningRule, TraceState
 from spikerl.traces import TraceParams
+from spikerl.validation import check_number
 
 
 class Hebbian(LearningRule):
@@ -36,7 +37,7 @@ class Hebbian(LearningRule):
                  pre_trace: TraceParams = TraceParams(), post_trace: TraceParams = TraceParams(),
                  reduction: Literal["sum", "mean"] = "sum", weight_decay: float = 0.0) -> None:
         super().__init__(pre_trace, post_trace, reduction, weight_decay)
-        self.nu_pre, self.nu_post = float(nu_pre), float(nu_post)
+        self.nu_pre, self.nu_post = check_number("nu_pre", nu_pre), check_number("nu_post", nu_post)
 
     def step(self, connection: Connection, pre: torch.Tensor, post: torch.Tensor, state: TraceState,
              reward: torch.Tensor | None, dt_ms: float) -> tuple[torch.Tensor, TraceState]:

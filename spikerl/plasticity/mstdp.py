@@ -25,6 +25,7 @@ from spikerl.connections.base import Connection
 from spikerl.plasticity.base import TraceState
 from spikerl.plasticity.reward import RewardModulatedRule
 from spikerl.traces import TraceParams
+from spikerl.validation import check_number
 
 
 class MSTDP(RewardModulatedRule):
@@ -44,7 +45,7 @@ class MSTDP(RewardModulatedRule):
                  reduction: Literal["sum", "mean"] = "sum", weight_decay: float = 0.0,
                  baseline_window: int | None = None) -> None:
         super().__init__(a_plus, a_minus, pre_trace, post_trace, reduction, weight_decay, baseline_window)
-        self.lr = float(lr)
+        self.lr = check_number("lr", lr)
 
     def step(self, connection: Connection, pre: torch.Tensor, post: torch.Tensor, state: TraceState,
              reward: torch.Tensor | None, dt_ms: float) -> tuple[torch.Tensor | None, TraceState]:

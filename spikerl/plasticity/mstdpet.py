@@ -37,6 +37,7 @@ from spikerl.neurons.base import check_positive
 from spikerl.plasticity.base import TraceState
 from spikerl.plasticity.reward import RewardModulatedRule
 from spikerl.traces import TraceParams, decay_powers, trace_summary
+from spikerl.validation import check_number
 
 
 class EligibilityState(NamedTuple):
@@ -66,7 +67,7 @@ class MSTDPET(RewardModulatedRule):
                  baseline_window: int | None = None) -> None:
         super().__init__(a_plus, a_minus, pre_trace, post_trace, reduction, weight_decay, baseline_window)
         check_positive("tau_e_ms", tau_e_ms)
-        self.lr, self.tau_e_ms = float(lr), float(tau_e_ms)
+        self.lr, self.tau_e_ms = check_number("lr", lr), float(tau_e_ms)
 
     def initial_state(self, connection: Connection, batch_size: int) -> EligibilityState:
         """Zero traces and zero eligibility ``[B, *weight.shape]``."""

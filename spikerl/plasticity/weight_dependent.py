@@ -26,6 +26,7 @@ import torch
 from spikerl.connections.base import Connection
 from spikerl.plasticity.base import LearningRule, TraceState
 from spikerl.traces import TraceParams
+from spikerl.validation import check_number
 
 
 class WeightDependentPostPre(LearningRule):
@@ -43,7 +44,7 @@ class WeightDependentPostPre(LearningRule):
                  pre_trace: TraceParams = TraceParams(), post_trace: TraceParams = TraceParams(),
                  reduction: Literal["sum", "mean"] = "sum", weight_decay: float = 0.0) -> None:
         super().__init__(pre_trace, post_trace, reduction, weight_decay)
-        self.nu_pre, self.nu_post = float(nu_pre), float(nu_post)
+        self.nu_pre, self.nu_post = check_number("nu_pre", nu_pre), check_number("nu_post", nu_post)
 
     def check(self, connection: Connection) -> None:
         """Raise ``ValueError`` unless the connection has finite ``wmin`` and ``wmax``."""

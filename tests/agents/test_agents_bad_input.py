@@ -87,3 +87,80 @@ def test_non_finite_reward_raises_before_touching_the_weights(corrupt_reward_aft
     torch.testing.assert_close(model.policy.network.rules[plastic].baseline.value, baseline, rtol=0, atol=0)
     assert torch.isfinite(model.policy.network.connections[plastic].w).all()
     assert model.num_timesteps == 10  # the bad step is not counted
+
+
+@pytest.mark.parametrize("name", ["learning_rate", "temperature", "epsilon", "input_spikes_per_step", "tau_mem_ms",
+                                  "hidden_drive_mv", "hidden_spread", "output_drive_mv", "wmax_ratio", "inhibition_mv",
+                                  "tau_plus_ms", "tau_minus_ms", "a_plus", "a_minus", "tau_e_ms"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_hyperparameters_are_refused_by_name(name, bad):
+    with pytest.raises(ValueError, match=f"{name} must be a finite number"):
+        RSTDP("SpikingPolicy", envs.make_vec(PATTERN, n_envs=1, seed=0), **{name: bad})
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"learning_rate": 0.0}, r"learning_rate must be a finite number > 0, got 0.0"),
+    ({"learning_rate": -0.01}, r"learning_rate must be a finite number > 0"),
+    ({"temperature": -1.0}, r"temperature must be a finite number > 0, got -1.0"),
+    ({"epsilon": -0.1}, r"epsilon must be a finite number in \[0, 1\]"),
+    ({"tau_e_ms": 0.0}, r"tau_e_ms must be a finite number > 0"),
+    ({"inhibition_mv": -1.0}, r"inhibition_mv must be a finite number >= 0"),
+])
+def test_out_of_range_hyperparameters_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        RSTDP("SpikingPolicy", envs.make_vec(PATTERN, n_envs=1, seed=0), **kwargs)
+
+
+class VectorEnv(gym.Env):
+    """Box(0, 1, (4,)) float observations, 2 actions, reward 1 for action 0; from its ``nan_after``-th step on
+    (counted over its life) the observation holds a NaN."""
+
+    observation_space = spaces.Box(0.0, 1.0, (4,), np.float32)
+    action_space = spaces.Discrete(2)
+
+    def __init__(self, nan_after: int | None = None) -> None:
+        self.nan_after, self.steps = nan_after, 0
+
+    def _obs(self) -> np.ndarray:
+        obs = np.array([0.9, 0.1, 0.8, 0.4], dtype=np.float32)
+        if self.nan_after is not None and self.steps >= self.nan_after:
+            obs[2] = np.nan
+        return obs
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return self._obs(), {}
+
+    def step(self, action):
+        self.steps += 1
+        return self._obs(), float(action == 0), False, self.steps % 10 == 0, {}
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_predict_refuses_non_finite_observations(bad):
+    model = RSTDP("SpikingPolicy", VectorEnv(), seed=0)
+    obs = np.array([[0.5, 0.5, bad, 0.5]], dtype=np.float32)
+    with pytest.raises(ValueError, match=r"observation must be finite, found 1 NaN or infinite value\(s\) among 4 "
+                                         r"\(first: .* at index \[0, 2\]\)"):
+        model.predict(obs)
+
+
+def test_calibration_refuses_non_finite_observations():
+    """A NaN pixel in the first observations would make the measured input rate NaN and every weight NaN."""
+    model = RSTDP("SpikingPolicy", VectorEnv(), seed=0)
+    policy = model.policy
+    with pytest.raises(ValueError, match="calibration observation must be finite"):
+        policy.calibrate(torch.tensor([[0.5, float("nan"), 0.5, 0.5]]))
+    assert not bool(policy.calibrated)
+    assert torch.equal(policy.network.connections[policy.plastic].w, torch.zeros_like(policy.network.connections[
+        policy.plastic].w))
+
+
+def test_learn_stops_at_the_first_non_finite_observation_with_finite_weights():
+    """The env's 6th observation holds a NaN: learn raises when it is about to be encoded, so the weights never
+    see it (a NaN pixel would otherwise be encoded silently as a pixel that never spikes)."""
+    model = RSTDP("SpikingPolicy", VectorEnv(nan_after=6), seed=0)
+    with pytest.raises(ValueError, match="observation must be finite"):
+        model.learn(20)
+    assert model.num_timesteps == 6  # 6 steps taken; the 7th would have acted on the NaN observation
+    assert torch.isfinite(model.policy.network.connections[model.policy.plastic].w).all()

@@ -76,7 +76,8 @@ def test_label_members_marks_the_label_group():
 # --- params and the clamp train -------------------------------------------------------------------------
 def test_params_validate_and_convert_rate_to_probability():
     assert LabelClampParams(clamp_rate_hz=40.0).clamp_prob(0.5) == pytest.approx(40.0 * 0.5 / 1000)
-    assert LabelClampParams(clamp_rate_hz=5000.0).clamp_prob(1.0) == 1.0
+    with pytest.warns(RuntimeWarning, match="clamp_rate_hz = 5000 Hz exceeds 1000 / dt = 1000 Hz"):
+        assert LabelClampParams(clamp_rate_hz=5000.0).clamp_prob(1.0) == 1.0  # saturated
     with pytest.raises(ValueError, match="clamp_rate_hz"):
         LabelClampParams(clamp_rate_hz=-1.0)
     with pytest.raises(ValueError, match="n_classes"):

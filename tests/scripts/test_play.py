@@ -57,7 +57,7 @@ def test_train_save_evaluate_then_load_and_play(tmp_path):
     first = last_json(run(CATCH, "--timesteps", "300", "--save", str(model), "--tensorboard", str(logs),
                           "--no-progress", *common, cwd=tmp_path))
     assert set(first) == {"env", "agent_mean", "agent_std", "random_mean", "random_std", "episodes", "timesteps",
-                          "train_seconds", "selected", "protocol"}
+                          "train_seconds", "selected", "protocol", "settings", "overridden_by_checkpoint"}
     assert first["selected"] is None  # the default validation interval (50k steps) lies beyond 300 steps
     assert first["env"] == CATCH and first["episodes"] == 2 and first["timesteps"] == 300
     assert first["train_seconds"] > 0
