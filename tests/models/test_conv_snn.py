@@ -112,7 +112,7 @@ def test_config_round_trip_and_state_dict_reload(images):
 def test_keyword_overrides_replace_config_fields():
     model = ConvSNN(ConvSNNConfig(time_steps=2), channels=(2, 3))
     assert model.cfg.time_steps == 2 and model.cfg.channels == (2, 3)
-    assert model.lif1.params.v_thresh == model.cfg.v_thresh
+    assert model.lif1.params.v_thresh_mv == model.cfg.v_thresh
     assert ConvSNN(batch_norm=False).conv1.bias is not None
 
 
