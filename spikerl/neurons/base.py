@@ -166,10 +166,10 @@ class NeuronLayer(nn.Module):
         """The multi-step module mode: ``x [T, B, *shape]`` float -> ``(spikes [T, B, *shape], final state)``.
 
         Float 0/1 spikes in the dtype of ``x``, from ``state`` (default: rest). With a surrogate, the spikes
-        come from :meth:`step` with ``spike_fn=self.surrogate`` and carry its gradient; a layer may serve
-        the call with a fused backend instead (see :meth:`fused_multistep`), which returns no final state
-        (``None``) unless ``keep_state``. Without a surrogate this is :meth:`scan` (the Network path, no
-        gradient) with the spikes converted to float.
+        come from :meth:`step` with ``spike_fn=self.surrogate`` and carry its gradient; when the caller does not
+        keep the final state (``keep_state=False``), a layer may serve the call with a fused backend instead
+        (see :meth:`fused_multistep`) and the final state is then ``None``. Without a surrogate this is
+        :meth:`scan` (the Network path, no gradient) with the spikes converted to float.
         """
         self.check_multistep_input(x)
         start = state if state is not None else self.initial_state(x.shape[1])
