@@ -1,9 +1,8 @@
 """Fused backend of the LIF multi-step module mode: a whole ``T``-step scan as one autograd node.
 
 Autograd through ``T`` calls of :func:`spikerl.neurons.lif.lif_step` builds a graph of many small tensor ops,
-which dominates the cost of small conv SNNs on CPU. :func:`fused_lif_scan` runs the same forward (the same
-phases on the same values: identical spikes) keeping only the pre-reset membranes
-``h_t = v_rest + (v_{t-1} - v_rest) d + I_t``, and walks time backwards in a hand-written BPTT with
+which dominates the cost of small conv SNNs on CPU. :func:`fused_lif_scan` runs the same forward keeping
+only the pre-reset membranes ``h_t = v_rest + (v_{t-1} - v_rest) d + I_t``, and walks time backwards in a hand-written BPTT with
 ``g_t = dL/ds_t``, ``e_t = dL/dv_t`` (the post-reset membrane; ``e_{T-1} = 0``) and
 ``sg_t = S'(h_t - v_thresh)``::
 
@@ -12,11 +11,15 @@ phases on the same values: identical spikes) keeping only the pre-reset membrane
     detached reset: the reset's term in sg_t is dropped, i.e. g_t sg_t instead of (g_t - ...) sg_t
     dL/dI_t = dL/dh_t,   e_{t-1} = d * dL/dh_t
 
-The forward gives the step loop's membranes exactly (with ``v_rest = 0`` the leak ``(v - 0) d + 0`` is one
-multiplication ``v d``: the same values, only the sign of a zero membrane may differ, which no later step can
-see). This restates the dynamics of ``lif_step`` for the case it serves (start from rest, no refractory period, no
-lower bound, a surrogate with a known derivative), so tests compare it with the step loop in values and
-gradients (``tests/neurons/test_neurons_multistep.py``). It takes plain numbers and tensors only.
+With ``v_rest != 0`` the forward performs the step loop's operations (the same membranes and spikes). With
+``v_rest = 0`` (the usual deep-SNN neuron, ConvSNN's) it computes ``h_t = I_t + d v_{t-1}`` in one
+multiply-add, as spikerl's fused BPTT scan always has (ConvSNN's published accuracy was trained with it): the
+CPU may round that once instead of twice, so membranes agree with the step loop to float rounding and spikes
+agree unless a membrane lies within a rounding error of the threshold.
+
+The backend restates the dynamics of ``lif_step`` for the case it serves (start from rest, no refractory
+period, no lower bound, a surrogate with a known derivative), so tests compare it with the step loop in values
+and gradients (``tests/neurons/test_neurons_multistep.py``). It takes plain numbers and tensors only.
 """
 
 from __future__ import annotations
@@ -49,8 +52,8 @@ class _FusedLIFScan(torch.autograd.Function):
         for t in range(currents.shape[0]):
             if v is None:  # from rest: leak(v_rest) = v_rest exactly
                 torch.add(currents[t], k.v_rest, out=h[t])
-            elif k.v_rest == 0.0 and k.decay != 1.0:  # phases.leak's (v - 0) d + 0 in one op, same values
-                torch.add(currents[t], v * k.decay, out=h[t])
+            elif k.v_rest == 0.0:  # I + d v in one multiply-add (see the module docstring)
+                torch.add(currents[t], v, alpha=k.decay, out=h[t])
             else:
                 torch.add(phases.leak(v, k.v_rest, k.decay), currents[t], out=h[t])
             fired = phases.fire(h[t], k.v_thresh)
@@ -97,7 +100,7 @@ def fused_lif_scan(currents: torch.Tensor, *, decay: float, v_rest: float, v_thr
         derivative: the surrogate derivative ``S'(x)`` at ``x = v - v_thresh``.
         detach_reset: drop the reset's dependence on the spike from the gradient.
 
-    Same spikes and (up to float rounding of the summation order) gradients as ``T`` steps of
+    The same spikes and gradients, up to float rounding (see the module docstring), as ``T`` steps of
     :func:`spikerl.neurons.lif.lif_step` with refractory period 0 and no lower bound.
     """
     settings = _Settings(float(decay), float(v_rest), float(v_thresh), float(v_reset), bool(subtract), derivative,

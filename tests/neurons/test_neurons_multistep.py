@@ -267,7 +267,8 @@ def test_first_step_gradient_is_the_surrogate_derivative() -> None:
 @pytest.mark.parametrize("tau", [2.0, math.inf])
 @pytest.mark.parametrize("v_rest", [0.0, -0.3])
 def test_fused_backend_equals_step_loop_in_values_and_gradients(surrogate, reset, detach, tau, v_rest) -> None:
-    """float64: spikes equal, gradients equal up to the summation order of the two backward passes."""
+    """float64: spikes equal, gradients equal up to float rounding (the forward's multiply-add at v_rest = 0, the
+    backward's summation order)."""
     params = LIFParams(v_rest_mv=v_rest, v_reset_mv=v_rest + 0.2, v_thresh_mv=1.0, tau_mem_ms=tau,
                        refractory_ms=0.0, reset=reset)
     currents = (drive(1.4, steps=9, shape=(3, 5), dtype=torch.float64) - 0.4).requires_grad_()
