@@ -18,8 +18,8 @@ The LIF neurons are the engine's :class:`spikerl.neurons.LIF` in their multi-ste
 ``v_t = beta v_{t-1} + I_t``, ``s_t = H(v_t - v_thresh)``, ``v_t -= s_t v_thresh``, ``beta = exp(-dt / tau_mem)``);
 their spike derivative is a surrogate, so the network is trained end to end by backpropagation through time.
 The only recurrence is inside the LIF layers, so every synaptic layer is applied to all ``T`` steps at once
-and only the elementwise neuron update loops over time (in LIF's fused backend). Pooling the input *currents* (as snnTorch's
-tutorials do) rather than the spikes gives the LIF layers 4x fewer neurons to simulate. Batch norm (on by
+and only the elementwise neuron update loops over time (in LIF's fused backend). Pooling the input *currents*
+(as snnTorch's tutorials do) rather than the spikes gives the LIF layers 4x fewer neurons to simulate. Batch norm (on by
 default) normalises each conv layer's output current over the batch and all time steps.
 """
 

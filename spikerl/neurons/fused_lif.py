@@ -2,8 +2,8 @@
 
 Autograd through ``T`` calls of :func:`spikerl.neurons.lif.lif_step` builds a graph of many small tensor ops,
 which dominates the cost of small conv SNNs on CPU. :func:`fused_lif_scan` runs the same forward keeping
-only the pre-reset membranes ``h_t = v_rest + (v_{t-1} - v_rest) d + I_t``, and walks time backwards in a hand-written BPTT with
-``g_t = dL/ds_t``, ``e_t = dL/dv_t`` (the post-reset membrane; ``e_{T-1} = 0``) and
+only the pre-reset membranes ``h_t = v_rest + (v_{t-1} - v_rest) d + I_t``, and walks time backwards in a
+hand-written BPTT with ``g_t = dL/ds_t``, ``e_t = dL/dv_t`` (the post-reset membrane; ``e_{T-1} = 0``) and
 ``sg_t = S'(h_t - v_thresh)``::
 
     subtract reset (by a = v_thresh - v_reset):  dL/dh_t = e_t + (g_t - a e_t) sg_t
