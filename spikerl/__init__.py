@@ -8,7 +8,7 @@ from spikerl.connections import Connection, Conv2d, Dense, LocallyConnected2d, M
 from spikerl.monitors import Monitor
 from spikerl.network import Network, NetworkState
 from spikerl.neurons import (
-    IF, LIF, SRM0, AdaptiveLIF, CurrentLIF, Input, Izhikevich, McCullochPitts, NeuronLayer,
+    IF, LIF, SRM0, AdaptiveLIF, CurrentLIF, Input, Izhikevich, McCullochPitts, NeuronLayer, SurrogateSpike,
 )
 from spikerl.plasticity import MSTDP, MSTDPET, Hebbian, LearningRule, PostPre, WeightDependentPostPre
 from spikerl.traces import TraceParams
@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Network", "NetworkState", "Monitor", "TraceParams",
     "NeuronLayer", "Input", "IF", "LIF", "AdaptiveLIF", "CurrentLIF", "Izhikevich", "McCullochPitts", "SRM0",
+    "SurrogateSpike",
     "Connection", "Dense", "Sparse", "Conv2d", "LocallyConnected2d", "MaxPool2d", "OneToOne",
     "LearningRule", "PostPre", "WeightDependentPostPre", "Hebbian", "MSTDP", "MSTDPET",
 ]

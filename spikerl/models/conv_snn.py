@@ -13,12 +13,13 @@ Architecture (``c1, c2 = channels``, ``k = kernel_size``, ``T = time_steps``)::
 
 with ``H1 = (H - k + 1) // 2`` and ``H2 = (H1 - k + 1) // 2`` (28 -> 12 -> 4 for MNIST with k = 5).
 
-The LIF neurons are :class:`spikerl.surrogate.SurrogateLIF` (``v_t = beta v_{t-1} + I_t``,
-``s_t = H(v_t - v_thresh)``, soft reset ``v_t -= s_t v_thresh``, ``beta = exp(-dt / tau_mem)``); their spike
-derivative is a surrogate, so the network is trained end to end by backpropagation through time. The only
-recurrence is inside the LIF layers, so every synaptic layer is applied to all ``T`` steps at once and only
-the elementwise neuron update loops over time (in a fused kernel). Pooling the input *currents* (as snnTorch's
-tutorials do) rather than the spikes gives the LIF layers 4x fewer neurons to simulate. Batch norm (on by
+The LIF neurons are the engine's :class:`spikerl.neurons.LIF` in their multi-step module mode, built by
+:meth:`~spikerl.neurons.LIF.trainable` (rest and reset at 0, no refractory period, soft reset:
+``v_t = beta v_{t-1} + I_t``, ``s_t = H(v_t - v_thresh)``, ``v_t -= s_t v_thresh``, ``beta = exp(-dt / tau_mem)``);
+their spike derivative is a surrogate, so the network is trained end to end by backpropagation through time.
+The only recurrence is inside the LIF layers, so every synaptic layer is applied to all ``T`` steps at once
+and only the elementwise neuron update loops over time (in LIF's fused backend). Pooling the input *currents*
+(as snnTorch's tutorials do) rather than the spikes gives the LIF layers 4x fewer neurons to simulate. Batch norm (on by
 default) normalises each conv layer's output current over the batch and all time steps.
 """
 
@@ -32,7 +33,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from spikerl.surrogate import SURROGATES, SurrogateLIF, SurrogateLIFParams
+from spikerl.neurons import LIF
+from spikerl.neurons.surrogate import SURROGATES, SurrogateSpike
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ class ConvSNNConfig:
         if self.pooled_size(2) < 1:
             raise ValueError(f"image_size {self.image_size} is too small for two {self.kernel_size}x"
                              f"{self.kernel_size} convolutions each followed by 2x2 pooling")
+        if not (isinstance(self.v_thresh, (int, float)) and self.v_thresh > 0):
+            raise ValueError(f"v_thresh must be a positive number, got {self.v_thresh!r}")
         if self.surrogate not in SURROGATES:
             raise ValueError(f"unknown surrogate {self.surrogate!r}; expected one of {sorted(SURROGATES)}")
 
@@ -110,10 +114,11 @@ class ConvSNN(nn.Module):
         self.conv2 = nn.Conv2d(c1, c2, c.kernel_size, bias=not c.batch_norm)
         self.norm1: nn.Module = nn.BatchNorm2d(c1) if c.batch_norm else nn.Identity()
         self.norm2: nn.Module = nn.BatchNorm2d(c2) if c.batch_norm else nn.Identity()
-        neuron = SurrogateLIFParams(tau_mem_ms=c.tau_mem_ms, v_thresh=c.v_thresh, surrogate=c.surrogate,
-                                    slope=c.slope)
-        self.lif1 = SurrogateLIF(neuron, dt_ms=c.dt_ms)
-        self.lif2 = SurrogateLIF(neuron, dt_ms=c.dt_ms)
+        surrogate = SurrogateSpike(c.surrogate, c.slope)
+        self.lif1 = LIF.trainable((c1, c.pooled_size(1), c.pooled_size(1)), c.tau_mem_ms, c.v_thresh, surrogate,
+                                  dt_ms=c.dt_ms)
+        self.lif2 = LIF.trainable((c2, c.pooled_size(2), c.pooled_size(2)), c.tau_mem_ms, c.v_thresh, surrogate,
+                                  dt_ms=c.dt_ms)
         self.readout = nn.Linear(c.n_features, c.n_classes)
 
     def check_input(self, x: torch.Tensor) -> None:

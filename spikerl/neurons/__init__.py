@@ -1,4 +1,8 @@
-"""Neuron models: parameter dataclass + state NamedTuple + pure step function + thin module."""
+"""Neuron models: parameter dataclass + state NamedTuple + pure step function + thin module.
+
+Every layer runs on the :class:`~spikerl.Network` (bool spikes) and standalone as a multi-step ``nn.Module``
+(``layer(x [T, B, *shape])``, float spikes, trainable with ``surrogate=``); see :mod:`spikerl.neurons.base`.
+"""
 
 from spikerl.neurons.adaptive_lif import AdaptiveLIF, AdaptiveLIFParams, AdaptiveLIFState, adaptive_lif_step
 from spikerl.neurons.base import NeuronLayer
@@ -9,6 +13,7 @@ from spikerl.neurons.lif import IF, LIF, LIFParams, LIFState, lif_step
 from spikerl.neurons.mcculloch_pitts import (McCullochPitts, McCullochPittsParams, McCullochPittsState,
                                              mcculloch_pitts_step)
 from spikerl.neurons.srm0 import SRM0, SRM0Params, SRM0State, escape_probability, srm0_step
+from spikerl.neurons.surrogate import SurrogateSpike, arctan_spike, fast_sigmoid_spike, heaviside
 
 __all__ = [
     "NeuronLayer", "Input", "IF", "LIF", "LIFParams", "LIFState", "lif_step",
@@ -17,4 +22,5 @@ __all__ = [
     "Izhikevich", "IzhikevichParams", "IzhikevichState", "izhikevich_step",
     "McCullochPitts", "McCullochPittsParams", "McCullochPittsState", "mcculloch_pitts_step",
     "SRM0", "SRM0Params", "SRM0State", "srm0_step", "escape_probability",
+    "SurrogateSpike", "fast_sigmoid_spike", "arctan_spike", "heaviside",
 ]

@@ -25,6 +25,7 @@ import torch
 from spikerl import kernels
 from spikerl.neurons import phases
 from spikerl.neurons.base import NeuronLayer, check_positive
+from spikerl.neurons.surrogate import SpikeFn, SurrogateArg
 from spikerl.traces import TraceParams
 from spikerl.validation import check_fields_finite
 
@@ -68,16 +69,28 @@ class AdaptiveLIFState(NamedTuple):
 
 
 def keep_largest(spikes: torch.Tensor, overshoot: torch.Tensor) -> torch.Tensor:
-    """Per sample, keep only the spike with the largest ``overshoot`` (``[B, *shape]`` bool)."""
+    """Per sample, keep only the spike with the largest ``overshoot`` (``[B, *shape]``, bool or float 0/1).
+
+    On float spikes the losers are silenced and pass no gradient (the choice of the winner is an argmax);
+    every other neuron keeps its spike function's gradient.
+    """
     batch = spikes.shape[0]
-    flat = torch.where(spikes, overshoot, torch.full_like(overshoot, -torch.inf)).reshape(batch, -1)
+    fired = phases.fired(spikes)
+    flat = torch.where(fired, overshoot.detach(), torch.full_like(overshoot, -torch.inf)).reshape(batch, -1)
     winner = torch.zeros_like(flat, dtype=torch.bool).scatter_(1, flat.argmax(1, keepdim=True), True)
-    return (winner & spikes.reshape(batch, -1)).reshape(spikes.shape)
+    winner = winner.reshape(spikes.shape)
+    return phases.suppress(spikes, winner if spikes.dtype == torch.bool else winner | ~fired)
 
 
 def adaptive_lif_step(current: torch.Tensor, state: AdaptiveLIFState, params: AdaptiveLIFParams,
-                      dt_ms: float = 1.0, adapt: bool = True) -> tuple[torch.Tensor, AdaptiveLIFState]:
-    """One step (pure function); ``adapt`` turns threshold adaptation on."""
+                      dt_ms: float = 1.0, adapt: bool = True, spike_fn: SpikeFn | None = None,
+                      detach_reset: bool = False) -> tuple[torch.Tensor, AdaptiveLIFState]:
+    """One step (pure function); ``adapt`` turns threshold adaptation on.
+
+    ``spike_fn=None`` gives bool spikes; a surrogate spike function gives float 0/1 spikes carrying its
+    derivative (also into ``theta``, which then depends on the spikes), ``detach_reset`` detaches the
+    reset's gradient.
+    """
     p = params
     steps = phases.refractory_steps(p.refractory_ms, dt_ms)
     refr = state.refractory if steps > 0 else None
@@ -85,10 +98,10 @@ def adaptive_lif_step(current: torch.Tensor, state: AdaptiveLIFState, params: Ad
     v = phases.integrate(v, current, refr)
     v = phases.clamp_min(v, p.v_min_mv)
     threshold = p.v_thresh_mv + state.theta
-    spikes = phases.fire(v, threshold)
+    spikes = phases.fire(v, threshold, spike_fn)
     if p.one_spike:
         spikes = keep_largest(spikes, v - threshold)
-    v = phases.reset(v, spikes, p.v_reset_mv)
+    v = phases.reset(v, spikes, p.v_reset_mv, detach_reset)
     refr = phases.count_refractory(refr, spikes, steps)
     theta = state.theta
     if adapt:
@@ -100,22 +113,27 @@ class AdaptiveLIF(NeuronLayer):
     """Layer of adaptive-threshold LIF neurons (the Diehl & Cook excitatory neuron).
 
     Adapts its threshold while in training mode (``layer.train()``; the network sets it from
-    ``run(learning=...)``). The learned threshold is the buffer ``theta [*shape]``.
+    ``run(learning=...)``). The learned threshold is the buffer ``theta [*shape]``. The multi-step module mode
+    (``layer(x [T, B, *shape])``) starts from that buffer, adapts within the call in training mode, and does
+    not write the buffer back (call :meth:`end_run` with the returned state to keep it).
     """
 
     State = AdaptiveLIFState
 
     def __init__(self, shape: int | tuple[int, ...], params: AdaptiveLIFParams | None = None, dt_ms: float = 1.0,
-                 trace: TraceParams | None = None, **overrides: float) -> None:
-        super().__init__(shape, dataclasses.replace(params or AdaptiveLIFParams(), **overrides), dt_ms, trace)
+                 trace: TraceParams | None = None, surrogate: SurrogateArg = None, detach_reset: bool = False,
+                 **overrides: float) -> None:
+        super().__init__(shape, dataclasses.replace(params or AdaptiveLIFParams(), **overrides), dt_ms, trace,
+                         surrogate, detach_reset)
         self.register_buffer("theta", torch.zeros(self.shape))
 
     def initial_state(self, batch_size: int) -> AdaptiveLIFState:
         return AdaptiveLIFState(self._zeros(batch_size, self.params.v_rest_mv), self._zeros(batch_size),
                                 self.theta.clone())
 
-    def step(self, current: torch.Tensor, state: AdaptiveLIFState) -> tuple[torch.Tensor, AdaptiveLIFState]:
-        return adaptive_lif_step(current, state, self.params, self.dt_ms, adapt=self.training)
+    def step(self, current: torch.Tensor, state: AdaptiveLIFState, spike_fn: SpikeFn | None = None,
+             detach_reset: bool = False) -> tuple[torch.Tensor, AdaptiveLIFState]:
+        return adaptive_lif_step(current, state, self.params, self.dt_ms, self.training, spike_fn, detach_reset)
 
     def scan(self, currents: torch.Tensor, state: AdaptiveLIFState, record: tuple[str, ...] = ()
              ) -> tuple[torch.Tensor, AdaptiveLIFState, dict[str, torch.Tensor]]:

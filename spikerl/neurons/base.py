@@ -4,13 +4,23 @@ A neuron model is three things (see DESIGN.md, section 2):
 
 * a frozen parameter dataclass whose field names carry their units (``tau_mem_ms``, ``v_thresh_mv``);
 * a state ``NamedTuple`` of tensors shaped ``[B, *shape]``;
-* a pure step function ``step(current, state, params, dt) -> (spikes, new_state)`` built from the small
-  phases in :mod:`spikerl.neurons.phases`.
+* a pure step function ``step(current, state, params, dt, spike_fn=None, detach_reset=False) ->
+  (spikes, new_state)`` built from the small phases in :mod:`spikerl.neurons.phases`.
 
 :class:`NeuronLayer` is the thin ``nn.Module`` shell around them: it knows the layer's shape and ``dt``,
 creates the initial state, calls the step, and holds optional spike-trace settings
 (:class:`spikerl.traces.TraceParams`). Inputs are *currents* in the BindsNET convention: the voltage
-increment (mV) added to the membrane in one step. Spikes are returned as ``bool`` tensors.
+increment (mV) added to the membrane in one step.
+
+The same step function serves two paths:
+
+* **Network path** -- ``step(current, state)``, ``scan(currents, state)`` and ``layer(current [B, *shape],
+  state)``: ``bool`` spikes, no gradient, fused C kernels where they apply (what :class:`~spikerl.Network`
+  calls).
+* **Multi-step module mode** -- ``layer(x)`` with ``x [T, B, *shape]`` float: float 0/1 spikes
+  ``[T, B, *shape]``, starting from rest (or from a given state, then returning the final one too). With
+  ``surrogate=`` set, the spikes carry a surrogate derivative and the layer trains by backpropagation through
+  time between, e.g., ``nn.Conv2d`` layers; without one this is the Network path with float spikes.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
+from spikerl.neurons.surrogate import SpikeFn, SurrogateArg, SurrogateSpike, resolve_surrogate
 from spikerl.traces import TraceParams
 
 Shape = tuple[int, ...]
@@ -51,20 +62,35 @@ class NeuronLayer(nn.Module):
         params: the model's frozen parameter dataclass.
         dt_ms: simulation time step in milliseconds.
         trace: optional spike-trace settings; the network keeps a trace ``[B, *shape]`` for this layer.
+        surrogate: spike function of the multi-step module mode: ``None`` (no gradient through spikes), a
+            name (``"fast_sigmoid"``, ``"arctan"``), a :class:`~spikerl.neurons.surrogate.SurrogateSpike` or a
+            callable ``x -> H(x)`` (see :func:`~spikerl.neurons.surrogate.resolve_surrogate`). The Network path
+            ignores it.
+        detach_reset: in the multi-step module mode, stop the gradient through the reset's dependence on the
+            spike (the spike output itself keeps its gradient).
 
-    Subclasses set ``State`` and implement :meth:`initial_state` and :meth:`step`.
+    Subclasses set ``State`` and implement :meth:`initial_state` and :meth:`step`. A model whose spikes no
+    threshold surrogate can describe sets ``surrogate_unsupported`` to the reason.
     """
 
     State: type[NamedTuple]
+    surrogate_unsupported: str | None = None
 
     def __init__(self, shape: int | tuple[int, ...], params: Any, dt_ms: float = 1.0,
-                 trace: TraceParams | None = None) -> None:
+                 trace: TraceParams | None = None, surrogate: SurrogateArg = None,
+                 detach_reset: bool = False) -> None:
         super().__init__()
         check_positive("dt_ms", dt_ms)
         self.shape: Shape = as_shape(shape)
         self.params = params
         self.dt_ms = float(dt_ms)
         self.trace = trace
+        if surrogate is not None and self.surrogate_unsupported:
+            raise ValueError(f"{type(self).__name__} cannot take a surrogate: {self.surrogate_unsupported}")
+        if not isinstance(detach_reset, bool):
+            raise TypeError(f"detach_reset must be a bool, got {type(detach_reset).__name__}")
+        self.surrogate: SpikeFn | None = resolve_surrogate(surrogate)
+        self.detach_reset = detach_reset
         # A zero-size buffer that follows .to(device/dtype): the layer's device and float dtype.
         self.register_buffer("_anchor", torch.zeros(0), persistent=False)
 
@@ -90,8 +116,13 @@ class NeuronLayer(nn.Module):
         """The state of a freshly reset layer for ``batch_size`` samples, on the layer's device."""
         raise NotImplementedError
 
-    def step(self, current: torch.Tensor, state: NamedTuple) -> tuple[torch.Tensor, NamedTuple]:
-        """Advance one step: ``current [B, *shape]`` (mV per step) -> ``(spikes bool [B, *shape], state)``."""
+    def step(self, current: torch.Tensor, state: NamedTuple, spike_fn: SpikeFn | None = None,
+             detach_reset: bool = False) -> tuple[torch.Tensor, NamedTuple]:
+        """Advance one step: ``current [B, *shape]`` (mV per step) -> ``(spikes [B, *shape], state)``.
+
+        Without ``spike_fn`` the spikes are ``bool`` (the Network path); with it they are float 0/1 with the
+        spike function's surrogate derivative, and ``detach_reset`` detaches the reset's gradient.
+        """
         raise NotImplementedError
 
     def scan(self, currents: torch.Tensor, state: NamedTuple, record: tuple[str, ...] = ()
@@ -111,9 +142,72 @@ class NeuronLayer(nn.Module):
                 recorded[f][t] = getattr(state, f).expand(batch, *self.shape)
         return spikes, state, recorded
 
-    def forward(self, current: torch.Tensor, state: NamedTuple) -> tuple[torch.Tensor, NamedTuple]:
-        self.check_input(current, "current")
-        return self.step(current, state)
+    def forward(self, x: torch.Tensor, state: NamedTuple | None = None
+                ) -> torch.Tensor | tuple[torch.Tensor, NamedTuple]:
+        """Two conventions, told apart by the rank of ``x`` (the layer's shape is fixed):
+
+        * multi-step module mode, ``x [T, B, *shape]`` float (input currents, or any float drive):
+          returns float 0/1 spikes ``[T, B, *shape]`` starting from rest; given a ``state`` it starts there
+          and returns ``(spikes, final_state)``. With a surrogate, gradients flow back to ``x`` (and to the
+          given state) through :meth:`step`; without one the spikes carry no gradient.
+        * one Network step, ``x [B, *shape]`` and ``state``: ``(bool spikes [B, *shape], new_state)``, as
+          :meth:`step`.
+        """
+        if isinstance(x, torch.Tensor) and x.dim() == len(self.shape) + 2:
+            spikes, final = self.multistep(x, state, keep_state=state is not None)
+            return spikes if state is None else (spikes, final)
+        if state is None:
+            self.check_multistep_input(x)  # raises: wrong rank for the multi-step mode
+        self.check_input(x, "current")
+        return self.step(x, state)
+
+    def multistep(self, x: torch.Tensor, state: NamedTuple | None = None, keep_state: bool = True
+                  ) -> tuple[torch.Tensor, NamedTuple | None]:
+        """The multi-step module mode: ``x [T, B, *shape]`` float -> ``(spikes [T, B, *shape], final state)``.
+
+        Float 0/1 spikes in the dtype of ``x``, from ``state`` (default: rest). With a surrogate, the spikes
+        come from :meth:`step` with ``spike_fn=self.surrogate`` and carry its gradient; when the caller does not
+        keep the final state (``keep_state=False``), a layer may serve the call with a fused backend instead
+        (see :meth:`fused_multistep`) and the final state is then ``None``. Without a surrogate this is
+        :meth:`scan` (the Network path, no gradient) with the spikes converted to float.
+        """
+        self.check_multistep_input(x)
+        start = state if state is not None else self.initial_state(x.shape[1])
+        if self.surrogate is None:
+            with torch.no_grad():
+                spikes, final, _ = self.scan(x, start)
+            return spikes.to(x.dtype), final
+        fused = self.fused_multistep(x, state, keep_state)
+        if fused is not None:
+            return fused, None
+        state, trains = start, []
+        for t in range(x.shape[0]):
+            spikes, state = self.step(x[t], state, self.surrogate, self.detach_reset)
+            trains.append(spikes)
+        return (torch.stack(trains) if trains else x.new_zeros(x.shape)), state
+
+    def fused_multistep(self, x: torch.Tensor, state: NamedTuple | None, keep_state: bool) -> torch.Tensor | None:
+        """Spikes of the multi-step mode from a fused backend, or ``None`` to take the step loop (the default).
+
+        Called only with a surrogate; ``state`` is ``None`` when the run starts from rest. A backend restates
+        the step's dynamics, so a test must compare it (values and gradients) with the step loop.
+        """
+        return None
+
+    def check_multistep_input(self, x: torch.Tensor) -> None:
+        """Raise a clear error unless ``x`` is a float ``[T, B, *shape]`` tensor of the layer's dtype and device."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"input must be a torch.Tensor, got {type(x).__name__}")
+        dims = ", ".join(map(str, self.shape))
+        if x.dim() != len(self.shape) + 2 or tuple(x.shape[2:]) != self.shape:
+            raise ValueError(f"expected input of shape [T, B, {dims}] (multi-step mode; one Network step takes "
+                             f"a current [B, {dims}] and a state), got {list(x.shape)}")
+        if not x.is_floating_point():
+            raise TypeError(f"expected a floating-point input [T, B, {dims}], got dtype {x.dtype}")
+        if x.dtype != self.dtype:
+            raise TypeError(f"input is {x.dtype} but the layer is {self.dtype}; convert one with .to()")
+        if x.device != self.device:
+            raise ValueError(f"input is on {x.device} but the layer is on {self.device}; move one with .to()")
 
     def check_input(self, x: torch.Tensor, what: str) -> None:
         """Raise a clear ``ValueError`` when ``x`` is not ``[B, *shape]`` on the layer's device."""
@@ -128,9 +222,13 @@ class NeuronLayer(nn.Module):
         """Called by the network after each run; layers with learned state (theta) commit it here."""
 
     def config(self) -> dict[str, Any]:
-        """JSON-able description of the layer (used by checkpoints; see :meth:`from_config`)."""
+        """JSON-able description of the layer (used by checkpoints; see :meth:`from_config`).
+
+        A surrogate adds ``"surrogate": {"name", "slope"}`` and ``"detach_reset"``; a callable surrogate has
+        no JSON form (``ValueError``).
+        """
         has_params = dataclasses.is_dataclass(self.params)
-        return {
+        config: dict[str, Any] = {
             "type": type(self).__name__,
             "shape": list(self.shape),
             "params_type": type(self.params).__name__ if has_params else None,
@@ -138,6 +236,13 @@ class NeuronLayer(nn.Module):
             "dt_ms": self.dt_ms,
             "trace": dataclasses.asdict(self.trace) if self.trace is not None else None,
         }
+        if self.surrogate is not None:
+            if not isinstance(self.surrogate, SurrogateSpike):
+                raise ValueError(f"{type(self).__name__} has a callable surrogate, which has no JSON config; "
+                                 "use a named one (SurrogateSpike) to save it")
+            config["surrogate"] = dataclasses.asdict(self.surrogate)
+            config["detach_reset"] = self.detach_reset
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "NeuronLayer":
@@ -148,7 +253,13 @@ class NeuronLayer(nn.Module):
         if config.get("params_type"):
             params_cls = getattr(sys.modules[cls.__module__], config["params_type"])
             kwargs["params"] = params_cls(**config["params"])
+        if config.get("surrogate") is not None:
+            kwargs["surrogate"] = SurrogateSpike(**config["surrogate"])
+            kwargs["detach_reset"] = config.get("detach_reset", False)
         return cls(tuple(config["shape"]), **kwargs)
 
     def extra_repr(self) -> str:
-        return f"shape={self.shape}, params={self.params}, dt_ms={self.dt_ms}, trace={self.trace}"
+        text = f"shape={self.shape}, params={self.params}, dt_ms={self.dt_ms}, trace={self.trace}"
+        if self.surrogate is not None:
+            text += f", surrogate={self.surrogate}, detach_reset={self.detach_reset}"
+        return text

@@ -23,6 +23,7 @@ import torch
 
 from spikerl.neurons import phases
 from spikerl.neurons.base import NeuronLayer, check_positive
+from spikerl.neurons.surrogate import SpikeFn, SurrogateArg
 from spikerl.traces import TraceParams
 from spikerl.validation import check_fields_finite
 
@@ -63,8 +64,12 @@ class CurrentLIFState(NamedTuple):
 
 
 def current_lif_step(current: torch.Tensor, state: CurrentLIFState, params: CurrentLIFParams,
-                     dt_ms: float = 1.0) -> tuple[torch.Tensor, CurrentLIFState]:
-    """One step of the current-based LIF model (pure function). ``current [B, *shape]`` in mV per step."""
+                     dt_ms: float = 1.0, spike_fn: SpikeFn | None = None,
+                     detach_reset: bool = False) -> tuple[torch.Tensor, CurrentLIFState]:
+    """One step of the current-based LIF model (pure function). ``current [B, *shape]`` in mV per step.
+
+    ``spike_fn`` and ``detach_reset`` as in :func:`spikerl.neurons.lif.lif_step`.
+    """
     p = params
     steps = phases.refractory_steps(p.refractory_ms, dt_ms)
     refr = state.refractory if steps > 0 else None
@@ -72,8 +77,8 @@ def current_lif_step(current: torch.Tensor, state: CurrentLIFState, params: Curr
     v = phases.leak(state.v, p.v_rest_mv, phases.decay_factor(p.tau_mem_ms, dt_ms))
     v = phases.integrate(v, i_syn, refr)
     v = phases.clamp_min(v, p.v_min_mv)
-    spikes = phases.fire(v, p.v_thresh_mv)
-    v = phases.reset(v, spikes, p.v_reset_mv)
+    spikes = phases.fire(v, p.v_thresh_mv, spike_fn)
+    v = phases.reset(v, spikes, p.v_reset_mv, detach_reset)
     refr = phases.count_refractory(refr, spikes, steps)
     return spikes, CurrentLIFState(v, i_syn, state.refractory if refr is None else refr)
 
@@ -88,12 +93,15 @@ class CurrentLIF(NeuronLayer):
     State = CurrentLIFState
 
     def __init__(self, shape: int | tuple[int, ...], params: CurrentLIFParams | None = None, dt_ms: float = 1.0,
-                 trace: TraceParams | None = None, **overrides: float) -> None:
-        super().__init__(shape, dataclasses.replace(params or CurrentLIFParams(), **overrides), dt_ms, trace)
+                 trace: TraceParams | None = None, surrogate: SurrogateArg = None, detach_reset: bool = False,
+                 **overrides: float) -> None:
+        super().__init__(shape, dataclasses.replace(params or CurrentLIFParams(), **overrides), dt_ms, trace,
+                         surrogate, detach_reset)
 
     def initial_state(self, batch_size: int) -> CurrentLIFState:
         return CurrentLIFState(self._zeros(batch_size, self.params.v_rest_mv), self._zeros(batch_size),
                                self._zeros(batch_size))
 
-    def step(self, current: torch.Tensor, state: CurrentLIFState) -> tuple[torch.Tensor, CurrentLIFState]:
-        return current_lif_step(current, state, self.params, self.dt_ms)
+    def step(self, current: torch.Tensor, state: CurrentLIFState, spike_fn: SpikeFn | None = None,
+             detach_reset: bool = False) -> tuple[torch.Tensor, CurrentLIFState]:
+        return current_lif_step(current, state, self.params, self.dt_ms, spike_fn, detach_reset)

@@ -7,6 +7,7 @@ from typing import NamedTuple
 import torch
 
 from spikerl.neurons.base import NeuronLayer
+from spikerl.neurons.surrogate import SurrogateArg
 from spikerl.traces import TraceParams
 
 
@@ -17,13 +18,15 @@ class InputState(NamedTuple):
 class Input(NeuronLayer):
     """A layer whose spikes at step ``t`` are the input given for step ``t`` (bool or 0/1 float).
 
-    ``step`` passes the input through as ``bool`` spikes.
+    ``step`` passes the input through as ``bool`` spikes; the multi-step module mode returns them as float.
     """
 
     State = InputState
+    surrogate_unsupported = "its spikes are given from outside; there is no threshold to take a derivative of"
 
-    def __init__(self, shape: int | tuple[int, ...], dt_ms: float = 1.0, trace: TraceParams | None = None) -> None:
-        super().__init__(shape, None, dt_ms, trace)
+    def __init__(self, shape: int | tuple[int, ...], dt_ms: float = 1.0, trace: TraceParams | None = None,
+                 surrogate: SurrogateArg = None) -> None:
+        super().__init__(shape, None, dt_ms, trace, surrogate)
 
     def initial_state(self, batch_size: int) -> InputState:
         self._zeros(batch_size)  # validates batch_size

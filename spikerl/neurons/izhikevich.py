@@ -34,6 +34,7 @@ import torch
 
 from spikerl.neurons import phases
 from spikerl.neurons.base import NeuronLayer
+from spikerl.neurons.surrogate import SpikeFn, SurrogateArg
 from spikerl.traces import TraceParams
 from spikerl.validation import check_fields_finite
 
@@ -90,8 +91,14 @@ class IzhikevichState(NamedTuple):
 
 
 def izhikevich_step(current: torch.Tensor, state: IzhikevichState, params: IzhikevichParams,
-                    dt_ms: float = 1.0) -> tuple[torch.Tensor, IzhikevichState]:
-    """One step of the Izhikevich model (pure function). ``current [B, *shape]`` in mV/ms (see module doc)."""
+                    dt_ms: float = 1.0, spike_fn: SpikeFn | None = None,
+                    detach_reset: bool = False) -> tuple[torch.Tensor, IzhikevichState]:
+    """One step of the Izhikevich model (pure function). ``current [B, *shape]`` in mV/ms (see module doc).
+
+    ``spike_fn`` and ``detach_reset`` as in :func:`spikerl.neurons.lif.lif_step`: the surrogate is taken at
+    ``v - v_peak``. The quadratic membrane shoots far past the peak within a step, so the surrogate derivative
+    at the spiking step is usually tiny: usable, but a poor model for gradient training.
+    """
     p = params
     steps = phases.refractory_steps(p.refractory_ms, dt_ms)
     refr = state.refractory if steps > 0 else None
@@ -103,8 +110,8 @@ def izhikevich_step(current: torch.Tensor, state: IzhikevichState, params: Izhik
         v_next = v + h * (0.04 * v * v + 5.0 * v + 140.0 - u + drive)
         u_next = u + (h * p.a_per_ms) * (p.b_per_ms * v - u)
         v, u = torch.where(running, v_next, v), torch.where(running, u_next, u)
-    spikes = phases.fire(v, p.v_peak_mv)
-    v = phases.reset(v, spikes, p.c_mv)
+    spikes = phases.fire(v, p.v_peak_mv, spike_fn)
+    v = phases.reset(v, spikes, p.c_mv, detach_reset)
     u = u + p.d_mv_per_ms * spikes.to(u.dtype)
     refr = phases.count_refractory(refr, spikes, steps)
     return spikes, IzhikevichState(v, u, state.refractory if refr is None else refr)
@@ -121,25 +128,30 @@ class Izhikevich(NeuronLayer):
     State = IzhikevichState
 
     def __init__(self, shape: int | tuple[int, ...], params: IzhikevichParams | None = None, dt_ms: float = 1.0,
-                 trace: TraceParams | None = None, **overrides: float) -> None:
-        super().__init__(shape, dataclasses.replace(params or IzhikevichParams(), **overrides), dt_ms, trace)
+                 trace: TraceParams | None = None, surrogate: SurrogateArg = None, detach_reset: bool = False,
+                 **overrides: float) -> None:
+        super().__init__(shape, dataclasses.replace(params or IzhikevichParams(), **overrides), dt_ms, trace,
+                         surrogate, detach_reset)
 
     @classmethod
     def regular_spiking(cls, shape: int | tuple[int, ...], dt_ms: float = 1.0, trace: TraceParams | None = None,
+                        surrogate: SurrogateArg = None, detach_reset: bool = False,
                         **overrides: float) -> Izhikevich:
         """Regular spiking (RS) layer: ``a=0.02, b=0.2, c=-65, d=8``."""
-        return cls(shape, IzhikevichParams.regular_spiking(**overrides), dt_ms, trace)
+        return cls(shape, IzhikevichParams.regular_spiking(**overrides), dt_ms, trace, surrogate, detach_reset)
 
     @classmethod
     def fast_spiking(cls, shape: int | tuple[int, ...], dt_ms: float = 1.0, trace: TraceParams | None = None,
+                     surrogate: SurrogateArg = None, detach_reset: bool = False,
                      **overrides: float) -> Izhikevich:
         """Fast spiking (FS) layer: ``a=0.1, b=0.2, c=-65, d=2``."""
-        return cls(shape, IzhikevichParams.fast_spiking(**overrides), dt_ms, trace)
+        return cls(shape, IzhikevichParams.fast_spiking(**overrides), dt_ms, trace, surrogate, detach_reset)
 
     def initial_state(self, batch_size: int) -> IzhikevichState:
         p = self.params
         return IzhikevichState(self._zeros(batch_size, p.c_mv), self._zeros(batch_size, p.b_per_ms * p.c_mv),
                                self._zeros(batch_size))
 
-    def step(self, current: torch.Tensor, state: IzhikevichState) -> tuple[torch.Tensor, IzhikevichState]:
-        return izhikevich_step(current, state, self.params, self.dt_ms)
+    def step(self, current: torch.Tensor, state: IzhikevichState, spike_fn: SpikeFn | None = None,
+             detach_reset: bool = False) -> tuple[torch.Tensor, IzhikevichState]:
+        return izhikevich_step(current, state, self.params, self.dt_ms, spike_fn, detach_reset)

@@ -20,6 +20,7 @@ import torch
 
 from spikerl.neurons import phases
 from spikerl.neurons.base import NeuronLayer
+from spikerl.neurons.surrogate import SpikeFn, SurrogateArg
 from spikerl.traces import TraceParams
 from spikerl.validation import check_fields_finite
 
@@ -51,14 +52,18 @@ class McCullochPittsState(NamedTuple):
 
 
 def mcculloch_pitts_step(current: torch.Tensor, state: McCullochPittsState, params: McCullochPittsParams,
-                         dt_ms: float = 1.0) -> tuple[torch.Tensor, McCullochPittsState]:
-    """One step of the McCulloch-Pitts model (pure function). ``current [B, *shape]`` in mV per step."""
+                         dt_ms: float = 1.0, spike_fn: SpikeFn | None = None
+                         ) -> tuple[torch.Tensor, McCullochPittsState]:
+    """One step of the McCulloch-Pitts model (pure function). ``current [B, *shape]`` in mV per step.
+
+    ``spike_fn`` as in :func:`spikerl.neurons.lif.lif_step`.
+    """
     steps = phases.refractory_steps(params.refractory_ms, dt_ms)
     refr = state.refractory if steps > 0 else None
     v = phases.integrate(torch.zeros_like(state.v), current, refr)
-    spikes = phases.fire(v, params.v_thresh_mv)
+    spikes = phases.fire(v, params.v_thresh_mv, spike_fn)
     if refr is not None:
-        spikes = spikes & (refr <= 0)
+        spikes = phases.suppress(spikes, refr <= 0)
     refr = phases.count_refractory(refr, spikes, steps)
     return spikes, McCullochPittsState(v, state.refractory if refr is None else refr)
 
@@ -72,11 +77,15 @@ class McCullochPitts(NeuronLayer):
     State = McCullochPittsState
 
     def __init__(self, shape: int | tuple[int, ...], params: McCullochPittsParams | None = None,
-                 dt_ms: float = 1.0, trace: TraceParams | None = None, **overrides: float) -> None:
-        super().__init__(shape, dataclasses.replace(params or McCullochPittsParams(), **overrides), dt_ms, trace)
+                 dt_ms: float = 1.0, trace: TraceParams | None = None, surrogate: SurrogateArg = None,
+                 **overrides: float) -> None:
+        super().__init__(shape, dataclasses.replace(params or McCullochPittsParams(), **overrides), dt_ms, trace,
+                         surrogate)
 
     def initial_state(self, batch_size: int) -> McCullochPittsState:
         return McCullochPittsState(self._zeros(batch_size), self._zeros(batch_size))
 
-    def step(self, current: torch.Tensor, state: McCullochPittsState) -> tuple[torch.Tensor, McCullochPittsState]:
-        return mcculloch_pitts_step(current, state, self.params, self.dt_ms)
+    def step(self, current: torch.Tensor, state: McCullochPittsState, spike_fn: SpikeFn | None = None,
+             detach_reset: bool = False) -> tuple[torch.Tensor, McCullochPittsState]:
+        """As :meth:`NeuronLayer.step`; ``detach_reset`` has no effect (a unit has no membrane to reset)."""
+        return mcculloch_pitts_step(current, state, self.params, self.dt_ms, spike_fn)

@@ -3,6 +3,15 @@
 All take and return new tensors (no in-place change of the caller's tensors). ``refractory`` counters
 count whole steps: a neuron that spikes at step ``k`` with ``refractory_steps = R`` ignores its input on
 steps ``k+1 .. k+R`` (BindsNET's convention) while its membrane keeps decaying.
+
+Spikes come in two kinds, chosen by :func:`fire`'s ``spike_fn``:
+
+* ``bool`` (``spike_fn=None``): the :class:`~spikerl.Network` path, no gradient;
+* float 0.0 / 1.0 with a surrogate derivative (``spike_fn`` from :mod:`spikerl.neurons.surrogate`): the
+  multi-step module path, trained by backpropagation through time.
+
+Every phase that takes spikes accepts both and gives the same values for both, so one step function serves
+both paths; on float spikes the resets are differentiable (optionally with the reset's gradient detached).
 """
 
 from __future__ import annotations
@@ -10,6 +19,8 @@ from __future__ import annotations
 import math
 
 import torch
+
+from spikerl.neurons.surrogate import SpikeFn
 
 
 def decay_factor(tau_ms: float, dt_ms: float) -> float:
@@ -38,14 +49,56 @@ def integrate(v: torch.Tensor, current: torch.Tensor, refractory: torch.Tensor |
     return v + current * (refractory <= 0)
 
 
-def fire(v: torch.Tensor, v_thresh: float | torch.Tensor) -> torch.Tensor:
-    """Spikes (bool) where the membrane reached threshold."""
-    return v >= v_thresh
+def fire(v: torch.Tensor, v_thresh: float | torch.Tensor, spike_fn: SpikeFn | None = None) -> torch.Tensor:
+    """Spikes where the membrane reached threshold, ``H(v - v_thresh)`` with ``H(0) = 1``.
+
+    Without ``spike_fn``: ``bool`` spikes ``v >= v_thresh``. With it: float 0/1 spikes
+    ``spike_fn(v - v_thresh)`` (the same values: ``v - v_thresh >= 0`` exactly when ``v >= v_thresh``),
+    whose gradient is the spike function's surrogate derivative.
+    """
+    if spike_fn is None:
+        return v >= v_thresh
+    spikes = spike_fn(v - v_thresh)
+    if not isinstance(spikes, torch.Tensor) or spikes.shape != v.shape or spikes.dtype != v.dtype:
+        got = f"{spikes.dtype} {list(spikes.shape)}" if isinstance(spikes, torch.Tensor) else type(spikes).__name__
+        raise ValueError(f"the spike function must return float 0/1 spikes of the membrane's dtype and shape "
+                         f"({v.dtype} {list(v.shape)}), got {got}")
+    return spikes
 
 
-def reset(v: torch.Tensor, spikes: torch.Tensor, v_reset: float) -> torch.Tensor:
-    """Set spiking neurons to ``v_reset``."""
-    return torch.where(spikes, torch.as_tensor(v_reset, dtype=v.dtype, device=v.device), v)
+def fired(spikes: torch.Tensor) -> torch.Tensor:
+    """Where a neuron spiked, as ``bool`` (no gradient), for bool or float 0/1 spikes."""
+    return spikes if spikes.dtype == torch.bool else spikes.detach() != 0
+
+
+def suppress(spikes: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    """Keep spikes only where ``allowed`` (bool); float spikes keep their gradient there and lose it elsewhere."""
+    return spikes & allowed if spikes.dtype == torch.bool else spikes * allowed
+
+
+def reset(v: torch.Tensor, spikes: torch.Tensor, v_reset: float, detach: bool = False) -> torch.Tensor:
+    """Set spiking neurons to ``v_reset``.
+
+    Float spikes ``s`` give the same values (``v_reset`` exactly) with the gradient of
+    ``v - s (v - v_reset)``: ``dv'/dv = 1 - s`` and ``dv'/ds = v_reset - v`` (the latter dropped when
+    ``detach``).
+    """
+    target = torch.as_tensor(v_reset, dtype=v.dtype, device=v.device)
+    out = torch.where(fired(spikes), target, v)
+    if detach or not spikes.requires_grad:
+        return out
+    return out + (spikes - spikes.detach()) * (target - v)  # adds exact zeros; carries dv'/ds
+
+
+def reset_subtract(v: torch.Tensor, spikes: torch.Tensor, amount: float | torch.Tensor,
+                   detach: bool = False) -> torch.Tensor:
+    """Soft reset: lower spiking neurons' membrane by ``amount``, ``v' = v - s * amount`` (keeps the overshoot).
+
+    Float spikes give the same values with ``dv'/dv = 1`` and ``dv'/ds = -amount`` (dropped when ``detach``).
+    """
+    if spikes.dtype == torch.bool:
+        return torch.where(spikes, v - amount, v)
+    return v - (spikes.detach() if detach else spikes) * amount
 
 
 def count_refractory(refractory: torch.Tensor | None, spikes: torch.Tensor, steps: int) -> torch.Tensor | None:
@@ -53,7 +106,7 @@ def count_refractory(refractory: torch.Tensor | None, spikes: torch.Tensor, step
     if refractory is None:
         return None
     down = (refractory - 1).clamp_min(0)
-    return torch.where(spikes, torch.as_tensor(float(steps), dtype=down.dtype, device=down.device), down)
+    return torch.where(fired(spikes), torch.as_tensor(float(steps), dtype=down.dtype, device=down.device), down)
 
 
 def clamp_min(v: torch.Tensor, v_min: float | None) -> torch.Tensor:

@@ -35,6 +35,7 @@ import torch
 
 from spikerl.neurons import phases
 from spikerl.neurons.base import NeuronLayer, check_positive
+from spikerl.neurons.surrogate import SurrogateArg
 from spikerl.traces import TraceParams
 from spikerl.validation import check_fields_finite
 
@@ -110,15 +111,18 @@ class SRM0(NeuronLayer):
 
     ``SRM0(100, generator=torch.Generator().manual_seed(0))`` gives reproducible spikes. Override fields of
     :class:`SRM0Params` by keyword, e.g. ``SRM0(100, delta_u_mv=2.0)``, or pass ``params=SRM0Params(...)``.
-    The generator is not part of ``state_dict``.
+    The generator is not part of ``state_dict``. The multi-step module mode works without a surrogate only
+    (see ``surrogate_unsupported``).
     """
 
     State = SRM0State
+    surrogate_unsupported = ("its spikes are random draws (escape noise, U < p(v)), not a threshold crossing "
+                             "H(v - v_thresh) whose derivative a surrogate could replace; use surrogate=None")
 
     def __init__(self, shape: int | tuple[int, ...], params: SRM0Params | None = None, dt_ms: float = 1.0,
                  trace: TraceParams | None = None, generator: torch.Generator | None = None,
-                 **overrides: float) -> None:
-        super().__init__(shape, dataclasses.replace(params or SRM0Params(), **overrides), dt_ms, trace)
+                 surrogate: SurrogateArg = None, **overrides: float) -> None:
+        super().__init__(shape, dataclasses.replace(params or SRM0Params(), **overrides), dt_ms, trace, surrogate)
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
         self.generator = generator

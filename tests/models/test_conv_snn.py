@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from spikerl.models import ConvSNN, ConvSNNConfig, mnist_to_input
+from spikerl.neurons import LIF, LIFParams, SurrogateSpike
 
 
 @pytest.fixture
@@ -109,10 +110,24 @@ def test_config_round_trip_and_state_dict_reload(images):
         ConvSNN.from_config({**config, "type": "Other"})
 
 
+def test_neurons_are_the_engines_trainable_lif_and_hold_no_saved_state():
+    """The LIF layers are LIF.trainable modules (no parameters, no persistent buffers), so the state_dict keys are
+    those of the conv, norm and readout layers only: checkpoints written before the neurons became LIF load."""
+    model = ConvSNN(channels=(3, 6), tau_mem_ms=8.0, v_thresh=0.5, surrogate="arctan", slope=1.5)
+    for lif, shape in ((model.lif1, (3, 12, 12)), (model.lif2, (6, 4, 4))):
+        assert isinstance(lif, LIF) and lif.shape == shape
+        assert lif.params == LIFParams(v_rest_mv=0.0, v_reset_mv=0.0, v_thresh_mv=0.5, tau_mem_ms=8.0,
+                                       refractory_ms=0.0, reset="subtract")
+        assert lif.surrogate == SurrogateSpike("arctan", 1.5) and not lif.detach_reset
+    norm = ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
+    assert sorted(model.state_dict()) == sorted(["conv1.weight", "conv2.weight", "readout.weight", "readout.bias",
+                                                 *[f"norm{i}.{k}" for i in (1, 2) for k in norm]])
+
+
 def test_keyword_overrides_replace_config_fields():
     model = ConvSNN(ConvSNNConfig(time_steps=2), channels=(2, 3))
     assert model.cfg.time_steps == 2 and model.cfg.channels == (2, 3)
-    assert model.lif1.params.v_thresh == model.cfg.v_thresh
+    assert model.lif1.params.v_thresh_mv == model.cfg.v_thresh
     assert ConvSNN(batch_norm=False).conv1.bias is not None
 
 
@@ -141,3 +156,5 @@ def test_errors_are_clear():
         ConvSNNConfig(image_size=12)
     with pytest.raises(ValueError, match="unknown surrogate"):
         ConvSNNConfig(surrogate="step")
+    with pytest.raises(ValueError, match="v_thresh must be a positive number, got 0.0"):
+        ConvSNNConfig(v_thresh=0.0)

@@ -46,6 +46,8 @@ class Case:
 CASES = [
     Case("LIF", LIF, lambda l: lambda c, s: lif_step(c, s, l.params, l.dt_ms), 3.0,
          ({"v_thresh_mv": 1e6}, 3.0)),
+    Case("LIF-subtract", lambda shape, **kw: LIF(shape, reset="subtract", v_reset_mv=-60.0, **kw),
+         lambda l: lambda c, s: lif_step(c, s, l.params, l.dt_ms), 3.0, ({"v_thresh_mv": 1e6}, 3.0)),
     Case("IF", make_if, lambda l: lambda c, s: lif_step(c, s, l.params, l.dt_ms), 3.0,
          ({"v_thresh_mv": 1e6}, 3.0)),
     # theta is shared by the batch while adapting, so rows are independent only in eval mode

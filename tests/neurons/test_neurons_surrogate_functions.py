@@ -7,12 +7,13 @@ import math
 import pytest
 import torch
 
-from spikerl.surrogate import (
+from spikerl.neurons.surrogate import (
     DEFAULT_SLOPES,
+    SurrogateSpike,
     arctan_spike,
     fast_sigmoid_spike,
     heaviside,
-    surrogate_spike_fn,
+    resolve_surrogate,
 )
 
 X = torch.tensor([-3.0, -1.0, -0.2, -1e-6, 0.0, 1e-6, 0.2, 1.0, 3.0], dtype=torch.float64)
@@ -83,18 +84,43 @@ def test_upstream_gradient_is_multiplied_elementwise():
 
 def test_by_name_uses_default_and_given_slopes():
     x = torch.tensor([0.3], requires_grad=True)
-    (g_default,) = torch.autograd.grad(surrogate_spike_fn("fast_sigmoid")(x).sum(), x)
     k = DEFAULT_SLOPES["fast_sigmoid"]
+    assert SurrogateSpike("fast_sigmoid").slope == k and resolve_surrogate("fast_sigmoid") == SurrogateSpike()
+    (g_default,) = torch.autograd.grad(resolve_surrogate("fast_sigmoid")(x).sum(), x)
     assert g_default.item() == pytest.approx(1 / (k * 0.3 + 1) ** 2)
-    (g_given,) = torch.autograd.grad(surrogate_spike_fn("arctan", 1.0)(x).sum(), x)
+    (g_given,) = torch.autograd.grad(SurrogateSpike("arctan", 1.0)(x).sum(), x)
     assert g_given.item() == pytest.approx(0.5 / (1 + (math.pi / 2 * 0.3) ** 2))
+
+
+@pytest.mark.parametrize("name", ["fast_sigmoid", "arctan"])
+def test_derivative_method_equals_the_autograd_backward(name):
+    """Fused backends use SurrogateSpike.derivative directly: it must be the spike function's backward."""
+    surrogate = SurrogateSpike(name, 3.0)
+    x = X.clone().requires_grad_()
+    (grad,) = torch.autograd.grad(surrogate(x).sum(), x)
+    assert torch.equal(grad, surrogate.derivative(X))
+
+
+def test_resolve_surrogate_passes_callables_and_none_through():
+    def fn(x: torch.Tensor) -> torch.Tensor:
+        return heaviside(x)
+
+    assert resolve_surrogate(None) is None
+    assert resolve_surrogate(fn) is fn
+    given = SurrogateSpike("arctan", 0.5)
+    assert resolve_surrogate(given) is given
 
 
 def test_errors_are_clear():
     with pytest.raises(ValueError, match="unknown surrogate 'relu'"):
-        surrogate_spike_fn("relu")
-    with pytest.raises(ValueError, match="slope must be a positive number"):
-        surrogate_spike_fn("arctan", 0.0)
+        SurrogateSpike("relu")
+    with pytest.raises(ValueError, match="unknown surrogate 'relu'"):
+        resolve_surrogate("relu")
+    for bad in (0.0, -1.0, math.inf, math.nan):
+        with pytest.raises(ValueError, match="slope must be a positive number"):
+            SurrogateSpike("arctan", bad)
+    with pytest.raises(TypeError, match="surrogate must be None, a name"):
+        resolve_surrogate(3)
     with pytest.raises(TypeError, match="floating-point"):
         fast_sigmoid_spike(torch.tensor([1, 2]))
     with pytest.raises(TypeError, match="torch.Tensor"):
