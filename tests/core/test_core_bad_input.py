@@ -18,7 +18,7 @@ from spikerl import (
     OneToOne, PostPre, Sparse, TraceParams, WeightDependentPostPre,
 )
 from spikerl.models import DiehlAndCookParams
-from spikerl.validation import check_device, check_fields_finite, check_finite, check_number, number_flag
+from spikerl.validation import check_device, check_finite, check_number, number_flag
 
 NAN, INF = float("nan"), float("inf")
 PARAMS = [type(layer(3).params) for layer in (LIF, AdaptiveLIF, CurrentLIF, Izhikevich, McCullochPitts, SRM0)]

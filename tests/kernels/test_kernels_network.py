@@ -12,7 +12,6 @@ float32 bound of ``tests/conftest.py``.
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import pytest
 import torch
@@ -40,7 +39,8 @@ def membranes_before_firing(layer: torch.nn.Module, currents: torch.Tensor, v: t
     ``v``, ``refractory``: the state after every step (the state before step 0 is the initial one). A copy of
     the layer with an unreachable threshold takes each recorded state one step further, all steps at once.
     """
-    probe = type(layer)(layer.shape, params=dataclasses.replace(layer.params, v_thresh_mv=math.inf)).eval()
+    # 1e30 mV: out of reach of any membrane here (neuron parameters must be finite)
+    probe = type(layer)(layer.shape, params=dataclasses.replace(layer.params, v_thresh_mv=1e30)).eval()
     start = layer.initial_state(currents.shape[1])
     before = [torch.cat([getattr(start, f).unsqueeze(0), x[:-1]]) for f, x in (("v", v), ("refractory", refractory))]
     state = probe.initial_state(currents.shape[0] * currents.shape[1])
