@@ -39,15 +39,32 @@ def _pointer(x: torch.Tensor | None) -> ctypes.c_void_p:
     return _ptr(None if x is None else x.data_ptr())
 
 
-def unfit(currents: torch.Tensor, full: dict[str, torch.Tensor], shared: dict[str, torch.Tensor] | None = None,
+def unfit(currents: torch.Tensor, full: tuple[torch.Tensor, ...], shared: tuple[torch.Tensor, ...] = (),
           record: tuple[str, ...] = (), fields: tuple[str, ...] = ()) -> str | None:
     """Why a scan kernel cannot take these tensors, or ``None`` when it can.
 
     It takes CPU tensors of one float dtype (float32 or float64), ``currents [T, B, *shape]``, the state
     tensors ``full`` shaped ``[B, *shape]`` and ``shared`` shaped ``[*shape]``, no autograd, and records only
-    ``fields``.
+    ``fields``. The common case is checked first, cheaply (a scan may be called once per environment step).
     """
-    named = {"currents": currents, **full, **(shared or {})}
+    try:
+        dtype, shape = currents.dtype, currents.shape
+        fits = dtype in _SUFFIX and len(shape) >= 2 and currents.is_cpu
+        grad = torch.is_grad_enabled() and currents.requires_grad
+        for group, want in ((full, shape[1:]), (shared, shape[2:])):
+            for x in group:
+                fits = fits and x.dtype == dtype and x.is_cpu and x.shape == want
+                grad = grad or (x.requires_grad and torch.is_grad_enabled())
+        fits = fits and not grad and all(f in fields for f in record)
+    except AttributeError:  # not a tensor
+        fits = False
+    return None if fits else _why_unfit(currents, full, shared, record, fields)
+
+
+def _why_unfit(currents: torch.Tensor, full: tuple[torch.Tensor, ...], shared: tuple[torch.Tensor, ...],
+               record: tuple[str, ...], fields: tuple[str, ...]) -> str:
+    """The reason :func:`unfit` gives; state tensors are named by ``fields`` (``full`` first, then ``shared``)."""
+    named = {"currents": currents, **dict(zip(fields, (*full, *shared)))}
     for name, x in named.items():
         if not isinstance(x, torch.Tensor):
             return f"{name} must be a torch.Tensor, got {type(x).__name__}"
@@ -60,18 +77,15 @@ def unfit(currents: torch.Tensor, full: dict[str, torch.Tensor], shared: dict[st
             return f"{name} is on {x.device}; the C kernels run on the CPU"
         if x.dtype != currents.dtype:
             return f"{name} is {x.dtype} but currents are {currents.dtype}; the C kernels take one dtype"
-    for name, x in full.items():
+    for name, x in zip(fields, full):
         if x.shape != currents.shape[1:]:
             return f"{name} must be [B, *shape] = {list(currents.shape[1:])}, got {list(x.shape)}"
-    for name, x in (shared or {}).items():
+    for name, x in zip(fields[len(full):], shared):
         if x.shape != currents.shape[2:]:
             return f"{name} must be [*shape] = {list(currents.shape[2:])}, got {list(x.shape)}"
     if torch.is_grad_enabled() and any(x.requires_grad for x in named.values()):
         return "autograd is recording (a tensor requires grad); the C kernels compute no gradients"
-    unknown = [f for f in record if f not in fields]
-    if unknown:
-        return f"cannot record {unknown}; it records {list(fields)}"
-    return None
+    return f"cannot record {[f for f in record if f not in fields]}; it records {list(fields)}"
 
 
 def _lif_params(v_rest: float, v_reset: float, v_thresh: float, decay: float, refractory_steps: int,
@@ -81,9 +95,9 @@ def _lif_params(v_rest: float, v_reset: float, v_thresh: float, decay: float, re
                       has_v_min=int(v_min is not None))
 
 
-def _check_numbers(**numbers: float | None) -> None:
+def _check_numbers(**numbers: float) -> None:
     for name, x in numbers.items():
-        if x is not None and not (isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)):
+        if not (isinstance(x, (int, float)) and math.isfinite(x)):
             raise ValueError(f"{name} must be a finite number, got {x!r}")
 
 
@@ -111,8 +125,9 @@ def lif_scan(currents: torch.Tensor, v: torch.Tensor, refractory: torch.Tensor, 
     Returns:
         ``(spikes, (v, refractory), recorded)``. Raises :class:`BackendUnavailable` when it cannot serve.
     """
-    _check_numbers(v_rest=v_rest, v_reset=v_reset, v_thresh=v_thresh, decay=decay, v_min=v_min)
-    reason = unfit(currents, {"v": v, "refractory": refractory}, record=record, fields=("v", "refractory"))
+    _check_numbers(v_rest=v_rest, v_reset=v_reset, v_thresh=v_thresh, decay=decay,
+                   v_min=0.0 if v_min is None else v_min)
+    reason = unfit(currents, (v, refractory), (), record, ("v", "refractory"))
     if reason is not None:
         raise BackendUnavailable("c", reason)
     fn = kernel("lif_scan", currents.dtype)
@@ -147,10 +162,9 @@ def adaptive_lif_scan(currents: torch.Tensor, v: torch.Tensor, refractory: torch
     Returns:
         ``(spikes, (v, refractory, theta), recorded)``. Raises :class:`BackendUnavailable` when it cannot serve.
     """
-    _check_numbers(v_rest=v_rest, v_reset=v_reset, v_thresh=v_thresh, decay=decay, v_min=v_min,
-                   theta_plus=theta_plus, theta_decay=theta_decay)
-    reason = unfit(currents, {"v": v, "refractory": refractory}, {"theta": theta}, record,
-                   ("v", "refractory", "theta"))
+    _check_numbers(v_rest=v_rest, v_reset=v_reset, v_thresh=v_thresh, decay=decay,
+                   v_min=0.0 if v_min is None else v_min, theta_plus=theta_plus, theta_decay=theta_decay)
+    reason = unfit(currents, (v, refractory), (theta,), record, ("v", "refractory", "theta"))
     if reason is not None:
         raise BackendUnavailable("c", reason)
     fn = kernel("adaptive_lif_scan", currents.dtype)

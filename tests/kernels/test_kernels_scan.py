@@ -202,6 +202,8 @@ def test_kernel_says_why_it_cannot_serve_a_call() -> None:
         ((currents, state.v[:1], state.refractory[:1]), {}, r"v must be \[B, \*shape\] = \[2, 4\], got \[1, 4\]"),
         ((currents, state.v, state.refractory), {"record": ("theta",)}, r"cannot record \['theta'\]"),
         ((currents.clone().requires_grad_(), state.v, state.refractory), {}, "autograd is recording"),
+        ((currents, state.v.tolist(), state.refractory), {}, "v must be a torch.Tensor, got list"),
+        ((currents[0, 0], state.v, state.refractory), {}, r"currents must be \[T, B, \*shape\], got shape \[4\]"),
     ]
     for args, extra, reason in cases:
         with pytest.raises(BackendUnavailable, match=f"the 'c' backend cannot serve this call: {reason}"):
