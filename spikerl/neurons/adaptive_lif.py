@@ -133,9 +133,8 @@ class AdaptiveLIF(NeuronLayer):
                  backend: str = "auto", **overrides: float) -> None:
         super().__init__(shape, dataclasses.replace(params or AdaptiveLIFParams(), **overrides), dt_ms, trace,
                          surrogate, detach_reset, backend)
-        if backend == "c" and type(self).step is not AdaptiveLIF.step:
-            raise BackendUnavailable("c", f"{type(self).__name__} overrides step, which the C kernel does not know",
-                                     what="layer")
+        if backend == "c" and self._c_unsupported() is not None:
+            raise BackendUnavailable("c", self._c_unsupported(), what="layer")
         self.register_buffer("theta", torch.zeros(self.shape))
 
     def initial_state(self, batch_size: int) -> AdaptiveLIFState:
@@ -153,27 +152,25 @@ class AdaptiveLIF(NeuronLayer):
         the step loop (always when a subclass overrides ``step``); ``"torch"``: the step loop."""
         backend = self.choose_backend(backend)
         if backend in ("auto", "c"):
-            reason = None
-            if type(self).step is not AdaptiveLIF.step:
-                reason = f"{type(self).__name__} overrides step, which the C kernel does not know"
-            elif currents.dtype != self.dtype:
-                reason = f"currents are {currents.dtype} but the layer is {self.dtype}"
-            if reason is None and (backend == "c" or kernels.available()):
-                p = self.params
-                try:
-                    spikes, final, recorded = kernels.adaptive_lif_scan(
-                        currents, state.v, state.refractory, state.theta, v_rest=p.v_rest_mv, v_reset=p.v_reset_mv,
-                        v_thresh=p.v_thresh_mv, decay=phases.decay_factor(p.tau_mem_ms, self.dt_ms),
-                        refractory_steps=phases.refractory_steps(p.refractory_ms, self.dt_ms), v_min=p.v_min_mv,
-                        theta_plus=p.theta_plus_mv, theta_decay=phases.decay_factor(p.tau_theta_ms, self.dt_ms),
-                        one_spike=p.one_spike, adapt=self.training, record=record)
-                    return spikes, AdaptiveLIFState(*final), recorded
-                except BackendUnavailable:
-                    if backend == "c":
-                        raise
-            elif backend == "c":
-                raise BackendUnavailable("c", reason)
+            p = self.params
+            fused = self.try_c(backend, self._c_unsupported(currents), lambda: kernels.adaptive_lif_scan(
+                currents, state.v, state.refractory, state.theta, v_rest=p.v_rest_mv, v_reset=p.v_reset_mv,
+                v_thresh=p.v_thresh_mv, decay=phases.decay_factor(p.tau_mem_ms, self.dt_ms),
+                refractory_steps=phases.refractory_steps(p.refractory_ms, self.dt_ms), v_min=p.v_min_mv,
+                theta_plus=p.theta_plus_mv, theta_decay=phases.decay_factor(p.tau_theta_ms, self.dt_ms),
+                one_spike=p.one_spike, adapt=self.training, record=record))
+            if fused is not None:
+                spikes, final, recorded = fused
+                return spikes, AdaptiveLIFState(*final), recorded
         return super().scan(currents, state, record, "torch")
+
+    def _c_unsupported(self, currents: torch.Tensor | None = None) -> str | None:
+        """Why the C backend cannot serve this layer (or its scan of ``currents``) at all, or ``None``."""
+        if type(self).step is not AdaptiveLIF.step:
+            return f"{type(self).__name__} overrides step, which the C kernel does not know"
+        if currents is not None and currents.dtype != self.dtype:
+            return f"currents are {currents.dtype} but the layer is {self.dtype}"
+        return None
 
     @torch.no_grad()
     def end_run(self, state: AdaptiveLIFState, learning: bool) -> None:

@@ -42,16 +42,18 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple, TypeVar
 
 import torch
 from torch import nn
 
+from spikerl import kernels
 from spikerl.kernels.backend import BackendUnavailable
 from spikerl.neurons.surrogate import SpikeFn, SurrogateArg, SurrogateSpike, resolve_surrogate
 from spikerl.traces import TraceParams
 
 Shape = tuple[int, ...]
+Result = TypeVar("Result")
 
 
 def as_shape(shape: int | tuple[int, ...] | list[int]) -> Shape:
@@ -151,6 +153,23 @@ class NeuronLayer(nn.Module):
         if chosen not in self.BACKENDS:
             raise ValueError(f"backend must be one of {self.BACKENDS}, got {chosen!r}")
         return chosen
+
+    @staticmethod
+    def try_c(backend: str, reason: str | None, kernel: Callable[[], Result]) -> Result | None:
+        """The ``"c"`` / ``"auto"`` choice of a scan: ``kernel()`` (a call into :mod:`spikerl.kernels`) when it can
+        serve, else ``None`` for ``"auto"`` (the caller runs the step loop) and :class:`BackendUnavailable` for
+        ``"c"``. ``reason``: why the layer cannot use the kernel (``None`` if it can); a kernel that cannot serve
+        the call raises :class:`BackendUnavailable` itself. ``"auto"`` tries the kernel only when the kernels
+        are built (warning once when they cannot be)."""
+        if reason is None and (backend == "c" or kernels.available()):
+            try:
+                return kernel()
+            except BackendUnavailable:
+                if backend == "c":
+                    raise
+        elif backend == "c":
+            raise BackendUnavailable("c", reason)
+        return None
 
     def scan(self, currents: torch.Tensor, state: NamedTuple, record: tuple[str, ...] = (),
              backend: str | None = None) -> tuple[torch.Tensor, NamedTuple, dict[str, torch.Tensor]]:

@@ -165,31 +165,25 @@ class LIF(NeuronLayer):
             raise BackendUnavailable("fused", "it serves the multi-step mode with a surrogate (float spikes with a "
                                               "gradient); scan, the Network path, takes 'auto', 'c' or 'torch'")
         if backend in ("auto", "c"):
-            reason = self._c_unsupported()
-            if reason is None and currents.dtype != self.dtype:
-                reason = f"currents are {currents.dtype} but the layer is {self.dtype}"
-            if reason is None and (backend == "c" or kernels.available()):
-                p = self.params
-                try:
-                    spikes, final, recorded = kernels.lif_scan(
-                        currents, state.v, state.refractory, v_rest=p.v_rest_mv, v_reset=p.v_reset_mv,
-                        v_thresh=p.v_thresh_mv, decay=phases.decay_factor(p.tau_mem_ms, self.dt_ms),
-                        refractory_steps=phases.refractory_steps(p.refractory_ms, self.dt_ms), v_min=p.v_min_mv,
-                        record=record)
-                    return spikes, LIFState(*final), recorded
-                except BackendUnavailable:
-                    if backend == "c":
-                        raise
-            elif backend == "c":
-                raise BackendUnavailable("c", reason)
+            p = self.params
+            fused = self.try_c(backend, self._c_unsupported(currents), lambda: kernels.lif_scan(
+                currents, state.v, state.refractory, v_rest=p.v_rest_mv, v_reset=p.v_reset_mv, v_thresh=p.v_thresh_mv,
+                decay=phases.decay_factor(p.tau_mem_ms, self.dt_ms),
+                refractory_steps=phases.refractory_steps(p.refractory_ms, self.dt_ms), v_min=p.v_min_mv,
+                record=record))
+            if fused is not None:
+                spikes, final, recorded = fused
+                return spikes, LIFState(*final), recorded
         return super().scan(currents, state, record, "torch")
 
-    def _c_unsupported(self) -> str | None:
-        """Why the C backend cannot serve this layer at all, or ``None``."""
+    def _c_unsupported(self, currents: torch.Tensor | None = None) -> str | None:
+        """Why the C backend cannot serve this layer (or its scan of ``currents``) at all, or ``None``."""
         if type(self).step is not LIF.step:
             return f"{type(self).__name__} overrides step, which the C kernel does not know"
         if self.params.reset != "value":
             return f"the C kernel has the value reset only, got reset={self.params.reset!r}"
+        if currents is not None and currents.dtype != self.dtype:
+            return f"currents are {currents.dtype} but the layer is {self.dtype}"
         return None
 
     def _fused_unsupported(self) -> str | None:
