@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -49,7 +50,10 @@ class Dense(Connection):
         t, b = spikes.shape[:2]
         flat = spikes.reshape(t * b, self.w.shape[0])  # not -1: ambiguous for an empty train
         if spikes.device.type == "cpu" and flat.numel() > 0:
-            out = kernels.propagate(flat, self.w, EVENT_DRIVEN_DENSITY)  # in C; None if it does not apply
+            out = None
+            if kernels.available():  # in C; None when the train is too dense for it
+                with contextlib.suppress(kernels.BackendUnavailable):
+                    out = kernels.propagate(flat, self.w, EVENT_DRIVEN_DENSITY)
             if out is None and torch.count_nonzero(flat) < EVENT_DRIVEN_DENSITY * flat.numel():
                 out = flat.to(self.w.dtype).to_sparse_csr() @ self.w
             if out is not None:

@@ -1,6 +1,7 @@
 """Compile the C kernels at first use and load them with ctypes.
 
-The sources (``kernels.c`` and ``kernels_impl.h``, shipped beside this module) are compiled once with the
+The sources (:data:`SOURCES`: ``kernels.c`` and ``propagate.h`` beside this module, and the C restatements of
+the neuron models beside their Python references in ``spikerl/neurons``) are compiled once with the
 system C compiler (``$CC`` or ``cc``) into a per-user cache, ``$XDG_CACHE_HOME/spikerl/kernels`` (an absolute
 ``XDG_CACHE_HOME`` only; a relative one is ignored) or ``~/.cache/spikerl/kernels``, under a name that hashes
 the sources, the compiler's version and the flags; a changed source or compiler gives a new file. The flags
@@ -15,7 +16,8 @@ private temporary folder for this process, after a warning. Every C function is 
 
 When no compiler is found or compilation fails, :func:`library` returns ``None`` after one
 ``warnings.warn``, and callers use their torch code instead. ``SPIKERL_NO_KERNELS=1`` forces that fallback
-(without a warning).
+(without a warning). :meth:`LazyLibrary.require` returns the library or raises
+:class:`~spikerl.kernels.backend.BackendUnavailable` with the reason (for the ``"c"`` backend asked for by name).
 """
 
 from __future__ import annotations
@@ -35,7 +37,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-SOURCES = ("kernels.c", "kernels_impl.h")
+from spikerl.kernels.backend import BackendUnavailable
+
+#: The kernel library's sources, relative to the ``spikerl`` package; the first includes the others.
+SOURCES = ("kernels/kernels.c", "kernels/propagate.h", "neurons/phases.h", "neurons/lif_scan.h",
+           "neurons/adaptive_lif_scan.h")
 FLAGS = ("-O3", "-shared", "-fPIC", "-std=c99", "-ffp-contract=off", "-fno-fast-math")
 ABI_VERSION = 1
 
@@ -179,7 +185,7 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
 
 
 def _load() -> ctypes.CDLL:
-    path = compiled_library(Path(__file__).parent, SOURCES, "spikerl_kernels")
+    path = compiled_library(Path(__file__).parent.parent, SOURCES, "spikerl_kernels")
     lib = ctypes.CDLL(str(path))
     declare(lib, SIGNATURES)
     if lib.spikerl_kernels_abi() != ABI_VERSION:
@@ -188,30 +194,48 @@ def _load() -> ctypes.CDLL:
 
 
 class LazyLibrary:
-    """A C library built and loaded by ``load()`` at its first call, once (thread-safe).
+    """A C library built and loaded by ``load()`` at its first use, once (thread-safe).
 
     Calling it returns the library, or ``None`` when ``SPIKERL_NO_KERNELS`` is set or loading failed (then
     after one ``RuntimeWarning`` that says ``unavailable``, and callers use their torch code).
+    :meth:`require` returns the library or raises :class:`BackendUnavailable` saying why.
     """
 
     def __init__(self, load: Callable[[], ctypes.CDLL], unavailable: str) -> None:
         self._load, self._unavailable = load, unavailable
         self._lock = threading.Lock()
         self._library: ctypes.CDLL | None = None
-        self._failed = False
+        self._error: str | None = None  # why loading failed
+        self._warned = False
+
+    def _try_load(self) -> ctypes.CDLL | None:
+        if self._library is None and self._error is None:
+            with self._lock:
+                if self._library is None and self._error is None:
+                    try:
+                        self._library = self._load()
+                    except (OSError, RuntimeError, subprocess.SubprocessError) as err:
+                        self._error = str(err)
+        return self._library
 
     def __call__(self) -> ctypes.CDLL | None:
         if disabled():
             return None
-        if self._library is None and not self._failed:
-            with self._lock:
-                if self._library is None and not self._failed:
-                    try:
-                        self._library = self._load()
-                    except (OSError, RuntimeError, subprocess.SubprocessError) as err:
-                        self._failed = True
-                        warnings.warn(f"spikerl: {self._unavailable} ({err})", RuntimeWarning, stacklevel=3)
-        return self._library
+        library = self._try_load()
+        if library is None and not self._warned:
+            self._warned = True
+            warnings.warn(f"spikerl: {self._unavailable} ({self._error})", RuntimeWarning, stacklevel=3)
+        return library
+
+    def require(self, backend: str = "c") -> ctypes.CDLL:
+        """The library, or :class:`BackendUnavailable` naming ``backend`` and why (disabled, no compiler...)."""
+        if disabled():
+            raise BackendUnavailable(backend, f"SPIKERL_NO_KERNELS={os.environ['SPIKERL_NO_KERNELS']} turns the "
+                                              "C kernels off")
+        library = self._try_load()
+        if library is None:
+            raise BackendUnavailable(backend, f"the C kernels could not be built or loaded ({self._error})")
+        return library
 
 
 #: The kernel library, compiling it on first use; ``None`` if disabled or unavailable.

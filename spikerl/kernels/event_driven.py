@@ -13,6 +13,7 @@ import ctypes
 
 import torch
 
+from spikerl.kernels.backend import BackendUnavailable
 from spikerl.kernels.build import library
 from spikerl.kernels.scan import _pointer, kernel
 
@@ -20,19 +21,22 @@ from spikerl.kernels.scan import _pointer, kernel
 def propagate(spikes: torch.Tensor, w: torch.Tensor, max_density: float | None = None) -> torch.Tensor | None:
     """``spikes [R, n_in]`` (bool) times ``w [n_in, n_out]`` -> ``[R, n_out]`` in ``w``'s dtype.
 
-    Returns ``None`` when the kernel does not apply (kernels off, not CPU, spikes not bool, ``w`` not
-    float32/float64, autograd on ``w``), and when ``max_density`` is given and the fraction of active spikes
-    is not below it (a dense product is then faster). The spikes are counted in C, without waking torch's
-    thread pool.
+    Returns ``None`` when ``max_density`` is given and the fraction of active spikes is not below it (a dense
+    product is then faster: a choice, not a failure). Raises :class:`BackendUnavailable` with the reason when
+    it cannot serve the call: kernels off or not built, spikes not a bool ``[R, n_in]`` matrix, a tensor off
+    the CPU, ``w`` not float32/float64, autograd on ``w``. The spikes are counted in C, without waking
+    torch's thread pool.
     """
     if spikes.dtype != torch.bool or spikes.dim() != 2 or w.dim() != 2 or spikes.shape[1] != w.shape[0]:
-        return None
-    if spikes.device.type != "cpu" or w.device.type != "cpu" or (torch.is_grad_enabled() and w.requires_grad):
-        return None
+        raise BackendUnavailable("c", f"expected bool spikes [R, n_in] and weights [n_in, n_out], got "
+                                      f"{spikes.dtype} {list(spikes.shape)} and {list(w.shape)}")
+    if spikes.device.type != "cpu" or w.device.type != "cpu":
+        raise BackendUnavailable("c", f"the tensors are on {spikes.device} and {w.device}; the C kernels run on "
+                                      "the CPU")
+    if torch.is_grad_enabled() and w.requires_grad:
+        raise BackendUnavailable("c", "autograd is recording (w requires grad); the C kernels compute no gradients")
     fn = kernel("propagate", w.dtype)
-    if fn is None:
-        return None
-    lib = library()
+    lib = library.require("c")
     spikes = spikes.contiguous()
     rows, n_in, n_out = spikes.shape[0], w.shape[0], w.shape[1]
     active = lib.count_spikes(ctypes.c_int64(spikes.numel()), _pointer(spikes))

@@ -1,22 +1,25 @@
 /* spikerl's fused CPU kernels: plain C, no torch headers, loaded with ctypes (see spikerl/kernels/build.py).
  *
- * - lif_scan: T steps of the LIF model (spikerl/neurons/lif.py; IF is tau = inf, i.e. no leak);
- * - adaptive_lif_scan: T steps of the adaptive-threshold LIF (spikerl/neurons/adaptive_lif.py);
- * - propagate: spike train x dense weights, event-driven (spikerl/connections/dense.py).
- * Each exists for float (_f32) and double (_f64); the bodies are in kernels_impl.h.
+ * - lif_scan: T steps of the LIF model (IF is tau = inf, i.e. no leak);
+ * - adaptive_lif_scan: T steps of the adaptive-threshold LIF;
+ * - propagate: spike train x dense weights, event-driven (used by spikerl/connections/dense.py).
+ * Each exists for float (_f32) and double (_f64). The C restatement of a neuron model lives beside its Python
+ * reference (spikerl/neurons/phases.h, lif_scan.h, adaptive_lif_scan.h next to phases.py, lif.py,
+ * adaptive_lif.py); propagate's body is in propagate.h. This file holds the interface: the parameter structs,
+ * the ABI version, the spike-counting helpers and the float/double instantiations.
  */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
-/* Mirrors spikerl.kernels.scan._LIFParams (ctypes); parameters are given in double, as Python holds them. */
+/* Mirrors spikerl.kernels.build.LIFParams (ctypes); parameters are given in double, as Python holds them. */
 struct lif_params {
     double v_rest, v_reset, v_thresh, v_min, decay;
     int64_t refractory_steps;
     int32_t leaky, has_v_min;
 };
 
-/* Mirrors spikerl.kernels.scan._AdaptiveParams. */
+/* Mirrors spikerl.kernels.build.AdaptiveParams. */
 struct adaptive_params {
     double theta_plus, theta_decay;
     int32_t one_spike, adapt;
@@ -66,12 +69,18 @@ void spike_events(int64_t rows, int64_t n_in, const uint8_t *spikes, int64_t *ro
 
 #define REAL float
 #define FN(name) name##_f32
-#include "kernels_impl.h"
+#include "../neurons/phases.h"
+#include "../neurons/lif_scan.h"
+#include "../neurons/adaptive_lif_scan.h"
+#include "propagate.h"
 #undef REAL
 #undef FN
 
 #define REAL double
 #define FN(name) name##_f64
-#include "kernels_impl.h"
+#include "../neurons/phases.h"
+#include "../neurons/lif_scan.h"
+#include "../neurons/adaptive_lif_scan.h"
+#include "propagate.h"
 #undef REAL
 #undef FN

@@ -12,6 +12,9 @@ a step: among those above threshold, the one with the largest overshoot ``v - v_
 
 ``theta`` is kept in a buffer (saved with ``state_dict``); a run's changes are committed to it when the
 run ends, so resetting the network between samples keeps what was learned.
+
+Backends: ``"torch"`` (the step loop), ``"c"`` (the Network path's scan in one C call;
+``adaptive_lif_scan.h`` beside this file restates :func:`adaptive_lif_step`), ``"auto"``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import NamedTuple
 import torch
 
 from spikerl import kernels
+from spikerl.kernels import BackendUnavailable
 from spikerl.neurons import phases
 from spikerl.neurons.base import NeuronLayer, check_positive
 from spikerl.neurons.surrogate import SpikeFn, SurrogateArg
@@ -116,15 +120,21 @@ class AdaptiveLIF(NeuronLayer):
     ``run(learning=...)``). The learned threshold is the buffer ``theta [*shape]``. The multi-step module mode
     (``layer(x [T, B, *shape])``) starts from that buffer, adapts within the call in training mode, and does
     not write the buffer back (call :meth:`end_run` with the returned state to keep it).
+
+    ``backend``: ``"auto"``, ``"torch"`` or ``"c"`` (see :mod:`spikerl.neurons.base`); ``"c"`` serves the
+    Network path and raises :class:`~spikerl.kernels.BackendUnavailable` on a call it cannot serve.
     """
 
     State = AdaptiveLIFState
+    BACKENDS = ("auto", "torch", "c")
 
     def __init__(self, shape: int | tuple[int, ...], params: AdaptiveLIFParams | None = None, dt_ms: float = 1.0,
                  trace: TraceParams | None = None, surrogate: SurrogateArg = None, detach_reset: bool = False,
-                 **overrides: float) -> None:
+                 backend: str = "auto", **overrides: float) -> None:
         super().__init__(shape, dataclasses.replace(params or AdaptiveLIFParams(), **overrides), dt_ms, trace,
-                         surrogate, detach_reset)
+                         surrogate, detach_reset, backend)
+        if backend == "c" and self._c_unsupported() is not None:
+            raise BackendUnavailable("c", self._c_unsupported(), what="layer")
         self.register_buffer("theta", torch.zeros(self.shape))
 
     def initial_state(self, batch_size: int) -> AdaptiveLIFState:
@@ -135,17 +145,32 @@ class AdaptiveLIF(NeuronLayer):
              detach_reset: bool = False) -> tuple[torch.Tensor, AdaptiveLIFState]:
         return adaptive_lif_step(current, state, self.params, self.dt_ms, self.training, spike_fn, detach_reset)
 
-    def scan(self, currents: torch.Tensor, state: AdaptiveLIFState, record: tuple[str, ...] = ()
-             ) -> tuple[torch.Tensor, AdaptiveLIFState, dict[str, torch.Tensor]]:
-        """As :meth:`NeuronLayer.scan`; on CPU float tensors one fused C call (:mod:`spikerl.kernels`,
-        bit-identical to the step loop), else the step loop (always when a subclass overrides ``step``)."""
-        fused = (kernels.adaptive_lif_scan(currents, state.v, state.refractory, state.theta, self.params,
-                                           self.dt_ms, self.training, record)
-                 if type(self).step is AdaptiveLIF.step and currents.dtype == self.dtype else None)
-        if fused is None:
-            return super().scan(currents, state, record)
-        spikes, final, recorded = fused
-        return spikes, AdaptiveLIFState(*final), recorded
+    def scan(self, currents: torch.Tensor, state: AdaptiveLIFState, record: tuple[str, ...] = (),
+             backend: str | None = None) -> tuple[torch.Tensor, AdaptiveLIFState, dict[str, torch.Tensor]]:
+        """As :meth:`NeuronLayer.scan`. ``"c"``: one C call (:func:`spikerl.kernels.adaptive_lif_scan`,
+        bit-identical to the step loop) on CPU float tensors; ``"auto"``: that where it can serve the call, else
+        the step loop (always when a subclass overrides ``step``); ``"torch"``: the step loop."""
+        backend = self.choose_backend(backend)
+        if backend in ("auto", "c"):
+            p = self.params
+            fused = self.try_c(backend, self._c_unsupported(currents), lambda: kernels.adaptive_lif_scan(
+                currents, state.v, state.refractory, state.theta, v_rest=p.v_rest_mv, v_reset=p.v_reset_mv,
+                v_thresh=p.v_thresh_mv, decay=phases.decay_factor(p.tau_mem_ms, self.dt_ms),
+                refractory_steps=phases.refractory_steps(p.refractory_ms, self.dt_ms), v_min=p.v_min_mv,
+                theta_plus=p.theta_plus_mv, theta_decay=phases.decay_factor(p.tau_theta_ms, self.dt_ms),
+                one_spike=p.one_spike, adapt=self.training, record=record))
+            if fused is not None:
+                spikes, final, recorded = fused
+                return spikes, AdaptiveLIFState(*final), recorded
+        return super().scan(currents, state, record, "torch")
+
+    def _c_unsupported(self, currents: torch.Tensor | None = None) -> str | None:
+        """Why the C backend cannot serve this layer (or its scan of ``currents``) at all, or ``None``."""
+        if type(self).step is not AdaptiveLIF.step:
+            return f"{type(self).__name__} overrides step, which the C kernel does not know"
+        if currents is not None and currents.dtype != self.dtype:
+            return f"currents are {currents.dtype} but the layer is {self.dtype}"
+        return None
 
     @torch.no_grad()
     def end_run(self, state: AdaptiveLIFState, learning: bool) -> None:

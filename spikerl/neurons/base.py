@@ -21,6 +21,20 @@ The same step function serves two paths:
   ``[T, B, *shape]``, starting from rest (or from a given state, then returning the final one too). With
   ``surrogate=`` set, the spikes carry a surrogate derivative and the layer trains by backpropagation through
   time between, e.g., ``nn.Conv2d`` layers; without one this is the Network path with float spikes.
+
+Backends. A layer runs these paths with one of the implementations named in its ``BACKENDS``, chosen with
+``backend=`` (on the layer, or per call on :meth:`NeuronLayer.scan`):
+
+* ``"torch"``: the reference step loop over :meth:`NeuronLayer.step` (every model; CPU and GPU; autograd);
+* ``"c"``: the Network path as one fused C call per scan (:mod:`spikerl.kernels`; LIF, IF, AdaptiveLIF on CPU);
+* ``"fused"``: the multi-step module mode with a surrogate as one autograd node (LIF,
+  :mod:`spikerl.neurons.fused_lif`);
+* ``"auto"`` (the default): for each call the fastest of these that can serve it, falling back silently.
+
+A backend named explicitly serves every call of those paths or raises
+:class:`~spikerl.kernels.BackendUnavailable` saying why (no C compiler, a CUDA tensor, autograd, a path the
+backend does not implement, ...). A single :meth:`NeuronLayer.step` (which the Network takes for layers in
+recurrent or plastic groups) is the torch step function under every backend.
 """
 
 from __future__ import annotations
@@ -28,15 +42,18 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple, TypeVar
 
 import torch
 from torch import nn
 
+from spikerl import kernels
+from spikerl.kernels.backend import BackendUnavailable
 from spikerl.neurons.surrogate import SpikeFn, SurrogateArg, SurrogateSpike, resolve_surrogate
 from spikerl.traces import TraceParams
 
 Shape = tuple[int, ...]
+Result = TypeVar("Result")
 
 
 def as_shape(shape: int | tuple[int, ...] | list[int]) -> Shape:
@@ -68,17 +85,21 @@ class NeuronLayer(nn.Module):
             ignores it.
         detach_reset: in the multi-step module mode, stop the gradient through the reset's dependence on the
             spike (the spike output itself keeps its gradient).
+        backend: one of the class's ``BACKENDS`` (see the module docstring); ``"auto"`` by default.
 
     Subclasses set ``State`` and implement :meth:`initial_state` and :meth:`step`. A model whose spikes no
-    threshold surrogate can describe sets ``surrogate_unsupported`` to the reason.
+    threshold surrogate can describe sets ``surrogate_unsupported`` to the reason. A model with fused
+    backends lists them in ``BACKENDS`` and overrides :meth:`scan` (``"c"``) or :meth:`fused_multistep`
+    (``"fused"``).
     """
 
     State: type[NamedTuple]
     surrogate_unsupported: str | None = None
+    BACKENDS: tuple[str, ...] = ("auto", "torch")
 
     def __init__(self, shape: int | tuple[int, ...], params: Any, dt_ms: float = 1.0,
                  trace: TraceParams | None = None, surrogate: SurrogateArg = None,
-                 detach_reset: bool = False) -> None:
+                 detach_reset: bool = False, backend: str = "auto") -> None:
         super().__init__()
         check_positive("dt_ms", dt_ms)
         self.shape: Shape = as_shape(shape)
@@ -91,6 +112,7 @@ class NeuronLayer(nn.Module):
             raise TypeError(f"detach_reset must be a bool, got {type(detach_reset).__name__}")
         self.surrogate: SpikeFn | None = resolve_surrogate(surrogate)
         self.detach_reset = detach_reset
+        self.backend = self.choose_backend(backend)
         # A zero-size buffer that follows .to(device/dtype): the layer's device and float dtype.
         self.register_buffer("_anchor", torch.zeros(0), persistent=False)
 
@@ -125,14 +147,40 @@ class NeuronLayer(nn.Module):
         """
         raise NotImplementedError
 
-    def scan(self, currents: torch.Tensor, state: NamedTuple, record: tuple[str, ...] = ()
-             ) -> tuple[torch.Tensor, NamedTuple, dict[str, torch.Tensor]]:
-        """Run ``T`` steps on known currents ``[T, B, *shape]``.
+    def choose_backend(self, backend: str | None) -> str:
+        """``backend``, or the layer's own when ``None``; ``ValueError`` unless it is one of ``BACKENDS``."""
+        chosen = getattr(self, "backend", "auto") if backend is None else backend
+        if chosen not in self.BACKENDS:
+            raise ValueError(f"backend must be one of {self.BACKENDS}, got {chosen!r}")
+        return chosen
+
+    @staticmethod
+    def try_c(backend: str, reason: str | None, kernel: Callable[[], Result]) -> Result | None:
+        """The ``"c"`` / ``"auto"`` choice of a scan: ``kernel()`` (a call into :mod:`spikerl.kernels`) when it can
+        serve, else ``None`` for ``"auto"`` (the caller runs the step loop) and :class:`BackendUnavailable` for
+        ``"c"``. ``reason``: why the layer cannot use the kernel (``None`` if it can); a kernel that cannot serve
+        the call raises :class:`BackendUnavailable` itself. ``"auto"`` tries the kernel only when the kernels
+        are built (warning once when they cannot be)."""
+        if reason is None and (backend == "c" or kernels.available()):
+            try:
+                return kernel()
+            except BackendUnavailable:
+                if backend == "c":
+                    raise
+        elif backend == "c":
+            raise BackendUnavailable("c", reason)
+        return None
+
+    def scan(self, currents: torch.Tensor, state: NamedTuple, record: tuple[str, ...] = (),
+             backend: str | None = None) -> tuple[torch.Tensor, NamedTuple, dict[str, torch.Tensor]]:
+        """Run ``T`` steps on known currents ``[T, B, *shape]`` (the Network path).
 
         Returns the spike train (bool ``[T, B, *shape]``), the final state, and the state fields named in
-        ``record`` at every step (``[T, B, *shape]``). Subclasses may override it with a fused kernel that
-        gives the same result (and must test that it does).
+        ``record`` at every step (``[T, B, *shape]``). ``backend`` overrides the layer's for this call. This
+        is the reference step loop (``"torch"``); a subclass with a fused backend overrides it, gives the same
+        result (and must test that it does), and calls this method for ``"torch"``.
         """
+        self.choose_backend(backend)
         steps, batch = currents.shape[0], currents.shape[1]
         spikes = torch.empty(currents.shape, dtype=torch.bool, device=currents.device)
         recorded = {f: torch.empty(currents.shape, dtype=self.dtype, device=currents.device) for f in record}
@@ -177,6 +225,9 @@ class NeuronLayer(nn.Module):
             with torch.no_grad():
                 spikes, final, _ = self.scan(x, start)
             return spikes.to(x.dtype), final
+        if self.backend == "c":
+            raise BackendUnavailable("c", "a surrogate asks for gradients, which the C kernels do not compute "
+                                          f"(the {type(self).__name__} layer has backends {self.BACKENDS})")
         fused = self.fused_multistep(x, state, keep_state)
         if fused is not None:
             return fused, None
@@ -189,8 +240,9 @@ class NeuronLayer(nn.Module):
     def fused_multistep(self, x: torch.Tensor, state: NamedTuple | None, keep_state: bool) -> torch.Tensor | None:
         """Spikes of the multi-step mode from a fused backend, or ``None`` to take the step loop (the default).
 
-        Called only with a surrogate; ``state`` is ``None`` when the run starts from rest. A backend restates
-        the step's dynamics, so a test must compare it (values and gradients) with the step loop.
+        Called only with a surrogate and a backend other than ``"c"``; ``state`` is ``None`` when the run starts
+        from rest. A backend restates the step's dynamics, so a test must compare it (values and gradients) with
+        the step loop.
         """
         return None
 
@@ -225,7 +277,7 @@ class NeuronLayer(nn.Module):
         """JSON-able description of the layer (used by checkpoints; see :meth:`from_config`).
 
         A surrogate adds ``"surrogate": {"name", "slope"}`` and ``"detach_reset"``; a callable surrogate has
-        no JSON form (``ValueError``).
+        no JSON form (``ValueError``). A backend other than ``"auto"`` adds ``"backend"``.
         """
         has_params = dataclasses.is_dataclass(self.params)
         config: dict[str, Any] = {
@@ -242,6 +294,8 @@ class NeuronLayer(nn.Module):
                                  "use a named one (SurrogateSpike) to save it")
             config["surrogate"] = dataclasses.asdict(self.surrogate)
             config["detach_reset"] = self.detach_reset
+        if self.backend != "auto":
+            config["backend"] = self.backend
         return config
 
     @classmethod
@@ -256,10 +310,12 @@ class NeuronLayer(nn.Module):
         if config.get("surrogate") is not None:
             kwargs["surrogate"] = SurrogateSpike(**config["surrogate"])
             kwargs["detach_reset"] = config.get("detach_reset", False)
+        if config.get("backend") is not None:
+            kwargs["backend"] = config["backend"]
         return cls(tuple(config["shape"]), **kwargs)
 
     def extra_repr(self) -> str:
         text = f"shape={self.shape}, params={self.params}, dt_ms={self.dt_ms}, trace={self.trace}"
         if self.surrogate is not None:
             text += f", surrogate={self.surrogate}, detach_reset={self.detach_reset}"
-        return text
+        return text + (f", backend={self.backend!r}" if self.backend != "auto" else "")

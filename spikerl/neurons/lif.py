@@ -12,7 +12,10 @@ Under a constant input ``I`` and no spikes, ``v_t = v_inf + (v_0 - v_inf) d^t`` 
 
 The usual neuron of deep SNNs trained by surrogate gradients (snnTorch's ``Leaky``) is the dimensionless case
 ``v_rest = v_reset = 0``, ``v_thresh = 1``, no refractory period, subtract reset: :meth:`LIF.trainable`.
-Its multi-step module mode has a fused backend (:mod:`spikerl.neurons.fused_lif`).
+
+Backends (``backend=``, see :mod:`spikerl.neurons.base`): ``"torch"`` (the step loop), ``"c"`` (the Network path's
+scan in C, value reset only: ``lif_scan.h`` beside this file restates :func:`lif_step`), ``"fused"`` (the
+multi-step module mode with a surrogate, :mod:`spikerl.neurons.fused_lif`), ``"auto"``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import NamedTuple
 import torch
 
 from spikerl import kernels
+from spikerl.kernels import BackendUnavailable
 from spikerl.neurons import phases
 from spikerl.neurons.base import NeuronLayer, check_positive
 from spikerl.neurons.fused_lif import fused_lif_scan
@@ -36,9 +40,11 @@ RESETS = ("value", "subtract")
 """LIF reset modes: ``"value"`` sets the membrane to ``v_reset_mv``; ``"subtract"`` lowers it by
 ``v_thresh_mv - v_reset_mv``."""
 
-BACKENDS = ("auto", "fused", "step")
-"""Backends of LIF's multi-step module mode: ``"step"`` (the reference loop over :func:`lif_step`),
-``"fused"`` (:func:`~spikerl.neurons.fused_lif.fused_lif_scan`), ``"auto"`` (fused where it applies)."""
+BACKENDS = ("auto", "torch", "c", "fused")
+"""LIF's backends: ``"torch"`` (the reference loop over :func:`lif_step`), ``"c"`` (the Network path's scan in
+one C call, :func:`spikerl.kernels.lif_scan`), ``"fused"`` (the multi-step mode with a surrogate as one
+autograd node, :func:`~spikerl.neurons.fused_lif.fused_lif_scan`), ``"auto"`` (for each call the fastest that
+can serve it)."""
 
 
 @dataclass(frozen=True)
@@ -111,24 +117,23 @@ class LIF(NeuronLayer):
 
     ``LIF(100)`` uses :class:`LIFParams` defaults; override fields by keyword, e.g.
     ``LIF(100, tau_mem_ms=20.0)``, or pass ``params=LIFParams(...)``. ``surrogate=`` and ``detach_reset``
-    set up the multi-step module mode (:class:`~spikerl.neurons.base.NeuronLayer`); ``backend`` chooses how
-    that mode runs, see :data:`BACKENDS` (the Network path is unaffected).
+    set up the multi-step module mode (:class:`~spikerl.neurons.base.NeuronLayer`); ``backend`` chooses the
+    implementation, see :data:`BACKENDS`. ``"c"`` serves the Network path (and the module mode without a
+    surrogate); ``"fused"`` the module mode with a surrogate; each raises
+    :class:`~spikerl.kernels.BackendUnavailable` on a call it cannot serve.
     """
 
     State = LIFState
+    BACKENDS = BACKENDS
 
     def __init__(self, shape: int | tuple[int, ...], params: LIFParams | None = None, dt_ms: float = 1.0,
                  trace: TraceParams | None = None, surrogate: SurrogateArg = None, detach_reset: bool = False,
                  backend: str = "auto", **overrides: float) -> None:
         super().__init__(shape, dataclasses.replace(params or LIFParams(), **overrides), dt_ms, trace,
-                         surrogate, detach_reset)
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        self.backend = backend
-        if backend == "fused":
-            reason = self._fused_unsupported()
-            if reason:
-                raise ValueError(f"the fused LIF backend cannot serve this layer: {reason}")
+                         surrogate, detach_reset, backend)
+        reason = {"c": self._c_unsupported, "fused": self._fused_unsupported}.get(backend, lambda: None)()
+        if reason is not None:
+            raise BackendUnavailable(backend, reason, what="layer")
 
     @classmethod
     def trainable(cls, shape: int | tuple[int, ...], tau_mem_ms: float = 5.0, v_thresh_mv: float = 1.0,
@@ -150,18 +155,36 @@ class LIF(NeuronLayer):
              detach_reset: bool = False) -> tuple[torch.Tensor, LIFState]:
         return lif_step(current, state, self.params, self.dt_ms, spike_fn, detach_reset)
 
-    def scan(self, currents: torch.Tensor, state: LIFState, record: tuple[str, ...] = ()
-             ) -> tuple[torch.Tensor, LIFState, dict[str, torch.Tensor]]:
-        """As :meth:`NeuronLayer.scan`; on CPU float tensors one fused C call (:mod:`spikerl.kernels`,
-        bit-identical to the step loop) for the ``"value"`` reset, else the step loop (always when a subclass
-        overrides ``step``)."""
-        fused = (kernels.lif_scan(currents, state.v, state.refractory, self.params, self.dt_ms, record)
-                 if type(self).step is LIF.step and currents.dtype == self.dtype and self.params.reset == "value"
-                 else None)
-        if fused is None:
-            return super().scan(currents, state, record)
-        spikes, final, recorded = fused
-        return spikes, LIFState(*final), recorded
+    def scan(self, currents: torch.Tensor, state: LIFState, record: tuple[str, ...] = (),
+             backend: str | None = None) -> tuple[torch.Tensor, LIFState, dict[str, torch.Tensor]]:
+        """As :meth:`NeuronLayer.scan`. ``"c"``: one C call (:func:`spikerl.kernels.lif_scan`, bit-identical to
+        the step loop) on CPU float tensors for the ``"value"`` reset; ``"auto"``: that where it can serve the
+        call, else the step loop (always when a subclass overrides ``step``); ``"torch"``: the step loop."""
+        backend = self.choose_backend(backend)
+        if backend == "fused":
+            raise BackendUnavailable("fused", "it serves the multi-step mode with a surrogate (float spikes with a "
+                                              "gradient); scan, the Network path, takes 'auto', 'c' or 'torch'")
+        if backend in ("auto", "c"):
+            p = self.params
+            fused = self.try_c(backend, self._c_unsupported(currents), lambda: kernels.lif_scan(
+                currents, state.v, state.refractory, v_rest=p.v_rest_mv, v_reset=p.v_reset_mv, v_thresh=p.v_thresh_mv,
+                decay=phases.decay_factor(p.tau_mem_ms, self.dt_ms),
+                refractory_steps=phases.refractory_steps(p.refractory_ms, self.dt_ms), v_min=p.v_min_mv,
+                record=record))
+            if fused is not None:
+                spikes, final, recorded = fused
+                return spikes, LIFState(*final), recorded
+        return super().scan(currents, state, record, "torch")
+
+    def _c_unsupported(self, currents: torch.Tensor | None = None) -> str | None:
+        """Why the C backend cannot serve this layer (or its scan of ``currents``) at all, or ``None``."""
+        if type(self).step is not LIF.step:
+            return f"{type(self).__name__} overrides step, which the C kernel does not know"
+        if self.params.reset != "value":
+            return f"the C kernel has the value reset only, got reset={self.params.reset!r}"
+        if currents is not None and currents.dtype != self.dtype:
+            return f"currents are {currents.dtype} but the layer is {self.dtype}"
+        return None
 
     def _fused_unsupported(self) -> str | None:
         """Why the fused backend cannot serve this layer at all, or ``None``."""
@@ -179,22 +202,19 @@ class LIF(NeuronLayer):
     def fused_multistep(self, x: torch.Tensor, state: LIFState | None, keep_state: bool) -> torch.Tensor | None:
         """Spikes from :func:`~spikerl.neurons.fused_lif.fused_lif_scan` when the backend is ``"fused"``, or
         ``"auto"`` and the call starts from rest without asking for the final state; else ``None``."""
-        if self.backend == "step":
+        if self.backend not in ("auto", "fused"):
             return None
         reason = self._fused_unsupported()
         if reason is None and (state is not None or keep_state):
             reason = "it starts from rest and returns no final state (call layer(x) without a state)"
         if reason is not None:
             if self.backend == "fused":
-                raise ValueError(f"the fused LIF backend cannot serve this call: {reason}")
+                raise BackendUnavailable("fused", reason)
             return None
         p = self.params
         return fused_lif_scan(x, decay=phases.decay_factor(p.tau_mem_ms, self.dt_ms), v_rest=p.v_rest_mv,
                               v_thresh=p.v_thresh_mv, v_reset=p.v_reset_mv, subtract=p.reset == "subtract",
                               derivative=self.surrogate.derivative, detach_reset=self.detach_reset)
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + (f", backend={self.backend!r}" if self.surrogate is not None else "")
 
 
 class IF(LIF):

@@ -1,6 +1,8 @@
 """Building and loading the kernels: compiled once into the per-user cache, keyed by the sources; without a
-compiler (or with SPIKERL_NO_KERNELS=1) everything falls back to torch, with one warning at most. A cache
-that others could write is not loaded from; every C function is declared, so wrong arguments raise."""
+compiler (or with SPIKERL_NO_KERNELS=1) the "auto" backend falls back to torch, with one warning at most, and
+the "c" backend asked for by name says why it cannot serve. A cache that others could write is not loaded
+from; every C function is declared, so wrong arguments raise. The package ships every source, and
+``spikerl.kernels`` imports nothing else from spikerl (plain numbers and tensors in, no engine types)."""
 
 from __future__ import annotations
 
@@ -11,18 +13,21 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import warnings
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
 import torch
 
 from spikerl import kernels
+from spikerl.kernels import BackendUnavailable
 from spikerl.models import diehl_cook_online
 from spikerl.neurons import LIF, NeuronLayer
 
-# Runs a LIF scan twice in a fresh interpreter and reports whether the kernels were used, the warnings, and
-# whether the result equals the generic loop.
+# Runs a LIF scan twice in a fresh interpreter and reports whether the kernels were used, the warnings,
+# whether the result equals the generic loop, and what the "c" backend asked for by name says.
 SCRIPT = """
 import json, warnings, torch
 from spikerl import kernels
@@ -36,7 +41,12 @@ with warnings.catch_warnings(record=True) as caught:
     for _ in range(2):
         a, b = layer.scan(x, layer.initial_state(2)), NeuronLayer.scan(layer, x, layer.initial_state(2))
         same.append(torch.equal(a[0], b[0]) and torch.equal(a[1].v, b[1].v))
-print(json.dumps({"available": kernels.available(), "same": all(same),
+    try:
+        layer.scan(x, layer.initial_state(2), backend="c")
+        c_error = None
+    except kernels.BackendUnavailable as err:
+        c_error = str(err)
+print(json.dumps({"available": kernels.available(), "same": all(same), "c_error": c_error,
                   "warnings": [str(w.message) for w in caught if "kernels" in str(w.message)]}))
 """
 
@@ -52,7 +62,7 @@ def run_fresh(tmp_path: Path, **env: str) -> dict:
 @pytest.mark.skipif(not kernels.available(), reason="no C compiler here")
 def test_compiles_into_a_fresh_cache(tmp_path: Path) -> None:
     report = run_fresh(tmp_path)
-    assert report == {"available": True, "same": True, "warnings": []}
+    assert report == {"available": True, "same": True, "c_error": None, "warnings": []}
     built = list((tmp_path / "cache" / "spikerl" / "kernels").glob("spikerl_kernels_*.so"))
     assert len(built) == 1
     assert run_fresh(tmp_path)["available"] and list(built[0].parent.iterdir()) == built  # reused, not rebuilt
@@ -62,6 +72,8 @@ def test_missing_compiler_warns_once_and_falls_back(tmp_path: Path) -> None:
     report = run_fresh(tmp_path, CC=str(tmp_path / "no-such-compiler"))
     assert report["available"] is False and report["same"] is True
     assert len(report["warnings"]) == 1 and "no C compiler" in report["warnings"][0]
+    assert report["c_error"].startswith("the 'c' backend cannot serve this call: the C kernels could not be built")
+    assert "no C compiler found" in report["c_error"]
 
 
 def test_env_var_forces_fallback_silently(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -71,10 +83,16 @@ def test_env_var_forces_fallback_silently(monkeypatch: pytest.MonkeyPatch) -> No
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert not kernels.available()
-        assert kernels.lif_scan(x, *layer.initial_state(1), layer.params, layer.dt_ms) is None
-        assert kernels.propagate(torch.ones(2, 3, dtype=torch.bool), torch.ones(3, 2)) is None
-        spikes, _, _ = layer.scan(x, layer.initial_state(1))
+        spikes, _, _ = layer.scan(x, layer.initial_state(1))  # "auto": the step loop, silently
     assert torch.equal(spikes, NeuronLayer.scan(layer, x, layer.initial_state(1))[0])
+    off = "the 'c' backend cannot serve this call: SPIKERL_NO_KERNELS=1 turns the C kernels off"
+    with pytest.raises(BackendUnavailable, match=off):
+        layer.scan(x, layer.initial_state(1), backend="c")
+    with pytest.raises(BackendUnavailable, match=off):
+        kernels.lif_scan(x, *layer.initial_state(1), v_rest=-65.0, v_reset=-65.0, v_thresh=-52.0, decay=0.99,
+                         refractory_steps=5)
+    with pytest.raises(BackendUnavailable, match=off):
+        kernels.propagate(torch.ones(2, 3, dtype=torch.bool), torch.ones(3, 2))
 
 
 def test_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -181,7 +199,7 @@ SPIKERL = Path(kernels.__file__).parent.parent
 
 @pytest.mark.skipif(not kernels.available() or shutil.which("nm") is None, reason="no C compiler or no nm here")
 @pytest.mark.parametrize("loader, sources", [
-    (kernels.library, ("kernels/kernels.c", "kernels/kernels_impl.h")),
+    (kernels.library, kernels.build.SOURCES),
     (diehl_cook_online.library, ("models/diehl_cook_online.c", "models/diehl_cook_online_impl.h")),
 ])
 def test_every_c_function_is_declared(loader, sources: tuple[str, ...]) -> None:
@@ -207,3 +225,52 @@ def test_wrong_argument_raises_instead_of_calling() -> None:
         lib.lif_scan_f32(1, 1, *[None] * 6, ctypes.byref(kernels.build.AdaptiveParams()))  # the wrong struct
     with pytest.raises(TypeError):
         lib.propagate_f64(1, 2, None)  # too few arguments
+
+
+def test_package_data_ships_every_kernel_source() -> None:
+    """An installed package compiles from its own files: each source of each C library, including the C of the
+    neuron models beside their Python, matches a package-data pattern of pyproject.toml."""
+    pyproject = tomllib.loads((SPIKERL.parent / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["spikerl"]
+    sources = [*kernels.build.SOURCES, "models/diehl_cook_online.c", "models/diehl_cook_online_impl.h"]
+    assert {"neurons/lif_scan.h", "neurons/adaptive_lif_scan.h", "neurons/phases.h"} <= set(sources)
+    for source in sources:
+        assert (SPIKERL / source).is_file(), source
+        assert any(fnmatch(source, pattern) for pattern in patterns), f"{source} is not in package-data"
+    assert (SPIKERL / "neurons" / "lif.py").is_file() and (SPIKERL / "neurons" / "adaptive_lif.py").is_file()
+
+
+# Imports spikerl.kernels without running spikerl/__init__.py (which imports the whole engine), runs every
+# kernel, and lists the spikerl modules that got imported.
+ISOLATED = """
+import json, sys, types, torch
+package = types.ModuleType("spikerl")
+package.__path__ = [sys.argv[1]]
+sys.modules["spikerl"] = package
+import spikerl.kernels as k
+v, r = torch.full((2, 3), -60.0), torch.zeros(2, 3)
+x = torch.full((4, 2, 3), 4.0)
+numbers = dict(v_rest=-65.0, v_reset=-65.0, v_thresh=-52.0, decay=0.99, refractory_steps=2, v_min=None)
+served = [k.lif_scan(x, v, r, record=("v",), **numbers)[0].any().item(),
+          k.adaptive_lif_scan(x, v, r, torch.zeros(3), theta_plus=0.1, theta_decay=1.0, one_spike=True, adapt=True,
+                              **numbers)[0].any().item(),
+          k.propagate(torch.ones(2, 3, dtype=torch.bool), torch.ones(3, 2)).sum().item() == 12]
+try:
+    k.lif_scan(x.half(), v.half(), r.half(), **numbers)
+except k.BackendUnavailable as err:
+    served.append(err.reason)
+print(json.dumps({"modules": sorted(m for m in sys.modules if m.split(".")[0] == "spikerl"), "served": served}))
+"""
+
+
+@pytest.mark.skipif(not kernels.available(), reason="no C compiler here")
+def test_kernels_import_nothing_else_from_spikerl() -> None:
+    """No cycle: ``spikerl.kernels`` and its kernels (imports inside functions included) need no other part of
+    spikerl, in particular not ``spikerl.neurons``; it takes plain numbers and tensors."""
+    out = subprocess.run([sys.executable, "-c", ISOLATED, str(SPIKERL)], capture_output=True, text=True,
+                         timeout=300, env={k: v for k, v in os.environ.items() if k != "SPIKERL_NO_KERNELS"})
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["served"] == [True, True, True, "the C kernels take float32 or float64 tensors, got torch.float16"]
+    assert all(m == "spikerl" or m == "spikerl.kernels" or m.startswith("spikerl.kernels.") for m in report["modules"])
+    assert "spikerl.kernels.scan" in report["modules"]

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from spikerl import Dense, kernels
+from spikerl.kernels import BackendUnavailable
 
 pytestmark = [pytest.mark.skipif(not kernels.available(), reason="no C compiler: the kernels are not built"),
               pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")]
@@ -45,16 +46,23 @@ def test_silent_train_gives_zero_current() -> None:
     assert torch.equal(out, torch.zeros(5, 4))
 
 
-def test_declines_float_spikes_autograd_and_dense_trains() -> None:
+def test_leaves_dense_trains_to_the_dense_product_and_says_why_it_cannot_serve() -> None:
     w = torch.rand(6, 3)
     x = torch.zeros(4, 6, dtype=torch.bool)
     x[0, :3] = True  # 3 of 24 spikes active: 1/8
-    assert kernels.propagate(x, w, max_density=0.125) is None
+    assert kernels.propagate(x, w, max_density=0.125) is None  # too dense: a choice, not a failure
     assert torch.equal(kernels.propagate(x, w, max_density=0.126), kernels.propagate(x, w))
-    assert kernels.propagate(x.float(), w) is None
-    assert kernels.propagate(x, w.requires_grad_()) is None
+    with pytest.raises(BackendUnavailable, match=r"cannot serve this call: expected bool spikes \[R, n_in\] and "
+                                                 r"weights \[n_in, n_out\], got torch.float32 \[4, 6\]"):
+        kernels.propagate(x.float(), w)
+    with pytest.raises(BackendUnavailable, match="cannot serve this call: autograd is recording"):
+        kernels.propagate(x, w.requires_grad_())
     with torch.no_grad():
-        assert kernels.propagate(x, w) is not None
+        expected = torch.zeros(4, 3)
+        expected[0] = w[0] + w[1] + w[2]  # row 0's active inputs, in ascending order
+        assert torch.equal(kernels.propagate(x, w), expected)
+    with pytest.raises(BackendUnavailable, match="float32 or float64 tensors, got torch.float16"):
+        kernels.propagate(x, w.detach().half())
 
 
 @pytest.mark.parametrize("bias", [False, True])

@@ -1,10 +1,13 @@
-"""The fused C scans equal the generic torch step loop bit for bit: spikes, final state and recorded fields,
-for LIF, IF and AdaptiveLIF, float32 and float64, several batch sizes and shapes, with and without
-refractoriness, clamping, one_spike and adaptation."""
+"""The C restatement of each neuron model (``spikerl/neurons/*_scan.h``, the ``"c"`` backend) equals its Python
+reference step loop (the ``"torch"`` backend) bit for bit: spikes, final state and recorded fields, for LIF, IF
+and AdaptiveLIF, float32 and float64, several batch sizes and shapes, with and without refractoriness,
+clamping, one_spike and adaptation. Asked for by name, the ``"c"`` backend serves a call or says why not;
+``"auto"`` then falls back to the step loop silently."""
 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -12,7 +15,8 @@ import pytest
 import torch
 
 from spikerl import kernels
-from spikerl.neurons import IF, LIF, AdaptiveLIF, LIFState, NeuronLayer
+from spikerl.kernels import BackendUnavailable
+from spikerl.neurons import IF, LIF, AdaptiveLIF, CurrentLIF, LIFState, NeuronLayer, phases
 
 pytestmark = pytest.mark.skipif(not kernels.available(), reason="no C compiler: the kernels are not built")
 
@@ -68,10 +72,11 @@ def test_lif_scan_equals_step_loop(variant: str, dtype: torch.dtype, batch: int,
     state = random_state(layer, batch, seed=2)
     before = [x.clone() for x in (currents, *state)]
     record = ("v", "refractory")
-    generic = NeuronLayer.scan(layer, currents, state, record)
-    assert kernels.lif_scan(currents, state.v, state.refractory, layer.params, layer.dt_ms, record) is not None
-    assert_same(layer.scan(currents, state, record), generic)
-    assert_same(layer.scan(currents, state), NeuronLayer.scan(layer, currents, state))
+    generic = layer.scan(currents, state, record, backend="torch")
+    assert_same(generic, NeuronLayer.scan(layer, currents, state, record))  # "torch" is the base class's loop
+    assert_same(layer.scan(currents, state, record, backend="c"), generic)
+    assert_same(layer.scan(currents, state, record), generic)  # "auto" takes the C kernel here
+    assert_same(layer.scan(currents, state, backend="c"), layer.scan(currents, state, backend="torch"))
     assert 0 < int(generic[0].sum()) < generic[0].numel()  # the test exercises both branches
     for x, y in zip(before, (currents, *state)):
         assert torch.equal(x, y)  # the caller's tensors are untouched
@@ -131,11 +136,12 @@ def test_adaptive_lif_scan_equals_step_loop(variant: str, adapt: bool, dtype: to
     state = state._replace(theta=torch.rand(shape, generator=g, dtype=torch.float64).to(dtype))
     before = [x.clone() for x in (currents, *state)]
     record = ("v", "refractory", "theta")
-    generic = NeuronLayer.scan(layer, currents, state, record)
-    assert kernels.adaptive_lif_scan(currents, state.v, state.refractory, state.theta, layer.params,
-                                     layer.dt_ms, adapt, record) is not None
+    generic = layer.scan(currents, state, record, backend="torch")
+    assert_same(generic, NeuronLayer.scan(layer, currents, state, record))
+    assert_same(layer.scan(currents, state, record, backend="c"), generic)
     assert_same(layer.scan(currents, state, record), generic)
-    assert_same(layer.scan(currents, state, ("theta",)), NeuronLayer.scan(layer, currents, state, ("theta",)))
+    assert_same(layer.scan(currents, state, ("theta",), backend="c"),
+                layer.scan(currents, state, ("theta",), backend="torch"))
     assert 0 < int(generic[0].sum()) < generic[0].numel()
     assert torch.equal(generic[1].theta, state.theta) != adapt  # theta moves exactly when adapting
     if layer.params.one_spike:
@@ -167,18 +173,109 @@ def test_subclass_with_its_own_step_keeps_the_step_loop() -> None:
     assert not torch.equal(layer.scan(currents, state)[0], LIF(6).scan(currents, state)[0])
 
 
-def test_kernel_declines_what_it_does_not_handle() -> None:
+def lif_numbers(layer: LIF) -> dict[str, Any]:
+    """The plain numbers :func:`spikerl.kernels.lif_scan` takes, from a layer's parameters."""
+    p = layer.params
+    return dict(v_rest=p.v_rest_mv, v_reset=p.v_reset_mv, v_thresh=p.v_thresh_mv, v_min=p.v_min_mv,
+                decay=phases.decay_factor(p.tau_mem_ms, layer.dt_ms),
+                refractory_steps=phases.refractory_steps(p.refractory_ms, layer.dt_ms))
+
+
+def test_kernel_takes_plain_numbers_and_equals_the_reference_step() -> None:
+    layer = LIF(7, v_min_mv=-66.0)
+    currents = random_currents((T, 3, 7), torch.float64, seed=9)
+    state = random_state(layer.double(), 3, seed=10)
+    spikes, (v, refr), rec = kernels.lif_scan(currents, state.v, state.refractory, record=("v",),
+                                              **lif_numbers(layer))
+    assert_same((spikes, LIFState(v, refr), rec), layer.scan(currents, state, ("v",), backend="torch"))
+
+
+def test_kernel_says_why_it_cannot_serve_a_call() -> None:
     layer = LIF(4)
     state = layer.initial_state(2)
     currents = random_currents((5, 2, 4), torch.float32, seed=8)
-    p, dt = layer.params, layer.dt_ms
-    assert kernels.lif_scan(currents.double(), state.v, state.refractory, p, dt) is None  # mixed dtypes
-    assert kernels.lif_scan(currents.half(), state.v.half(), state.refractory.half(), p, dt) is None
-    assert kernels.lif_scan(currents, state.v[:1], state.refractory[:1], p, dt) is None  # broadcast state
-    assert kernels.lif_scan(currents, state.v, state.refractory, p, dt, ("theta",)) is None
-    assert kernels.lif_scan(currents.requires_grad_(), state.v, state.refractory, p, dt) is None
-    with torch.no_grad():
-        assert kernels.lif_scan(currents, state.v, state.refractory, p, dt) is not None
-    # the generic loop keeps working (and keeps autograd) where the kernel declines
+    numbers = lif_numbers(layer)
+    cases = [
+        ((currents.double(), state.v, state.refractory), {}, "v is torch.float32 but currents are torch.float64"),
+        ((currents.half(), state.v.half(), state.refractory.half()), {},
+         "the C kernels take float32 or float64 tensors, got torch.float16"),
+        ((currents, state.v[:1], state.refractory[:1]), {}, r"v must be \[B, \*shape\] = \[2, 4\], got \[1, 4\]"),
+        ((currents, state.v, state.refractory), {"record": ("theta",)}, r"cannot record \['theta'\]"),
+        ((currents.clone().requires_grad_(), state.v, state.refractory), {}, "autograd is recording"),
+        ((currents, state.v.tolist(), state.refractory), {}, "v must be a torch.Tensor, got list"),
+        ((currents[0, 0], state.v, state.refractory), {}, r"currents must be \[T, B, \*shape\], got shape \[4\]"),
+    ]
+    for args, extra, reason in cases:
+        with pytest.raises(BackendUnavailable, match=f"the 'c' backend cannot serve this call: {reason}"):
+            kernels.lif_scan(*args, **numbers, **extra)
+    with torch.no_grad():  # no autograd recorded: served
+        assert kernels.lif_scan(currents.clone().requires_grad_(), state.v, state.refractory, **numbers)[0].shape \
+            == currents.shape
+    with pytest.raises(ValueError, match="v_thresh must be a finite number, got nan"):
+        kernels.lif_scan(currents, state.v, state.refractory, **{**numbers, "v_thresh": math.nan})
+
+
+@pytest.mark.parametrize("make, currents, reason", [
+    (lambda: LIF(4).half(), lambda: torch.full((5, 2, 4), 3.0, dtype=torch.float16),
+     "the C kernels take float32 or float64 tensors, got torch.float16"),
+    (lambda: LIF(4), lambda: torch.full((5, 2, 4), 3.0, requires_grad=True), "autograd is recording"),
+    (lambda: LIF(4), lambda: torch.full((5, 2, 4), 3.0, dtype=torch.float64),
+     "currents are torch.float64 but the layer is torch.float32"),
+    (lambda: LIF(4, reset="subtract"), lambda: torch.full((5, 2, 4), 3.0),
+     "the C kernel has the value reset only, got reset='subtract'"),
+    (lambda: AdaptiveLIF(4).half(), lambda: torch.full((5, 2, 4), 9.0, dtype=torch.float16),
+     "the C kernels take float32 or float64 tensors, got torch.float16"),
+])
+def test_c_asked_for_says_why_and_auto_falls_back_silently(make, currents, reason: str) -> None:
+    layer, x = make(), currents()
+    state = layer.initial_state(2)
+    with pytest.raises(BackendUnavailable, match=f"the 'c' backend cannot serve this call: {reason}") as err:
+        layer.scan(x, state, backend="c")
+    assert err.value.backend == "c" and err.value.reason.startswith(reason[:20])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        auto = layer.scan(x, state)  # "auto": the step loop, without a word
+    assert_same(auto, layer.scan(x, state, backend="torch"))
+    assert auto[0].any()  # the drive makes the neurons fire, so the comparison means something
+
+
+def test_c_layer_rejects_what_it_can_never_serve() -> None:
+    class HalfInput(LIF):
+        def step(self, current: torch.Tensor, state: LIFState, *args: Any) -> tuple[torch.Tensor, LIFState]:
+            return super().step(current * 0.5, state, *args)
+
+    with pytest.raises(BackendUnavailable, match="'c' backend cannot serve this layer: the C kernel has the value "
+                                                 "reset only, got reset='subtract'"):
+        LIF(4, reset="subtract", backend="c")
+    with pytest.raises(BackendUnavailable, match="'c' backend cannot serve this layer: HalfInput overrides step"):
+        HalfInput(4, backend="c")
+    layer = LIF(4, surrogate="arctan", backend="c")  # the Network path is served; the module mode needs gradients
+    x = torch.full((3, 2, 4), 7.0)
+    assert_same(layer.scan(x, layer.initial_state(2)), layer.scan(x, layer.initial_state(2), backend="torch"))
+    with pytest.raises(BackendUnavailable, match="'c' backend cannot serve this call: a surrogate asks for "
+                                                 "gradients"):
+        layer(x)
+    with pytest.raises(BackendUnavailable, match="'fused' backend cannot serve this call: it serves the multi-step"):
+        LIF.trainable(4, backend="fused").scan(x, layer.initial_state(2))
+    with pytest.raises(ValueError, match=r"backend must be one of \('auto', 'torch'\), got 'c'"):
+        CurrentLIF(4).scan(x, CurrentLIF(4).initial_state(2), backend="c")  # a model without C has no "c"
+    with pytest.raises(ValueError, match=r"backend must be one of \('auto', 'torch', 'c', 'fused'\), got 'gpu'"):
+        layer.scan(x, layer.initial_state(2), backend="gpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_c_refuses_cuda_tensors_and_auto_runs_them_on_torch() -> None:
+    layer = LIF(4).cuda()
+    x = torch.full((5, 2, 4), 3.0, device="cuda")
+    with pytest.raises(BackendUnavailable, match="currents is on cuda:0; the C kernels run on the CPU"):
+        layer.scan(x, layer.initial_state(2), backend="c")
+    spikes, _, _ = layer.scan(x, layer.initial_state(2))
+    assert torch.equal(spikes.cpu(), LIF(4).scan(x.cpu(), LIF(4).initial_state(2))[0])
+
+
+def test_generic_loop_keeps_autograd_where_the_kernel_cannot_serve() -> None:
+    layer = LIF(4)
+    state = layer.initial_state(2)
+    currents = random_currents((5, 2, 4), torch.float32, seed=8).requires_grad_()
     spikes, final, _ = layer.scan(currents, state)
     assert final.v.requires_grad

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from spikerl import Network
+from spikerl.kernels import BackendUnavailable
 from spikerl.neurons import (
     IF, LIF, SRM0, AdaptiveLIF, CurrentLIF, Input, Izhikevich, LIFParams, LIFState, McCullochPitts, NeuronLayer,
     SurrogateSpike, heaviside,
@@ -217,7 +218,7 @@ def arctan_sg(x: torch.Tensor, k: float) -> torch.Tensor:
     return (k / 2) / (1 + (math.pi / 2 * k * x) ** 2)
 
 
-@pytest.mark.parametrize("backend", ["fused", "step"])
+@pytest.mark.parametrize("backend", ["fused", "torch"])
 @pytest.mark.parametrize("surrogate, sg", [("fast_sigmoid", fast_sigmoid_sg), ("arctan", arctan_sg)])
 @pytest.mark.parametrize("reset, detach", [("subtract", False), ("subtract", True), ("value", False),
                                            ("value", True)])
@@ -274,24 +275,24 @@ def test_fused_backend_equals_step_loop_in_values_and_gradients(surrogate, reset
     currents = (drive(1.4, steps=9, shape=(3, 5), dtype=torch.float64) - 0.4).requires_grad_()
     weights = drive(1.0, steps=9, shape=(3, 5), seed=1, dtype=torch.float64) - 0.5
     out = {}
-    for backend in ("fused", "step"):
+    for backend in ("fused", "torch"):
         layer = LIF((3, 5), params, surrogate=surrogate, detach_reset=detach, backend=backend).double()
         spikes = layer(currents)
         out[backend] = spikes, torch.autograd.grad((spikes * weights).sum(), currents)[0]
     assert 0 < out["fused"][0].mean() < 1
-    assert torch.equal(out["fused"][0], out["step"][0])
-    torch.testing.assert_close(out["fused"][1], out["step"][1], rtol=1e-12, atol=1e-12)
+    assert torch.equal(out["fused"][0], out["torch"][0])
+    torch.testing.assert_close(out["fused"][1], out["torch"][1], rtol=1e-12, atol=1e-12)
 
 
 def test_fused_backend_float32_matches_step_loop() -> None:
     """In float32 (ConvSNN's dtype) the spikes are still equal; gradients agree to float32 rounding."""
     currents = (drive(1.4, steps=6, shape=(4, 6, 6)) - 0.3).requires_grad_()
     out = {}
-    for backend in ("fused", "step"):
+    for backend in ("fused", "torch"):
         spikes = LIF.trainable((4, 6, 6), backend=backend)(currents)
         out[backend] = spikes, torch.autograd.grad(spikes.sum(), currents)[0]
-    assert torch.equal(out["fused"][0], out["step"][0])
-    torch.testing.assert_close(out["fused"][1], out["step"][1], rtol=1e-5, atol=1e-6)
+    assert torch.equal(out["fused"][0], out["torch"][0])
+    torch.testing.assert_close(out["fused"][1], out["torch"][1], rtol=1e-5, atol=1e-6)
 
 
 def test_fused_backend_accepts_a_broadcast_constant_current() -> None:
@@ -301,7 +302,7 @@ def test_fused_backend_accepts_a_broadcast_constant_current() -> None:
     out = layer(base.unsqueeze(0).expand(6, 3, 4))
     (g,) = torch.autograd.grad(out.sum(), base)
     repeated = base.detach().unsqueeze(0).repeat(6, 1, 1).requires_grad_()
-    ref = LIF.trainable((4,), backend="step").double()(repeated)
+    ref = LIF.trainable((4,), backend="torch").double()(repeated)
     (g_ref,) = torch.autograd.grad(ref.sum(), repeated)
     assert torch.equal(out, ref)
     torch.testing.assert_close(g, g_ref.sum(0))
@@ -353,7 +354,7 @@ def test_callable_surrogate_supplies_the_derivative() -> None:
     assert torch.equal(spikes[:, 0], torch.stack([(h1 >= 1).double(), (h2 >= 1).double()]))
     torch.testing.assert_close(grad[0, 0], box(h1) + d * box(h2))
     torch.testing.assert_close(grad[1, 0], box(h2))
-    with pytest.raises(ValueError, match="fused LIF backend cannot serve this layer: it needs a named surrogate"):
+    with pytest.raises(BackendUnavailable, match="'fused' backend cannot serve this layer: it needs a named surrogate"):
         LIF.trainable((4,), surrogate=BoxcarSpike.apply, backend="fused")
 
 
@@ -438,14 +439,14 @@ def test_bad_settings_raise_clear_errors() -> None:
         CurrentLIF(SHAPE, surrogate=2.0)
     with pytest.raises(TypeError, match="detach_reset must be a bool, got str"):
         AdaptiveLIF(SHAPE, surrogate="arctan", detach_reset="yes")
-    with pytest.raises(ValueError, match=r"backend must be one of \('auto', 'fused', 'step'\), got 'c'"):
-        LIF(SHAPE, backend="c")
-    with pytest.raises(ValueError, match=r"fused LIF backend cannot serve this layer: it has no refractory period"):
+    with pytest.raises(ValueError, match=r"backend must be one of \('auto', 'torch', 'c', 'fused'\), got 'step'"):
+        LIF(SHAPE, backend="step")
+    with pytest.raises(BackendUnavailable, match=r"'fused' backend cannot serve this layer: it has no refractory"):
         LIF(SHAPE, surrogate="arctan", backend="fused")  # BindsNET defaults: 5 ms refractory
-    with pytest.raises(ValueError, match="fused LIF backend cannot serve this layer: it needs a named surrogate"):
+    with pytest.raises(BackendUnavailable, match="'fused' backend cannot serve this layer: it needs a named surr"):
         LIF.trainable(SHAPE, surrogate=None, backend="fused")
     layer = LIF.trainable(SHAPE, backend="fused")
-    with pytest.raises(ValueError, match="fused LIF backend cannot serve this call: it starts from rest"):
+    with pytest.raises(BackendUnavailable, match="'fused' backend cannot serve this call: it starts from rest"):
         layer(torch.rand(3, 2, *SHAPE), layer.initial_state(2))
 
 
