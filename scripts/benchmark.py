@@ -320,9 +320,10 @@ def children_rss_mib() -> float:
 def soak_sample(model: Any, started: float, last: dict[str, Any] | None) -> dict[str, Any]:
     """One sample of a soak run: env steps, memory, plastic weights, finiteness, speed since ``last``.
 
-    ``rss_mib`` is this process plus its subprocess envs (``children_rss_mib``); ``python_objects`` counts the
-    objects the garbage collector tracks (growth there points at a leak in Python, growth of RSS alone at
-    native memory). ``weights`` are min/max/mean/std of the plastic connection (units of its weights, mV per
+    ``rss_mib`` is this process plus its subprocess envs (``children_rss_mib``; pages they share with this
+    process count in each). ``python_objects`` counts the objects the garbage collector tracks: containers,
+    so growth there points at a leak of Python objects, while lists that grow by floats or ints show in RSS
+    (and in ``tracemalloc``) only. ``weights`` are min/max/mean/std of the plastic connection (units of its weights, mV per
     spike); ``finite`` covers every connection's weights, ``eligibility_finite`` the training state of the
     plastic rule (pre/post traces and eligibility).
     """
