@@ -298,16 +298,17 @@ def add_agent(sub: Any) -> None:
 
 
 # --- soak: the agent for a long run; memory must stay flat and weights finite ----------------------------------
-def rss_mib(pid: int | str = "self") -> float:
-    """Resident set size of process ``pid`` (MiB), from ``VmRSS`` in ``/proc/<pid>/status`` (Linux)."""
+def rss_mib(pid: int | str = "self", field: str = "VmRSS") -> float:
+    """Resident memory of process ``pid`` (MiB) from ``/proc/<pid>/status`` (Linux): ``field`` ``VmRSS`` (all of
+    it), ``RssAnon`` (heap, stacks: where leaks show) or ``RssFile`` (mapped files such as libraries)."""
     status = Path(f"/proc/{pid}/status")
     if not status.exists():
         raise SystemExit(f"soak reads the resident set size from {status}, which does not exist: the soak "
                          "workload needs Linux's /proc")
     for line in status.read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024.0  # the line reads "VmRSS:  123456 kB"
-    raise SystemExit(f"no VmRSS line in {status} (a zombie process?)")
+    raise SystemExit(f"no {field} line in {status} (a zombie process?)")
 
 
 def children_rss_mib() -> float:
@@ -321,7 +322,8 @@ def soak_sample(model: Any, started: float, last: dict[str, Any] | None) -> dict
     """One sample of a soak run: env steps, memory, plastic weights, finiteness, speed since ``last``.
 
     ``rss_mib`` is this process plus its subprocess envs (``children_rss_mib``; pages they share with this
-    process count in each). ``python_objects`` counts the objects the garbage collector tracks: containers,
+    process count in each); ``anon_mib`` is this process's anonymous part (heap: growth of ``rss_mib`` with a
+    flat ``anon_mib`` is library code paged in, not a leak). ``python_objects`` counts the objects the garbage collector tracks: containers,
     so growth there points at a leak of Python objects, while lists that grow by floats or ints show in RSS
     (and in ``tracemalloc``) only. ``weights`` are min/max/mean/std of the plastic connection (units of its weights, mV per
     spike); ``finite`` covers every connection's weights, ``eligibility_finite`` the training state of the
@@ -341,6 +343,7 @@ def soak_sample(model: Any, started: float, last: dict[str, Any] | None) -> dict
     since_steps = steps - (last["steps"] if last else 0)
     since_seconds = seconds - (last["seconds"] if last else 0.0)
     return dict(steps=steps, seconds=seconds, rss_mib=self_rss + child_rss, children_rss_mib=child_rss,
+                anon_mib=rss_mib(field="RssAnon"),
                 python_objects=len(gc.get_objects()),
                 weights=dict(min=float(w.min()), max=float(w.max()), mean=float(w.mean()), std=float(w.std())),
                 finite=all(bool(torch.isfinite(c.weight).all()) for c in net.connections.values()),

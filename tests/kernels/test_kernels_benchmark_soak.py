@@ -34,6 +34,7 @@ def test_soak_samples_and_verdict() -> None:
     assert result["finite"] is True and all(s["finite"] and s["eligibility_finite"] for s in samples)
     # RSS from /proc: a process with torch and SB3 loaded is between 50 MiB and 4 GiB, never above its peak
     assert all(50.0 < s["rss_mib"] < 4096.0 and s["children_rss_mib"] == 0.0 for s in samples)
+    assert all(0.0 < s["anon_mib"] < s["rss_mib"] for s in samples)  # the heap is part of the resident memory
     assert max(s["rss_mib"] for s in samples) <= result["rss_peak_self_mib"] + 1.0
     # the verdict from the samples: baseline = first sample at or after 10 % of the steps
     assert result["warmup_steps"] == STEPS // 10
