@@ -11,6 +11,10 @@ Workloads (one subcommand each; every run prints one JSON line):
          ``LIF``), weights U(0, 1), dt 1 ms: Input -> Dense -> LIF in a ``spikerl.Network``.
          ``seconds`` is the wall time of ``net.run`` only (median of ``--repeats``, after a warm-up run);
          Poisson encoding is timed separately (``encode_seconds``).
+  soak   the RSTDP agent (scripts/play.py's settings for the env) trained for a long run, sampled every
+         ``--interval`` env steps: resident memory, weight statistics, finiteness, speed (a table on stderr).
+         The verdict ``passed`` (memory flat within ``--max-growth`` after the warm-up, weights and eligibility
+         finite) is also the exit status: 1 when it fails.
 
 With ``--reference`` the same workload also runs in the reference implementations (BindsNET, Brian2's C++
 standalone mode), each in a subprocess of the reference virtual environment (``--ref-python`` or
@@ -22,6 +26,7 @@ their results and the ratios ``speedup_vs_bindsnet`` (BindsNET seconds / ours) a
 Examples:
   python scripts/benchmark.py lif --n 1000 --steps 1000 --threads 1
   python scripts/benchmark.py lif --n 5000 --steps 1000 --threads 1 --reference
+  python scripts/benchmark.py soak --env spikerl/Catch-v0 --steps 1000000 --interval 50000
 """
 
 from __future__ import annotations
@@ -301,10 +306,176 @@ def add_agent(sub: Any) -> None:
     p.set_defaults(bench=bench_agent, reference_bench=None, reference_scripts=[])
 
 
+# --- soak: the agent for a long run; memory must stay flat and weights finite ----------------------------------
+def rss_mib(pid: int | str = "self", field: str = "VmRSS") -> float:
+    """Resident memory of process ``pid`` (MiB) from ``/proc/<pid>/status`` (Linux): ``field`` ``VmRSS`` (all of
+    it), ``RssAnon`` (heap, stacks: where leaks show) or ``RssFile`` (mapped files such as libraries)."""
+    status = Path(f"/proc/{pid}/status")
+    if not status.exists():
+        raise SystemExit(f"soak reads the resident set size from {status}, which does not exist: the soak "
+                         "workload needs Linux's /proc")
+    for line in status.read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024.0  # the line reads "VmRSS:  123456 kB"
+    raise SystemExit(f"no {field} line in {status} (a zombie process?)")
+
+
+def children_rss_mib() -> float:
+    """Summed resident set size (MiB) of this process's live ``multiprocessing`` children (subprocess envs)."""
+    import multiprocessing
+
+    return sum((rss_mib(child.pid) for child in multiprocessing.active_children()), 0.0)
+
+
+def soak_sample(model: Any, started: float, last: dict[str, Any] | None) -> dict[str, Any]:
+    """One sample of a soak run: env steps, memory, plastic weights, finiteness, speed since ``last``.
+
+    ``rss_mib`` is this process plus its subprocess envs (``children_rss_mib``; pages they share with this
+    process count in each); ``anon_mib`` is this process's anonymous part (heap: growth of ``rss_mib`` with a
+    flat ``anon_mib`` is library code paged in, not a leak). ``python_objects`` counts the objects the garbage collector tracks: containers,
+    so growth there points at a leak of Python objects, while lists that grow by floats or ints show in RSS
+    (and in ``tracemalloc``) only. ``weights`` are min/max/mean/std of the plastic connection (units of its weights, mV per
+    spike); ``finite`` covers every connection's weights, ``eligibility_finite`` the training state of the
+    plastic rule (pre/post traces and eligibility).
+    """
+    import gc
+
+    import torch
+
+    policy = model.policy
+    net = policy.network
+    seconds = time.perf_counter() - started
+    steps = int(model.num_timesteps)
+    w = net.connections[policy.plastic].weight.detach()
+    rule_state = policy.train_state.rules[policy.plastic]
+    self_rss, child_rss = rss_mib(), children_rss_mib()
+    since_steps = steps - (last["steps"] if last else 0)
+    since_seconds = seconds - (last["seconds"] if last else 0.0)
+    return dict(steps=steps, seconds=seconds, rss_mib=self_rss + child_rss, children_rss_mib=child_rss,
+                anon_mib=rss_mib(field="RssAnon"),
+                python_objects=len(gc.get_objects()),
+                weights=dict(min=float(w.min()), max=float(w.max()), mean=float(w.mean()), std=float(w.std())),
+                finite=all(bool(torch.isfinite(c.weight).all()) for c in net.connections.values()),
+                eligibility_finite=all(bool(torch.isfinite(t).all()) for t in rule_state),
+                eligibility_absmax=float(rule_state.eligibility.abs().max()),
+                steps_per_second=since_steps / max(since_seconds, 1e-9))
+
+
+def soak_monitor(interval: int, started: float) -> Any:
+    """An SB3 callback that appends a :func:`soak_sample` to its ``samples`` whenever the env steps reach the
+    next multiple of ``interval`` (and once at the end of training, if the last steps fell between two), and
+    prints each as a row of a table on stderr."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class SoakMonitor(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.samples: list[dict[str, Any]] = []
+            self.next_sample = interval
+
+        def _on_training_start(self) -> None:
+            print(f"{'steps':>9} {'rss MiB':>9} {'objects':>9} {'w min':>9} {'w max':>9} {'w mean':>9} "
+                  f"{'w std':>9} {'finite':>6} {'elig':>6} {'steps/s':>8}", file=sys.stderr, flush=True)
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps >= self.next_sample:
+                self.next_sample = (self.num_timesteps // interval + 1) * interval
+                self.take()
+            return True
+
+        def _on_training_end(self) -> None:
+            if not self.samples or self.samples[-1]["steps"] != self.num_timesteps:
+                self.take()
+
+        def take(self) -> None:
+            s = soak_sample(self.model, started, self.samples[-1] if self.samples else None)
+            self.samples.append(s)
+            w = s["weights"]
+            print(f"{s['steps']:>9d} {s['rss_mib']:>9.1f} {s['python_objects']:>9d} {w['min']:>9.4f} "
+                  f"{w['max']:>9.4f} {w['mean']:>9.4f} {w['std']:>9.4f} {str(s['finite']):>6} "
+                  f"{str(s['eligibility_finite']):>6} {s['steps_per_second']:>8.0f}", file=sys.stderr, flush=True)
+
+    return SoakMonitor()
+
+
+def bench_soak(args: argparse.Namespace) -> dict[str, Any]:
+    """Trains the RSTDP agent (play.py's settings for the env) for ``--steps`` env steps, sampling memory and
+    weights every ``--interval`` steps; the verdict is flat memory after the warm-up and finite weights.
+
+    Warm-up: samples before ``--warmup`` (a fraction of ``--steps``) are reported but not judged: the first
+    steps calibrate the network, load kernels and fill the allocator's and Python's caches and SB3's
+    100-episode ``ep_info_buffer``. ``rss_growth = (last RSS - baseline) / baseline``, the baseline being the
+    first sample at or after the warm-up; ``flat``: ``rss_growth <= --max-growth``; ``finite``: every
+    connection's weights and the plastic rule's traces and eligibility were finite at every sample.
+    """
+    if args.interval < 1 or args.steps < 1 or not 0.0 <= args.warmup < 1.0:
+        raise SystemExit(f"soak needs --steps >= 1, --interval >= 1 and 0 <= --warmup < 1; got --steps {args.steps}, "
+                         f"--interval {args.interval}, --warmup {args.warmup}")
+    import resource
+
+    import torch
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    import envs
+    from agents import RSTDP
+    from play import ATARI_DEFAULTS, ATARI_ENV_KWARGS
+
+    torch.set_num_threads(args.threads)
+    ale = envs.is_ale_id(envs.resolve_id(args.env))
+    # The agent play.py trains, with its defaults (no flags) for this env.
+    agent_kwargs = {k: v for k, v in ATARI_DEFAULTS.items() if v is not None} if ale else {}
+    subproc = args.vec_env == "subproc"
+    env = envs.make_vec(args.env, n_envs=args.n_envs, seed=args.seed,
+                        vec_env_cls=SubprocVecEnv if subproc else DummyVecEnv, **(ATARI_ENV_KWARGS if ale else {}))
+    model = RSTDP("SpikingPolicy", env, seed=args.seed, tensorboard_log=args.tensorboard, **agent_kwargs)
+    started = time.perf_counter()
+    monitor = soak_monitor(args.interval, started)
+    model.learn(args.steps, callback=monitor, tb_log_name="soak")
+    seconds = time.perf_counter() - started
+    env.close()
+
+    samples = monitor.samples
+    warmup_steps = int(args.warmup * args.steps)
+    baseline = next(s for s in samples if s["steps"] >= warmup_steps)  # the last sample is at --steps
+    growth = (samples[-1]["rss_mib"] - baseline["rss_mib"]) / baseline["rss_mib"]
+    flat = growth <= args.max_growth
+    finite = all(s["finite"] and s["eligibility_finite"] for s in samples)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
+    return dict(workload="soak", env=args.env, n_envs=args.n_envs, steps=int(model.num_timesteps),
+                interval=args.interval, threads=args.threads, seed=args.seed,
+                vec_env="subproc" if subproc else "dummy", agent=agent_kwargs, tensorboard=args.tensorboard,
+                seconds=seconds, steps_per_second=model.num_timesteps / seconds, warmup_steps=warmup_steps,
+                rss_first_mib=samples[0]["rss_mib"], rss_baseline_mib=baseline["rss_mib"],
+                rss_baseline_steps=baseline["steps"], rss_last_mib=samples[-1]["rss_mib"],
+                rss_max_mib=max(s["rss_mib"] for s in samples), rss_peak_self_mib=peak, rss_growth=growth,
+                max_growth=args.max_growth, flat=flat, finite=finite, passed=flat and finite, samples=samples)
+
+
+def add_soak(sub: Any) -> None:
+    p = sub.add_parser("soak", help="the RSTDP agent for a long run: memory flat (RSS) and weights finite; "
+                                    "exit status 1 otherwise")
+    p.add_argument("--env", default="spikerl/Catch-v0", help="name for envs.make (default: spikerl/Catch-v0)")
+    p.add_argument("--steps", type=int, default=1_000_000, help="environment steps to train (all envs)")
+    p.add_argument("--n-envs", type=int, default=8, help="environments in one VecEnv batch")
+    p.add_argument("--interval", type=int, default=50_000, help="env steps between samples")
+    p.add_argument("--warmup", type=float, default=0.1,
+                   help="fraction of --steps whose samples are not judged (calibration, caches, allocator)")
+    p.add_argument("--max-growth", type=float, default=0.05,
+                   help="largest relative RSS growth from the first post-warm-up sample to the last that passes")
+    p.add_argument("--vec-env", choices=("dummy", "subproc"), default="dummy",
+                   help="envs in this process (default: one RSS to watch) or one worker process each (their RSS "
+                        "is added)")
+    p.add_argument("--tensorboard", metavar="DIR", default=None,
+                   help="also write SB3's TensorBoard logs there, as scripts/play.py does (default: none)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (torch.set_num_threads)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(bench=bench_soak, reference_bench=None, reference_scripts=[], repeats=1, reference=False)
+
+
 # --- main -----------------------------------------------------------------------------------------------------
 # Each adds its subcommand, whose defaults name bench(args) -> result, reference_bench(args, result) and the
 # reference_scripts it needs.
-WORKLOADS = [add_lif, add_dc, add_agent]
+WORKLOADS = [add_lif, add_dc, add_agent, add_soak]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -329,4 +500,4 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(REPO))
-    main()
+    sys.exit(0 if main().get("passed", True) else 1)  # a failed check (soak's verdict) gates like a test
