@@ -443,7 +443,8 @@ class Network(nn.Module):
                               torch.zeros(T, *state.spikes[n0].shape, dtype=torch.bool, device=before[n0].device))
                 state.spikes[n0] = trains[n0][-1]
             else:
-                trains.update(self._run_group(state, group, inputs, external, T, False, None, clamp, silence, recorders))
+                trains.update(self._run_group(state, group, inputs, external, T, False, None, clamp, silence,
+                                              recorders))
         return trains
 
     def _input_currents(self, state: NetworkState, inputs: dict[str, torch.Tensor], T: int, learning: bool,
@@ -469,8 +470,8 @@ class Network(nn.Module):
             skip.add(key)
         return external, skip
 
-    def _scan_layer(self, state: NetworkState, name: str, external: torch.Tensor | None, injected: torch.Tensor | None, T: int,
-                    recorders: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _scan_layer(self, state: NetworkState, name: str, external: torch.Tensor | None,
+                    injected: torch.Tensor | None, T: int, recorders: dict[str, torch.Tensor]) -> torch.Tensor:
         layer = self.layers[name]
         cur = external
         if injected is not None:
