@@ -15,8 +15,8 @@ and, with probability ``epsilon``, uniformly instead (:func:`~spikerl.decoding.e
 actions (``deterministic=True``) take the highest score (:func:`~spikerl.decoding.argmax_action`: ties broken at
 random, so a silent network picks at random). One generator drives every draw.
 
-Learning is REINFORCE carried by MSTDPET (:meth:`SpikingPolicy.learn_from_run`): the postsynaptic factor of the step's
-STDP pairings is, for every neuron of action ``k``'s population, ``1[k chosen] - pi_k`` (``pi`` the softmax
+Learning is REINFORCE carried by MSTDPET (:meth:`SpikingPolicy.learn_from_run`): the postsynaptic factor of the
+step's STDP pairings is, for every neuron of action ``k``'s population, ``1[k chosen] - pi_k`` (``pi`` the softmax
 of the scores), the gradient of ``log pi(chosen)`` with respect to the score of ``k``. So the eligibility trace
 records which presynaptic activity pushed towards the action taken, a later reward ``r`` (minus a baseline)
 changes the weights by ``lr * r * eligibility``, and the update fades as the policy becomes sure of an

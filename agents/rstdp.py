@@ -172,8 +172,7 @@ class RSTDP(BaseAlgorithm):
         callback.on_training_start(locals(), globals())
         env: VecEnv = self.env
         policy, net = self.policy, self.policy.network
-        policy.state("train", env.num_envs)
-        state = policy.reset_episodes("train", self._last_episode_starts)
+        state = policy.reset_episodes("train", self._last_episode_starts)  # fresh for another number of envs
         episodes_at_last_log = self._episode_num
         rollout_logs = 0
         callback.on_rollout_start()

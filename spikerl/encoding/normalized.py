@@ -25,9 +25,11 @@ def normalized_probabilities(x: torch.Tensor, spikes_per_step: float) -> torch.T
     a blank sample gets ``p = 0``."""
     x = check_tensor("x", x)
     k = check_number("spikes_per_step", spikes_per_step, low=0.0, low_open=True)
-    if not bool(((x >= 0.0) & (x <= 1.0)).all()):  # one read back; NaN fails both comparisons
-        raise ValueError(f"x must hold intensities in [0, 1]; found min {x.min().item()}, max {x.max().item()} "
-                         "(or NaN); scale observations first")
+    if x.numel():
+        low, high = torch.aminmax(x)  # one reduction; a NaN makes both NaN, which fails the comparisons
+        if not (bool(low >= 0.0) and bool(high <= 1.0)):
+            raise ValueError(f"x must hold intensities in [0, 1]; found min {low.item()}, max {high.item()}; "
+                             "scale observations first")
     total = x.flatten(1).sum(1).clamp_min(1e-6).reshape(-1, *[1] * (x.dim() - 1))
     return (x * (k / total)).clamp_(max=1.0)
 

@@ -81,3 +81,11 @@ def test_population_vote_with_equal_groups_equals_the_assignment_vector(reduce: 
     by_vector = population_vote(counts, torch.arange(12) // 4, n_actions=3, reduce=reduce)
     expected = counts.reshape(5, 3, 4).sum(-1) / (4 if reduce == "mean" else 1)
     assert torch.equal(by_int, by_vector) and torch.equal(by_int, expected)
+
+
+@pytest.mark.parametrize("row", [[0.0, float("nan")], [float("-inf"), float("-inf")], [float("inf"), 1.0]])
+def test_softmax_policy_refuses_scores_without_a_distribution(row: list[float]) -> None:
+    with pytest.raises(ValueError, match="scores must not contain NaN"):
+        softmax_policy(torch.tensor([[1.0, 2.0], row]))
+    pi = softmax_policy(torch.tensor([[float("-inf"), 0.0]]))  # -inf alone is fine: probability 0
+    assert torch.equal(pi, torch.tensor([[0.0, 1.0]]))
