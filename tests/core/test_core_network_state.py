@@ -149,3 +149,18 @@ def test_explicit_state_errors_name_the_problem() -> None:
         net.accumulate_eligibility("O->X", x, x, state=net.initial_state(2))
     with pytest.raises(RuntimeError, match="no state yet"):
         net.accumulate_eligibility("X->O", x, x)
+
+
+def test_explicit_learning_runs_equal_implicit_ones() -> None:
+    """Learning with a per-step reward and then a reward-free run (two paths of the runner): the same weights
+    and rule state whether the state is the network's own or held by the caller."""
+    x = torch.rand(30, 2, 30, generator=torch.Generator().manual_seed(12)) < 0.4
+    r = torch.tensor([1.0, -0.5])
+    implicit, explicit = eligibility_net(), eligibility_net()
+    implicit.run({"X": x[:15]}, learning=True, reward=r)
+    implicit.run({"X": x[15:]}, learning=True)
+    _, state = explicit.run({"X": x[:15]}, state=explicit.initial_state(2), learning=True, reward=r)
+    _, state = explicit.run({"X": x[15:]}, state=state, learning=True)
+    assert not torch.equal(implicit.connections["X->O"].w, eligibility_net().connections["X->O"].w)
+    assert torch.equal(implicit.connections["X->O"].w, explicit.connections["X->O"].w)
+    assert_same(flat(implicit.state), flat(state))
