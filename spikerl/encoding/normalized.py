@@ -26,9 +26,9 @@ def normalized_probabilities(x: torch.Tensor, spikes_per_step: float) -> torch.T
     x = check_tensor("x", x)
     k = check_number("spikes_per_step", spikes_per_step, low=0.0, low_open=True)
     if x.numel():
-        low, high = torch.aminmax(x)  # one reduction; a NaN makes both NaN, which fails the comparisons
-        if not (bool(low >= 0.0) and bool(high <= 1.0)):
-            raise ValueError(f"x must hold intensities in [0, 1]; found min {low.item()}, max {high.item()}; "
+        low, high = (float(v) for v in torch.aminmax(x))  # one reduction; a NaN makes both NaN: both tests fail
+        if not (low >= 0.0 and high <= 1.0):
+            raise ValueError(f"x must hold intensities in [0, 1]; found min {low}, max {high}; "
                              "scale observations first")
     total = x.flatten(1).sum(1).clamp_min(1e-6).reshape(-1, *[1] * (x.dim() - 1))
     return (x * (k / total)).clamp_(max=1.0)
