@@ -7,18 +7,23 @@ Architecture (all sizes configurable in :class:`SpikingPolicyConfig`)::
     H --Dense, MSTDPET (plastic, one eligibility column per action)-->  O: LIF(n_actions * population)
     O --Dense, fixed, -inhibition between populations--> O       (optional, inhibition_mv > 0)
 
-Each environment step shows the observation for ``steps_per_action`` simulation steps (``dt = 1 ms``). The
-spike count of each action's population is its score; while exploring, the action is drawn from the softmax of
-the scores (``temperature``, in spikes) and, with probability ``epsilon``, uniformly instead; greedy actions
-(``deterministic=True``) take the highest score (ties broken at random; a silent network picks at random).
+Each environment step shows the observation for ``steps_per_action`` simulation steps (``dt = 1 ms``), encoded by a
+:class:`spikerl.encoding.NormalizedBernoulliEncoder`. The spike count of each action's population is its score
+(:func:`spikerl.decoding.population_vote`); while exploring, the action is drawn from the softmax of the scores
+(``temperature``, in spikes; :func:`spikerl.decoding.softmax_policy`, :func:`~spikerl.decoding.sample_action`)
+and, with probability ``epsilon``, uniformly instead (:func:`~spikerl.decoding.explore_uniformly`); greedy
+actions (``deterministic=True``) take the highest score (:func:`~spikerl.decoding.argmax_action`: ties broken at
+random, so a silent network picks at random). One generator drives every draw.
 
-Learning is REINFORCE carried by MSTDPET (:meth:`SpikingPolicy.act`): the postsynaptic factor of the step's
-STDP pairings is, for every neuron of action ``k``'s population, ``1[k chosen] - pi_k`` (``pi`` the softmax
+Learning is REINFORCE carried by MSTDPET (:meth:`SpikingPolicy.learn_from_run`): the postsynaptic factor of the
+step's STDP pairings is, for every neuron of action ``k``'s population, ``1[k chosen] - pi_k`` (``pi`` the softmax
 of the scores), the gradient of ``log pi(chosen)`` with respect to the score of ``k``. So the eligibility trace
 records which presynaptic activity pushed towards the action taken, a later reward ``r`` (minus a baseline)
 changes the weights by ``lr * r * eligibility``, and the update fades as the policy becomes sure of an
 action. Membranes, traces and eligibility persist across environment steps and are reset per environment
-when its episode ends.
+when its episode ends. They live in explicit :class:`spikerl.network.NetworkState` objects: the policy holds one
+for training (``train_state``) and one for acting outside training (``predict_state``), and every method that
+simulates takes a state and returns the new one; the network's own ``net.state`` is never used.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from gymnasium import spaces
 from torch import nn
 
 from spikerl.connections import Dense
+from spikerl.decoding import argmax_action, explore_uniformly, population_vote, sample_action, softmax_policy
+from spikerl.encoding import NormalizedBernoulliEncoder
 from spikerl.network import Network, NetworkState
 from spikerl.neurons import LIF, Input
 from spikerl.traces import TraceParams
@@ -141,6 +148,8 @@ class SpikingPolicy(nn.Module):
         self.register_buffer("obs_scale", torch.as_tensor(observation_space.high - observation_space.low,
                                                           dtype=torch.float32))
         self.generator = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(2**31, ())))
+        self.encoder = NormalizedBernoulliEncoder(config.steps_per_action, config.input_spikes_per_step,
+                                                  self.generator)
         self.plastic = "H->O" if config.hidden_size else "X->O"
         self.network = self._build()
         self.register_buffer("calibrated", torch.tensor(False))
@@ -191,17 +200,17 @@ class SpikingPolicy(nn.Module):
         m_in = float(self.input_probabilities(obs).flatten(1).sum(1).mean())
         if m_in < 0.5:
             return False
-        net, saved = self.network, self.network.state
+        net = self.network
         m_source = m_in
         if c.hidden_size:
             n_in = math.prod(self.obs_shape)
             noise = torch.randn(n_in, c.hidden_size, generator=g)
             w = c.hidden_drive_mv / m_in + c.hidden_spread * c.hidden_drive_mv / math.sqrt(m_in) * noise
             net.connections["X->H"].set_weights(w)
-            net.reset(obs.shape[0])
-            steps = 4
-            spikes = sum(float(net.run({"X": self.encode(obs)}, record=["H.spikes"])["H.spikes"].sum())
-                         for _ in range(steps))
+            state, steps, spikes = net.initial_state(obs.shape[0]), 4, 0.0
+            for _ in range(steps):
+                out, state = net.run({"X": self.encode(obs)}, state=state, record=["H.spikes"])
+                spikes += float(out["H.spikes"].sum())
             m_source = max(spikes / (steps * c.steps_per_action * obs.shape[0]), 0.5)
         plastic = net.connections[self.plastic]
         scale = c.output_drive_mv / m_source
@@ -209,7 +218,6 @@ class SpikingPolicy(nn.Module):
         self.apply_scale()  # sets the bound wmax = wmax_ratio * scale, which set_weights then enforces
         plastic.set_weights(torch.rand(plastic.w.shape, generator=g) * 2 * scale)
         self.calibrated.fill_(True)
-        net.state = saved
         return True
 
     def apply_scale(self) -> None:
@@ -219,33 +227,21 @@ class SpikingPolicy(nn.Module):
         self.network.connections[self.plastic].wmax = self.config.wmax_ratio * scale
 
     # --- encoding / decoding ------------------------------------------------------------------------
+    def intensities(self, obs: torch.Tensor) -> torch.Tensor:
+        """Observations ``[B, *obs_shape]`` scaled to ``[0, 1]`` by the observation space's bounds."""
+        return ((obs.float() - self.obs_low) / self.obs_scale).clamp_(0.0, 1.0)
+
     def input_probabilities(self, obs: torch.Tensor) -> torch.Tensor:
         """Per-step spike probabilities ``[B, *obs_shape]``: ``min(1, x_i * k / sum_j x_j)``, ``x`` in [0, 1]."""
-        x = ((obs.float() - self.obs_low) / self.obs_scale).clamp_(0.0, 1.0)
-        total = x.flatten(1).sum(1).clamp_min(1e-6).reshape(-1, *[1] * len(self.obs_shape))
-        return (x * (self.config.input_spikes_per_step / total)).clamp_(max=1.0)
+        return self.encoder.probabilities(self.intensities(obs))
 
     def encode(self, obs: torch.Tensor) -> torch.Tensor:
         """Observations ``[B, *obs_shape]`` -> Bernoulli input spikes ``[T, B, *obs_shape]`` (see config)."""
-        p = self.input_probabilities(obs)
-        steps = self.config.steps_per_action
-        flat = p.flatten()
-        lit = flat.nonzero().squeeze(1)                        # only inputs that can spike take random numbers
-        u = torch.rand((steps, lit.numel()), generator=self.generator).to(p.device)
-        spikes = torch.zeros((steps, p.numel()), dtype=torch.bool, device=p.device)
-        spikes.index_copy_(1, lit, u < flat.index_select(0, lit))
-        return spikes.reshape(steps, *p.shape)
+        return self.encoder(self.intensities(obs))
 
     def action_scores(self, output_spikes: torch.Tensor) -> torch.Tensor:
         """Output spikes ``[T, B, n_actions * population]`` -> spike counts per action ``[B, n_actions]``."""
-        counts = output_spikes.sum(0, dtype=torch.float32)
-        return counts.reshape(counts.shape[0], self.n_actions, self.config.population_size).sum(-1)
-
-    def argmax_random_ties(self, scores: torch.Tensor) -> torch.Tensor:
-        """Greedy actions ``[B]`` with ties (and silent networks) broken uniformly at random."""
-        noise = torch.rand(scores.shape, generator=self.generator).to(scores.device)
-        best = scores == scores.max(1, keepdim=True).values
-        return torch.where(best, noise, torch.full_like(noise, -1.0)).argmax(1)
+        return population_vote(output_spikes.sum(0, dtype=torch.float32), self.n_actions, reduce="sum")
 
     # --- acting --------------------------------------------------------------------------------------
     def check_observation(self, obs: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -260,67 +256,66 @@ class SpikingPolicy(nn.Module):
         check_finite("observation", x)
         return x.to(self.obs_low.device)
 
-    def act(self, obs: torch.Tensor, *, learning: bool, explore: bool) -> tuple[torch.Tensor, dict]:
-        """Simulate one environment step for the batch ``obs``; returns actions ``[B]`` and run info.
+    def act(self, obs: torch.Tensor, state: NetworkState, *, explore: bool
+            ) -> tuple[torch.Tensor, dict, NetworkState]:
+        """Simulate one environment step for the batch ``obs`` from ``state``; returns actions ``long [B]`` (on
+        the CPU), run info and the new state (``state`` itself is not changed).
 
         The network runs ``steps_per_action`` steps and each action's score is its population's spike count.
         Exploring: the action is drawn from ``pi = softmax(scores / temperature)`` (or, with probability
-        ``epsilon``, uniformly); otherwise the highest score wins. When learning, the MSTDPET eligibility of
-        the plastic connection then takes this step's pairings with the postsynaptic factor
-        ``1[k chosen] - pi_k`` for each neuron of action ``k``'s population (:meth:`learn_from_step`). Uses
-        (and advances) ``self.network.state``; the caller chooses which state is in place.
+        ``epsilon``, uniformly); otherwise the highest score wins. To learn from the step, pass the run info
+        to :meth:`learn_from_run`.
         """
-        batch = obs.shape[0]
         self.calibrate(obs)
         spikes_in = self.encode(obs)
         record = ["O.spikes"] + (["H.spikes"] if self.config.hidden_size else [])
-        out = self.network.run({"X": spikes_in}, record=record)
+        out, state = self.network.run({"X": spikes_in}, state=state, record=record)
         scores = self.action_scores(out["O.spikes"])
-        pi = torch.softmax(scores / self.config.temperature, dim=1)
+        pi = softmax_policy(scores, self.config.temperature)
         if explore:
-            u = torch.rand(batch, 1, generator=self.generator).to(pi.device)       # inverse-CDF sampling
-            actions = (pi.cumsum(1) < u).sum(1).clamp_(max=self.n_actions - 1).cpu()
-            if self.config.epsilon > 0:
-                explored = torch.rand(batch, generator=self.generator) < self.config.epsilon
-                random_actions = torch.randint(self.n_actions, (batch,), generator=self.generator)
-                actions = torch.where(explored, random_actions, actions)
+            actions = sample_action(pi, self.generator).cpu()
+            actions = explore_uniformly(actions, self.n_actions, self.config.epsilon, self.generator)
         else:
-            actions = self.argmax_random_ties(scores).cpu()
+            actions = argmax_action(scores.cpu(), self.generator)
         info = {"scores": scores, "policy": pi, "input": spikes_in, **out}
-        if learning:
-            self.learn_from_run(actions, info)
-        return actions, info
+        return actions, info, state
 
-    def learn_from_run(self, actions: torch.Tensor, info: dict) -> None:
+    def learn_from_run(self, actions: torch.Tensor, info: dict, state: NetworkState) -> NetworkState:
         """:meth:`learn_from_step` for the run :meth:`act` just made (``info``: its run info), e.g. while the
         environments carry out ``actions``."""
         source = info["input"] if not self.config.hidden_size else info["H.spikes"]
-        self.learn_from_step(source, actions, info["policy"])
+        return self.learn_from_step(source, actions, info["policy"], state)
 
-    def learn_from_step(self, source_train: torch.Tensor, actions: torch.Tensor, pi: torch.Tensor) -> None:
+    def learn_from_step(self, source_train: torch.Tensor, actions: torch.Tensor, pi: torch.Tensor,
+                        state: NetworkState) -> NetworkState:
         """Accumulate the eligibility of one environment step: presynaptic traces of ``source_train
         [T, B, n_source]`` paired with the constant postsynaptic factor ``1[k chosen] - pi_k`` (``pi [B,
         n_actions]``) that every neuron of action ``k``'s population shares (stored once per action, see
-        :class:`agents.population_rule.PopulationMSTDPET`)."""
-        net, key = self.network, self.plastic
+        :class:`agents.population_rule.PopulationMSTDPET`). Returns the new state; the eligibility tensor of
+        ``state`` is updated in place (the policy owns its states, and in-place saves a copy per step)."""
         chosen = torch.nn.functional.one_hot(actions.to(pi.device), self.n_actions).to(pi.dtype)
         factor = chosen - pi
         post = factor.unsqueeze(0).expand(source_train.shape[0], *factor.shape)
-        net.state.rules[key] = net.rules[key].accumulate(net.connections[key], source_train, post,
-                                                         net.state.rules[key], net.dt_ms, inplace=True)
+        return self.network.accumulate_eligibility(self.plastic, source_train, post, state=state, inplace=True)
 
-    def ensure_state(self, which: str, batch: int) -> None:
-        """Put the ``which`` ('train' or 'predict') state in place, fresh if missing or of another batch size."""
+    def state(self, which: str, batch: int) -> NetworkState:
+        """The held ``which`` ('train' or 'predict') state; a fresh one is made (and held) when it is missing
+        or of another batch size."""
+        if which not in ("train", "predict"):
+            raise ValueError(f"which must be 'train' or 'predict', got {which!r}")
         state = getattr(self, f"{which}_state")
         if state is None or state.batch_size != batch:
-            state = self.network.reset(batch)
-        self.network.state = state
-        setattr(self, f"{which}_state", state)
+            state = self.network.initial_state(batch)
+            setattr(self, f"{which}_state", state)
+        return state
 
-    def reset_episodes(self, which: str, done: np.ndarray | torch.Tensor) -> None:
-        """Reset membranes, traces and eligibility of the environments whose episode ended."""
-        self.ensure_state(which, len(done))
-        self.network.reset_rows(torch.as_tensor(np.asarray(done, dtype=bool)))
+    def reset_episodes(self, which: str, done: np.ndarray | torch.Tensor) -> NetworkState:
+        """Reset membranes, traces and eligibility of the environments whose episode ended (bool ``done
+        [B]``) in the held ``which`` state; returns (and holds) the new state."""
+        rows = torch.as_tensor(np.asarray(done, dtype=bool))
+        state = self.network.reset_rows(rows, state=self.state(which, len(rows)))
+        setattr(self, f"{which}_state", state)
+        return state
 
     def describe(self) -> dict:
         """JSON-able description (for checkpoints)."""

@@ -22,10 +22,11 @@ from spikerl.plasticity.mstdpet import EligibilityState
 class PopulationMSTDPET(MSTDPET):
     """MSTDPET for outputs coded by populations of ``population_size`` consecutive neurons per action.
 
-    Learns only through :meth:`accumulate` with a postsynaptic factor per action ``[T, B, n_actions]`` and
-    through rewards (:meth:`reward_update`): the weight change ``[n_source, n_actions * population_size]`` gives
-    every neuron of a population its action's column. Per-step learning inside ``Network.run`` (:meth:`step`),
-    which pairs each neuron's own spikes, is refused.
+    Learns only through :meth:`accumulate` with a postsynaptic factor per action ``[T, B, n_actions]`` (driven by
+    ``Network.accumulate_eligibility``) and through rewards (:meth:`reward_update`, driven by
+    ``Network.apply_reward``): the weight change ``[n_source, n_actions * population_size]`` gives every neuron of
+    a population its action's column. Per-step learning inside ``Network.run`` (:meth:`step`), which pairs each
+    neuron's own spikes, is refused.
 
     Args:
         population_size: output neurons per action (the connection's target size is a multiple of it).

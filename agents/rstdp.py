@@ -145,15 +145,13 @@ class RSTDP(BaseAlgorithm):
             raise ValueError("RSTDP takes Box observations, not dict observations")
         obs = self.policy.check_observation(observation)
         single = tuple(np.shape(observation)) == self.policy.obs_shape
-        batch = obs.shape[0]
-        saved = self.policy.network.state
-        self.policy.ensure_state("predict", batch)
+        policy, batch = self.policy, obs.shape[0]
         if episode_start is not None:
-            self.policy.network.reset_rows(torch.as_tensor(np.asarray(episode_start, dtype=bool).reshape(batch)))
+            state = policy.reset_episodes("predict", np.asarray(episode_start, dtype=bool).reshape(batch))
+        else:
+            state = policy.state("predict", batch)
         with torch.no_grad():
-            actions, _ = self.policy.act(obs, learning=False, explore=not deterministic)
-        self.policy.predict_state = self.policy.network.state
-        self.policy.network.state = saved
+            actions, _, policy.predict_state = policy.act(obs, state, explore=not deterministic)
         actions = actions.numpy()
         return (actions[0] if single else actions), None
 
@@ -173,19 +171,18 @@ class RSTDP(BaseAlgorithm):
                                                       tb_log_name, progress_bar)
         callback.on_training_start(locals(), globals())
         env: VecEnv = self.env
-        policy = self.policy
-        policy.ensure_state("train", env.num_envs)
-        policy.reset_episodes("train", self._last_episode_starts)
+        policy, net = self.policy, self.policy.network
+        state = policy.reset_episodes("train", self._last_episode_starts)  # fresh for another number of envs
         episodes_at_last_log = self._episode_num
         rollout_logs = 0
         callback.on_rollout_start()
         while self.num_timesteps < total_timesteps:
-            policy.network.state = policy.train_state
             obs = policy.check_observation(self._last_obs)
             with torch.no_grad():
-                actions, info = policy.act(obs, learning=False, explore=True)
+                actions, info, state = policy.act(obs, state, explore=True)
                 env.step_async(actions.numpy())
-                policy.learn_from_run(actions, info)  # the eligibility update overlaps subprocess envs' steps
+                # the eligibility update overlaps subprocess envs' steps
+                state = policy.learn_from_run(actions, info, state)
             new_obs, rewards, dones, infos = env.step_wait()
             self._action_log.append(actions.numpy())
             rewards = np.asarray(rewards, dtype=np.float32)
@@ -196,9 +193,9 @@ class RSTDP(BaseAlgorithm):
                                                                                self.reward_clip)
             self._record_prediction_error(learn_rewards)
             with torch.no_grad():
-                policy.network.apply_reward(torch.as_tensor(learn_rewards, device=self.device))
-                policy.network.reset_rows(torch.as_tensor(dones, dtype=torch.bool))
-            policy.train_state = policy.network.state
+                net.apply_reward(torch.as_tensor(learn_rewards, device=self.device), state=state)
+                state = net.reset_rows(torch.as_tensor(dones, dtype=torch.bool), state=state)
+            policy.train_state = state
             self.num_timesteps += env.num_envs
             self._update_info_buffer(infos, dones)
             self._episode_num += int(np.sum(dones))
@@ -318,7 +315,6 @@ class RSTDP(BaseAlgorithm):
         for which in ("train", "predict"):
             if f"{which}_state" in payload:
                 setattr(model.policy, f"{which}_state", state_from_dict(model.policy.network, payload[f"{which}_state"]))
-        model.policy.network.state = model.policy.train_state
         model.num_timesteps = payload["num_timesteps"]
         model._episode_num = payload["episode_num"]
         model.metadata = json_field(payload, "metadata", path) if "metadata" in payload else {}

@@ -306,7 +306,7 @@ def state_to_dict(state: NetworkState) -> dict[str, Any]:
 
 def state_from_dict(net: Network, data: dict[str, Any]) -> NetworkState:
     """Inverse of :func:`state_to_dict`, on the network's devices (NamedTuple types from a fresh reset)."""
-    reference = net.reset(data["batch_size"])
+    reference = net.initial_state(data["batch_size"])
 
     def moved(fresh: torch.Tensor, saved: torch.Tensor) -> torch.Tensor:
         return saved.to(device=fresh.device)

@@ -26,12 +26,24 @@ decay) takes the same path and then updates the eligibility of the whole run at 
 (``rule.accumulate``), since no weight can change during it. With learning, fixed connections from input
 layers get their currents for all steps at once. All of this gives the same result as the step-by-step
 path (tested); ``run(..., fast=False)`` forces the step-by-step path.
+
+State. Everything a run changes except weights and committed adaptive thresholds (which live in the modules)
+is a :class:`NetworkState`: membranes, last spikes, layer traces, the rules' traces and eligibility. It can be
+held explicitly: ``state = net.initial_state(B)``, then ``records, state = net.run(inputs, state=state)``; the
+state passed in is not changed, so a caller keeps one state per purpose (acting, training, evaluation) and
+never swaps one object's insides. Without ``state=``, ``run`` uses and advances the network's own
+``net.state`` (created by ``reset(B)`` or by the first run), as a single-purpose user expects. The other
+state-driven operations take ``state=`` the same way: :meth:`Network.reset_rows` (new episodes in some rows),
+:meth:`Network.accumulate_eligibility` (pairings of given trains, e.g. a policy-gradient factor, added to a
+rule's eligibility without simulating) and :meth:`Network.apply_reward` (a reward turns a state's
+eligibility into a weight change). Rule state is only advanced through these methods; callers never write
+into ``state.rules``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, NamedTuple
+from typing import Iterable, Mapping, NamedTuple, overload
 
 import torch
 from torch import nn
@@ -66,6 +78,20 @@ class NetworkState:
     traces: dict[str, torch.Tensor] = field(default_factory=dict)
     rules: dict[str, NamedTuple] = field(default_factory=dict)
     step: int = 0
+
+    def copy(self) -> NetworkState:
+        """A new state holding the same tensors in new dicts: advancing one never changes the other (the
+        network replaces tensors, it does not modify them; see ``accumulate_eligibility(inplace=True)``)."""
+        return NetworkState(self.batch_size, dict(self.neurons), dict(self.spikes), dict(self.traces),
+                            dict(self.rules), self.step)
+
+
+def _checked_state(state: object) -> NetworkState:
+    """``state`` itself, or a ``TypeError`` when it is not a :class:`NetworkState`."""
+    if not isinstance(state, NetworkState):
+        raise TypeError(f"state must be a NetworkState (from Network.initial_state or a run), "
+                        f"got {type(state).__name__}")
+    return state
 
 
 class Network(nn.Module):
@@ -146,8 +172,11 @@ class Network(nn.Module):
         return self.layers[name]
 
     # --- state --------------------------------------------------------------------------------------
-    def reset(self, batch_size: int = 1) -> NetworkState:
-        """Fresh state for ``batch_size`` samples (membranes at rest, no spikes, zero traces)."""
+    def initial_state(self, batch_size: int = 1) -> NetworkState:
+        """A fresh state for ``batch_size`` samples (membranes at rest, no spikes, zero traces and eligibility).
+
+        ``net.state`` is left alone: hold the result and pass it as ``state=`` (see the module docstring).
+        """
         state = NetworkState(batch_size)
         for name, layer in self.layers.items():
             state.neurons[name] = layer.initial_state(batch_size)
@@ -156,28 +185,33 @@ class Network(nn.Module):
                 state.traces[name] = layer._zeros(batch_size)
         for key, rule in self.rules.items():
             state.rules[key] = rule.initial_state(self.connections[key], batch_size)
-        self.state = state
         return state
 
-    def reset_rows(self, rows: torch.Tensor) -> None:
+    def reset(self, batch_size: int = 1) -> NetworkState:
+        """Make a fresh state (:meth:`initial_state`) the network's own ``net.state``, and return it."""
+        self.state = self.initial_state(batch_size)
+        return self.state
+
+    def reset_rows(self, rows: torch.Tensor, *, state: NetworkState | None = None) -> NetworkState | None:
         """Reset the samples where ``rows`` (bool ``[B]``) is True; the others keep their state.
 
         Used by agents when some environments of a vectorised batch start a new episode. State without
         a batch dimension (an adaptive threshold shared by the batch) is left alone.
+
+        With ``state``, returns the new state and leaves ``state`` (and ``net.state``) as they were; without,
+        updates ``net.state`` and returns it (None when the network has no state yet: nothing to reset).
         """
-        if self.state is None:
-            return
-        state = self.state
+        implicit = state is None
+        state = self.state if implicit else _checked_state(state)
+        if state is None:
+            return None
         rows = torch.as_tensor(rows, dtype=torch.bool)
         if rows.shape != (state.batch_size,):
             raise ValueError(f"rows must be bool [{state.batch_size}], got shape {list(rows.shape)}")
         if not rows.any():
-            return
-        fresh = NetworkState(state.batch_size)
-        for name, layer in self.layers.items():
-            fresh.neurons[name] = layer.initial_state(state.batch_size)
-        for key, rule in self.rules.items():
-            fresh.rules[key] = rule.initial_state(self.connections[key], state.batch_size)
+            return state
+        new = state if implicit else state.copy()
+        fresh = self.initial_state(state.batch_size)
 
         def pick(new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
             if old.dim() == 0 or old.shape[0] != state.batch_size or new.shape != old.shape:
@@ -186,20 +220,33 @@ class Network(nn.Module):
             return torch.where(mask, new, old)
 
         for name in state.neurons:
-            state.neurons[name] = type(state.neurons[name])(
+            new.neurons[name] = type(state.neurons[name])(
                 *(pick(n, o) for n, o in zip(fresh.neurons[name], state.neurons[name])))
-            state.spikes[name] = pick(torch.zeros_like(state.spikes[name]), state.spikes[name])
+            new.spikes[name] = pick(fresh.spikes[name], state.spikes[name])
             if name in state.traces:
-                state.traces[name] = pick(torch.zeros_like(state.traces[name]), state.traces[name])
+                new.traces[name] = pick(fresh.traces[name], state.traces[name])
         for key in state.rules:
-            state.rules[key] = type(state.rules[key])(
+            new.rules[key] = type(state.rules[key])(
                 *(pick(n, o) for n, o in zip(fresh.rules[key], state.rules[key])))
+        return new
 
     # --- running ------------------------------------------------------------------------------------
-    def run(self, inputs: TensorMap | None = None, steps: int | None = None, *, learning: bool = False,
-            reward: float | torch.Tensor | None = None, clamp: TensorMap | None = None,
+    @overload
+    def run(self, inputs: TensorMap | None = None, steps: int | None = None, *, state: None = None,
+            learning: bool = False, reward: float | torch.Tensor | None = None, clamp: TensorMap | None = None,
             silence: TensorMap | None = None, record: Iterable[str] = (), fast: bool = True
-            ) -> dict[str, torch.Tensor]:
+            ) -> dict[str, torch.Tensor]: ...
+
+    @overload
+    def run(self, inputs: TensorMap | None = None, steps: int | None = None, *, state: NetworkState,
+            learning: bool = False, reward: float | torch.Tensor | None = None, clamp: TensorMap | None = None,
+            silence: TensorMap | None = None, record: Iterable[str] = (), fast: bool = True
+            ) -> tuple[dict[str, torch.Tensor], NetworkState]: ...
+
+    def run(self, inputs: TensorMap | None = None, steps: int | None = None, *, state: NetworkState | None = None,
+            learning: bool = False, reward: float | torch.Tensor | None = None, clamp: TensorMap | None = None,
+            silence: TensorMap | None = None, record: Iterable[str] = (), fast: bool = True
+            ) -> dict[str, torch.Tensor] | tuple[dict[str, torch.Tensor], NetworkState]:
         """Simulate ``T`` steps for the whole batch.
 
         Args:
@@ -207,6 +254,9 @@ class Network(nn.Module):
                 values raise ``ValueError``), injected current (mV per step, finite) for the others. Checked
                 once per call (one boolean read back per tensor, also on CUDA), never per step.
             steps: ``T``; optional when ``inputs`` are given (must then agree with them).
+            state: the state to start from (e.g. from :meth:`initial_state` or an earlier run); it is not
+                changed, and the run returns the new one. Omitted: the run starts from ``net.state`` (a fresh
+                one if there is none) and updates it.
             learning: apply the connections' learning rules at every step.
             reward: for reward-modulated rules: a number, ``[B]`` (the same every step) or ``[T, B]``.
             clamp, silence: per layer, bool ``[B, *shape]`` or ``[T, B, *shape]``: neurons forced to spike /
@@ -216,18 +266,20 @@ class Network(nn.Module):
             fast: allow the grouped fast path (ignored when learning).
 
         Returns:
-            Recorded variables, each ``[T, B, *shape]``. ``T = 0`` (empty inputs or ``steps=0``) simulates
-            nothing on every path: the records are empty ``[0, B, *shape]`` and the state, weights and
-            monitors are left as they were.
+            Recorded variables, each ``[T, B, *shape]``; with ``state``, the pair ``(records, new_state)``.
+            ``T = 0`` (empty inputs or ``steps=0``) simulates nothing on every path: the records are empty
+            ``[0, B, *shape]`` and the state, weights and monitors are left as they were.
         """
+        explicit = state is not None
         inputs = dict(inputs or {})
-        T, B = self._check_inputs(inputs, steps)
-        if self.state is None:
-            self.reset(B)
-        state = self.state
-        if state.batch_size != B:
+        start = _checked_state(state) if explicit else self.state
+        T, B = self._check_inputs(inputs, steps, start)
+        if not explicit and start is None:
+            start = self.reset(B)
+        if start.batch_size != B:
+            fix = f"pass a state for {B} samples (initial_state({B}))" if explicit else f"call reset({B}) first"
             raise ValueError(f"inputs have batch size {B} but the network state has batch size "
-                             f"{state.batch_size}; call reset({B}) first")
+                             f"{start.batch_size}; {fix}")
         clamp = self._check_masks(clamp or {}, T, B, "clamp")
         silence = self._check_masks(silence or {}, T, B, "silence")
         rewards = self._check_reward(reward, T, B) if learning else None
@@ -235,22 +287,24 @@ class Network(nn.Module):
         wanted = list(dict.fromkeys(record + [v for m in self.monitors.values() for v in m.variables]))
         recorders = self._allocate_records(wanted, T, B)
         if T == 0:
-            return {k: recorders[k] for k in record}
+            records = {k: recorders[k] for k in record}
+            return (records, start) if explicit else records
+        state = start.copy() if explicit else start
         for layer in self.layers.values():
             layer.train(learning)  # adaptive layers adapt only while learning
         if learning and fast and rewards is None and self._accumulable():
-            trains = self._run_grouped(inputs, T, clamp, silence, recorders)
+            trains = self._run_grouped(state, inputs, T, clamp, silence, recorders)
             for key, rule in self.rules.items():
                 src, tgt = self.edges[key]
                 state.rules[key] = rule.accumulate(self.connections[key], trains[src], trains[tgt],
                                                    state.rules[key], self.dt_ms)
         elif learning or not fast:
-            external, skip = ({}, set()) if not fast else self._input_currents(inputs, T, learning,
+            external, skip = ({}, set()) if not fast else self._input_currents(state, inputs, T, learning,
                                                                                set(clamp) | set(silence))
-            self._run_group(list(self.layers), inputs, external, T, learning, rewards, clamp, silence, recorders,
-                            skip=skip)
+            self._run_group(state, list(self.layers), inputs, external, T, learning, rewards, clamp, silence,
+                            recorders, skip=skip)
         else:
-            self._run_grouped(inputs, T, clamp, silence, recorders)
+            self._run_grouped(state, inputs, T, clamp, silence, recorders)
         state.step += T
         for key, rule in self.rules.items():
             if learning and self.connections[key].norm is not None:
@@ -259,33 +313,63 @@ class Network(nn.Module):
             layer.end_run(state.neurons[name], learning)
         for monitor in self.monitors.values():
             monitor.append({v: recorders[v] for v in monitor.variables})
-        return {k: recorders[k] for k in record}
+        records = {k: recorders[k] for k in record}
+        return (records, state) if explicit else records
 
-    def apply_reward(self, reward: float | torch.Tensor) -> None:
+    def apply_reward(self, reward: float | torch.Tensor, *, state: NetworkState | None = None) -> None:
         """Deliver a reward to rules that keep eligibility traces (e.g. MSTDPET) without simulating.
 
-        ``reward``: a number or ``[B]``. Each such rule changes its weights by
-        ``lr * sum_b r_b * e_b`` (see the rule).
+        ``reward``: a number or ``[B]``. Each such rule changes its connection's weights by its
+        ``reward_update`` (``lr * sum_b r_b * e_b``, see the rule) from the eligibility in ``state`` (default:
+        ``net.state``); the state itself does not change (a rule's reward baseline, if any, is the rule's).
         """
-        if self.state is None:
+        state = self.state if state is None else _checked_state(state)
+        if state is None:
             raise RuntimeError("the network has no state yet: run it (or reset it) before apply_reward")
-        r = self._check_reward(reward, 1, self.state.batch_size)[0]
+        r = self._check_reward(reward, 1, state.batch_size)[0]
         for key, rule in self.rules.items():
             if hasattr(rule, "reward_update"):
-                dw = rule.reward_update(self.connections[key], self.state.rules[key], r, check_finite=False)
+                dw = rule.reward_update(self.connections[key], state.rules[key], r, check_finite=False)
                 self.connections[key].apply_update(dw)
 
+    def accumulate_eligibility(self, connection: str, pre: torch.Tensor, post: torch.Tensor, *,
+                               state: NetworkState | None = None, inplace: bool = False) -> NetworkState:
+        """Add the pairings of given trains to the eligibility of the rule on ``connection``, without simulating.
+
+        For learning signals that are not the target layer's own spikes (e.g. a policy-gradient factor per
+        action): ``pre [T, B, *source]`` is the source's spike train, ``post [T, B, ...]`` the postsynaptic
+        factor the rule's ``accumulate`` takes (its shape is the rule's to define). The rule's traces and
+        eligibility advance over the ``T`` steps exactly as in a learning run; weights do not change.
+
+        With ``state``, returns the new state and leaves ``state`` as it was, unless ``inplace`` (faster: the
+        eligibility tensor is updated in place, so pass only a state you own and will not reuse); without,
+        updates ``net.state`` and returns it.
+        """
+        if connection not in self.rules:
+            raise KeyError(f"connection {connection!r} has no learning rule; plastic connections are "
+                           f"{sorted(self.rules)}")
+        rule = self.rules[connection]
+        if not hasattr(rule, "accumulate"):
+            raise TypeError(f"the rule {type(rule).__name__} on {connection!r} cannot accumulate eligibility")
+        implicit = state is None
+        if implicit and self.state is None:
+            raise RuntimeError("the network has no state yet: run it (or reset it) before accumulate_eligibility")
+        state = self.state if implicit else _checked_state(state).copy()
+        state.rules[connection] = rule.accumulate(self.connections[connection], pre, post, state.rules[connection],
+                                                  self.dt_ms, inplace=inplace)
+        return state
+
     # --- the step-by-step loop (one group of layers) --------------------------------------------------
-    def _run_group(self, names: list[str], inputs: dict[str, torch.Tensor],
+    def _run_group(self, state: NetworkState, names: list[str], inputs: dict[str, torch.Tensor],
                    external: dict[str, torch.Tensor], T: int, learning: bool,
                    rewards: torch.Tensor | None, clamp: dict, silence: dict,
                    recorders: dict[str, torch.Tensor], skip: set[str] = frozenset()) -> dict[str, torch.Tensor]:
         """Simulate the layers ``names`` for ``T`` steps; returns their spike trains ``[T, B, ...]``.
 
         ``external`` holds precomputed currents ``[T, B, *shape]`` from layers outside the group, or from the
-        connections named in ``skip`` (whose currents were computed ahead from known input trains).
+        connections named in ``skip`` (whose currents were computed ahead from known input trains). Advances
+        ``state`` (its dicts' entries are replaced, never its tensors modified).
         """
-        state = self.state
         members = set(names)
         internal = [k for k, (s, t) in self.edges.items() if t in members and s in members and k not in skip]
         plastic = [k for k in self.rules if learning] if learning else []
@@ -328,7 +412,7 @@ class Network(nn.Module):
                 if dw is not None:
                     self.connections[key].apply_update(dw)
             for key, n, var in recs:
-                recorders[key][t] = self._read(n, var)
+                recorders[key][t] = self._read(state, n, var)
         return trains
 
     # --- the grouped fast path ------------------------------------------------------------------------
@@ -336,9 +420,8 @@ class Network(nn.Module):
         """True when every rule can take a reward-free run at once (its weights cannot change in it)."""
         return bool(self.rules) and all(hasattr(r, "accumulate") and not r.weight_decay for r in self.rules.values())
 
-    def _run_grouped(self, inputs: dict[str, torch.Tensor], T: int, clamp: dict, silence: dict,
-                     recorders: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        state = self.state
+    def _run_grouped(self, state: NetworkState, inputs: dict[str, torch.Tensor], T: int, clamp: dict,
+                     silence: dict, recorders: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         trains: dict[str, torch.Tensor] = {}
         before = dict(state.spikes)  # spikes of the step before this run, for the one-step delay
         for group in self._groups():
@@ -352,7 +435,7 @@ class Network(nn.Module):
             lone = (len(group) == 1 and not isinstance(self.layers[n0], Input) and n0 not in clamp
                     and n0 not in silence and not any(s == t == n0 for s, t in self.edges.values()))
             if lone:
-                trains[n0] = self._scan_layer(n0, external.get(n0), inputs.get(n0), T, recorders)
+                trains[n0] = self._scan_layer(state, n0, external.get(n0), inputs.get(n0), T, recorders)
             elif len(group) == 1 and isinstance(self.layers[n0], Input) and n0 not in clamp \
                     and n0 not in silence and self.layers[n0].trace is None and not self._wants(n0, recorders):
                 train = inputs.get(n0)
@@ -360,11 +443,12 @@ class Network(nn.Module):
                               torch.zeros(T, *state.spikes[n0].shape, dtype=torch.bool, device=before[n0].device))
                 state.spikes[n0] = trains[n0][-1]
             else:
-                trains.update(self._run_group(group, inputs, external, T, False, None, clamp, silence, recorders))
+                trains.update(self._run_group(state, group, inputs, external, T, False, None, clamp, silence,
+                                              recorders))
         return trains
 
-    def _input_currents(self, inputs: dict[str, torch.Tensor], T: int, learning: bool, forced: set[str]
-                        ) -> tuple[dict[str, torch.Tensor], set[str]]:
+    def _input_currents(self, state: NetworkState, inputs: dict[str, torch.Tensor], T: int, learning: bool,
+                        forced: set[str]) -> tuple[dict[str, torch.Tensor], set[str]]:
         """Currents of fixed connections from input layers, for all ``T`` steps at once (learning path).
 
         Their source trains are given, so ``W s_{t-1}`` is known ahead; plastic connections are left to the
@@ -380,15 +464,15 @@ class Network(nn.Module):
             train = inputs.get(src)
             if train is None:
                 continue
-            shifted = torch.cat([self.state.spikes[src].unsqueeze(0), train[:-1].bool()])
+            shifted = torch.cat([state.spikes[src].unsqueeze(0), train[:-1].bool()])
             c = self.connections[key].forward_many(shifted)
             external[tgt] = c if tgt not in external else external[tgt] + c
             skip.add(key)
         return external, skip
 
-    def _scan_layer(self, name: str, external: torch.Tensor | None, injected: torch.Tensor | None, T: int,
-                    recorders: dict[str, torch.Tensor]) -> torch.Tensor:
-        state, layer = self.state, self.layers[name]
+    def _scan_layer(self, state: NetworkState, name: str, external: torch.Tensor | None,
+                    injected: torch.Tensor | None, T: int, recorders: dict[str, torch.Tensor]) -> torch.Tensor:
+        layer = self.layers[name]
         cur = external
         if injected is not None:
             cur = injected if cur is None else cur + injected
@@ -450,8 +534,7 @@ class Network(nn.Module):
         return groups[::-1]
 
     # --- recording and validation -------------------------------------------------------------------
-    def _read(self, name: str, var: str) -> torch.Tensor:
-        state = self.state
+    def _read(self, state: NetworkState, name: str, var: str) -> torch.Tensor:
         if var == "spikes":
             return state.spikes[name]
         if var == "trace":
@@ -474,7 +557,8 @@ class Network(nn.Module):
             out[key] = torch.empty(T, B, *layer.shape, dtype=dtype, device=layer.device)
         return out
 
-    def _check_inputs(self, inputs: dict[str, torch.Tensor], steps: int | None) -> tuple[int, int]:
+    def _check_inputs(self, inputs: dict[str, torch.Tensor], steps: int | None, state: NetworkState | None
+                      ) -> tuple[int, int]:
         T, B = steps, None
         if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 0):
             raise ValueError(f"steps must be an int >= 0, got {steps!r}")
@@ -498,9 +582,9 @@ class Network(nn.Module):
         if T is None:
             raise ValueError("give inputs or steps: the number of steps to simulate is unknown")
         if B is None:
-            B = self.state.batch_size if self.state is not None else 1
-        if self.state is not None:
-            for name, s in self.state.spikes.items():
+            B = state.batch_size if state is not None else 1
+        if state is not None:
+            for name, s in state.spikes.items():
                 if s.device != self.layers[name].device:
                     raise ValueError(f"network state is on {s.device} but layer {name!r} is on "
                                      f"{self.layers[name].device}; call reset() after moving the network")

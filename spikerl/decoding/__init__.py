@@ -4,6 +4,8 @@
 * :func:`population_vote`: groups of neurons vote for actions, ``[B, n] -> [B, n_actions]``.
 * :func:`argmax_action`, :func:`softmax_action`, :func:`epsilon_greedy`: scores -> one action per sample,
   ties broken at random.
+* :func:`softmax_policy`, :func:`sample_action`, :func:`explore_uniformly`: the same choices in parts, for
+  agents that learn from the policy's probabilities.
 * :func:`assign_labels`, :func:`all_activity`, :func:`proportion_weighting`: Diehl & Cook's label assignment
   and evaluation for unsupervised networks.
 """
@@ -18,10 +20,11 @@ from spikerl.decoding.labels import (
     proportion_weighting_scores,
 )
 from spikerl.decoding.population import group_matrix, population_vote
+from spikerl.decoding.sampling import explore_uniformly, sample_action, softmax_policy
 from spikerl.decoding.timing import first_spike_times
 
 __all__ = [
     "spike_counts", "firing_rates", "first_spike_times", "population_vote", "group_matrix",
-    "argmax_action", "softmax_action", "epsilon_greedy",
+    "argmax_action", "softmax_action", "epsilon_greedy", "softmax_policy", "sample_action", "explore_uniformly",
     "assign_labels", "all_activity", "all_activity_scores", "proportion_weighting", "proportion_weighting_scores",
 ]

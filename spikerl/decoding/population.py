@@ -69,7 +69,13 @@ def population_vote(counts: torch.Tensor, groups: int | torch.Tensor, n_actions:
         raise ValueError(f"counts must be [B, n], got shape {list(counts.shape)}; flatten the layer first")
     if reduce not in ("mean", "sum"):
         raise ValueError(f"reduce must be 'mean' or 'sum', got {reduce!r}")
-    members = group_matrix(groups, counts.shape[1], n_actions, counts.device, counts.dtype)
+    batch, n = counts.shape
+    equal = (isinstance(groups, numbers.Integral) and not isinstance(groups, bool) and groups > 0 and n > 0
+             and n % groups == 0 and n_actions in (None, groups))
+    if equal:  # equal contiguous groups: a sum over a reshape, no matrix
+        scores = counts.reshape(batch, int(groups), n // int(groups)).sum(-1)
+        return scores / (n // int(groups)) if reduce == "mean" else scores
+    members = group_matrix(groups, n, n_actions, counts.device, counts.dtype)
     return group_scores(counts, members, reduce == "mean")
 
 

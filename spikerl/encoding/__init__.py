@@ -5,16 +5,25 @@ Every encoder takes a batch ``[B, *shape]`` and works on its device; the random 
 
 * :func:`poisson` / :class:`PoissonEncoder`: rates in Hz, spike probability ``rate * dt / 1000`` per step.
 * :func:`bernoulli` / :class:`BernoulliEncoder`: spike probability per step.
+* :func:`normalized_bernoulli` / :class:`NormalizedBernoulliEncoder`: Bernoulli spikes with a fixed expected
+  number of spikes per sample and step, whatever the input's total intensity.
 * :func:`latency` / :class:`LatencyEncoder`: one spike, earlier for larger inputs; zeros never spike.
 * :func:`repeat` / :class:`RepeatEncoder`: the input as a constant current, float ``[T, B, *shape]``.
 """
 
 from spikerl.encoding.bernoulli import BernoulliEncoder, bernoulli
 from spikerl.encoding.latency import LatencyEncoder, latency, latency_times
+from spikerl.encoding.normalized import (
+    NormalizedBernoulliEncoder,
+    normalized_bernoulli,
+    normalized_probabilities,
+    sparse_bernoulli,
+)
 from spikerl.encoding.poisson import PoissonEncoder, poisson
 from spikerl.encoding.repeat import RepeatEncoder, repeat
 
 __all__ = [
     "PoissonEncoder", "poisson", "BernoulliEncoder", "bernoulli", "LatencyEncoder", "latency", "latency_times",
-    "RepeatEncoder", "repeat",
+    "RepeatEncoder", "repeat", "NormalizedBernoulliEncoder", "normalized_bernoulli", "normalized_probabilities",
+    "sparse_bernoulli",
 ]
