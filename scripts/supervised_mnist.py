@@ -130,7 +130,8 @@ def load_mnist_images(root: str | None, n_train: int, n_test: int) -> tuple[tupl
 
 
 def load_data(root: str | None, n_train: int, n_test: int) -> tuple[tuple[torch.Tensor, torch.Tensor], ...]:
-    """:func:`load_mnist_images` as the convolutional network's input (:func:`spikerl.models.conv_snn.mnist_to_input`)."""
+    """:func:`load_mnist_images` as the convolutional network's input
+    (:func:`spikerl.models.conv_snn.mnist_to_input`)."""
     from spikerl.models.conv_snn import mnist_to_input
 
     return tuple((mnist_to_input(images), labels) for images, labels in load_mnist_images(root, n_train, n_test))

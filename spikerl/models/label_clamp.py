@@ -309,9 +309,10 @@ def train_clamped(clf: LabelClampClassifier, images: torch.Tensor, labels: torch
     """Train ``clf`` on ``images [N, ...]``, ``labels [N]`` for ``epochs`` epochs, continuing from ``progress``.
 
     Samples are shown in batches of ``batch_size`` in an order fixed by ``(seed, epoch)``
-    (:func:`spikerl.training.epoch_order`; the loop is :func:`spikerl.training.train_epochs`). ``checkpoint`` is called every
-    ``checkpoint_every`` samples and at the end; ``writer`` gets scalars under ``train/``. ``should_stop`` is
-    checked after every batch: when true, training ends there (the final checkpoint is still written).
+    (:func:`spikerl.training.epoch_order`; the loop is :func:`spikerl.training.train_epochs`). ``checkpoint`` is
+    called every ``checkpoint_every`` samples and at the end; ``writer`` gets scalars under ``train/``.
+    ``should_stop`` is checked after every batch: when true, training ends there (the final checkpoint is still
+    written).
     Returns the updated progress (``progress`` itself when given) and the statistics of this call.
     """
     check_training_data(images, labels)

@@ -13,7 +13,8 @@ def test_packed_encoding_rates_and_round_trip():
     x = torch.zeros(3, 784)
     x[0, :100] = 1.0
     x[1, 50:60] = 0.5
-    packed = poisson_packed(x, torch.tensor([100.0, 200.0, 50.0]), steps=2000, generator=torch.Generator().manual_seed(1))
+    packed = poisson_packed(x, torch.tensor([100.0, 200.0, 50.0]), steps=2000,
+                            generator=torch.Generator().manual_seed(1))
     assert packed.index.shape == (3, 100)
     dense = packed.to_dense(784)
     assert not dense[:, 2].any() and not dense[:, 0, 100:].any() and not dense[:, 1, :50].any()

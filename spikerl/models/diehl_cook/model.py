@@ -55,17 +55,17 @@ Two execution modes share the weights and the thresholds:
   whole presentation, summed over time and over the batch, are applied at once, and each threshold rises by
   ``theta_plus_mv`` per spike of the batch. With frozen weights the sum of the rule's per-step updates is
   computed exactly from the few postsynaptic spikes (:func:`spikerl.plasticity.presentation_stdp_update`,
-  tested against stepping the rule). It approximates online learning: within a batch, samples see neither each other's nor
-  their own weight changes. The summed update is applied ``stdp_chunk`` samples at a time (32), each chunk
-  clamped to ``[0, wmax]`` and normalised, as online learning clamps and normalises after every sample:
-  summed over a whole large batch the update saturates the weights. 100 neurons, 1 epoch, seed 0,
+  tested against stepping the rule). It approximates online learning: within a batch, samples see neither
+  each other's nor their own weight changes. The summed update is applied ``stdp_chunk`` samples at a time
+  (32), each chunk clamped to ``[0, wmax]`` and normalised, as online learning clamps and normalises after
+  every sample: summed over a whole large batch the update saturates the weights. 100 neurons, 1 epoch, seed 0,
   all-activity test accuracy: online 87.1 %; batches of 16: 87.7 %; of 64 (chunks of 128): 87.2 %; of 256
   in chunks of 128: 86.1 %, of 64: 87.7 %, of 32: 87.9 %; of 1024 in one piece: 63.8 %.
 
 Input trains are stored and sampled only for each image's non-blank pixels
-(:class:`spikerl.encoding.PackedSpikes`, :func:`spikerl.encoding.poisson_packed`). Where the C path applies, :meth:`DiehlAndCook2015.present` without online learning
-draws the trains in C instead, from one seed per sample taken from the generator (the same distribution,
-other random numbers).
+(:class:`spikerl.encoding.PackedSpikes`, :func:`spikerl.encoding.poisson_packed`). Where the C path applies,
+:meth:`DiehlAndCook2015.present` without online learning draws the trains in C instead, from one seed per
+sample taken from the generator (the same distribution, other random numbers).
 
 Without learning both modes give the same spike counts (tested).
 """
