@@ -39,15 +39,9 @@ import torch
 from spikerl.checkpoint import CheckpointWriteError, check_writable
 from spikerl.datasets import load_mnist
 from spikerl.models import DiehlAndCook2015, DiehlAndCookParams
-from spikerl.models.diehl_cook_training import (
-    RunningAccuracy,
-    TrainingProgress,
-    collect_counts,
-    evaluate_counts,
-    progress_from_dict,
-    train_unsupervised,
-)
+from spikerl.models.diehl_cook.training import RunningAccuracy, collect_counts, evaluate_counts, train_unsupervised
 from spikerl.stopping import StopRequest, run_guarded
+from spikerl.training import TrainingProgress, progress_from_dict
 from spikerl.validation import check_device, number_flag
 
 MODEL_DEFAULTS = {"n_neurons": 100, "time": 350.0, "dt": 1.0, "intensity": 63.75,

@@ -5,8 +5,7 @@ Methods (``--method``):
 * ``surrogate``: a small convolutional spiking network (:class:`spikerl.models.ConvSNN`) trained by
   backpropagation through time with a surrogate spike derivative, Adam and a warm-up + cosine learning-rate
   schedule. The modern baseline that snnTorch and SpikingJelly users compare against.
-* ``clamp``: label clamping with the Diehl & Cook (2015) network (provided by ``spikerl.models.label_clamp``
-  when that module exists).
+* ``clamp``: label clamping with the Diehl & Cook (2015) network (:class:`spikerl.models.LabelClampClassifier`).
 
 Progress goes to stderr (tqdm bar with running loss and accuracy, one line per epoch); the last line on stdout
 is one JSON object with the settings, the test accuracy and the wall time.
@@ -117,17 +116,25 @@ def resolve(args: argparse.Namespace, defaults: dict[str, Any], stored: dict[str
     return settings
 
 
-def load_data(root: str | None, n_train: int, n_test: int) -> tuple[tuple[torch.Tensor, torch.Tensor], ...]:
+def load_mnist_images(root: str | None, n_train: int, n_test: int) -> tuple[tuple[torch.Tensor, torch.Tensor], ...]:
+    """The first ``n_train`` training and ``n_test`` test images (uint8 ``[N, 28, 28]``) and labels."""
     from spikerl.datasets import load_mnist
-    from spikerl.models.conv_snn import mnist_to_input
 
     splits = []
     for split, n in (("train", n_train), ("test", n_test)):
         images, labels = load_mnist(split, root=root)
         if n > len(labels):
             raise SystemExit(f"error: asked for {n} {split} images but MNIST {split} has {len(labels)}")
-        splits.append((mnist_to_input(images[:n]), labels[:n]))
+        splits.append((images[:n], labels[:n]))
     return tuple(splits)
+
+
+def load_data(root: str | None, n_train: int, n_test: int) -> tuple[tuple[torch.Tensor, torch.Tensor], ...]:
+    """:func:`load_mnist_images` as the convolutional network's input
+    (:func:`spikerl.models.conv_snn.mnist_to_input`)."""
+    from spikerl.models.conv_snn import mnist_to_input
+
+    return tuple((mnist_to_input(images), labels) for images, labels in load_mnist_images(root, n_train, n_test))
 
 
 def run_surrogate(args: argparse.Namespace) -> dict[str, Any]:
@@ -191,11 +198,132 @@ def run_surrogate(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def run_clamp(args: argparse.Namespace) -> dict[str, Any]:
-    """Label clamping with the Diehl & Cook network: delegates to ``spikerl.models.label_clamp.run_cli(args)``."""
-    from spikerl.models import label_clamp
+CLAMP_DEFAULTS: dict[str, Any] = {
+    "n_epochs": 1, "batch_size": 50, "time": 350, "n_train": 60_000, "n_test": 10_000, "seed": 0,
+    "n_neurons": 100, "clamp_rate_hz": 0.2, "n_assign": 10_000, "save_every": 10_000,
+}
+"""Defaults of ``--method clamp`` (flags left unset take these, or a loaded checkpoint's values);
+``clamp_rate_hz`` is :class:`~spikerl.models.LabelClampParams`' default."""
 
-    return label_clamp.run_cli(args)
+CLAMP_RESUMABLE = ("n_epochs", "batch_size", "n_train", "seed")
+"""Training settings a resumed ``--method clamp`` run takes from its checkpoint unless given on the command line."""
+
+CLAMP_ARCHITECTURE = ("n_neurons", "time", "clamp_rate_hz")
+"""Settings fixed by a clamp checkpoint's network; a different value on the command line is an error."""
+
+SURROGATE_ONLY = ("lr", "surrogate", "channels")
+"""Flags that belong to ``--method surrogate``; ``--method clamp`` refuses them."""
+
+
+def clamp_settings(args: argparse.Namespace, stored: dict[str, Any]) -> dict[str, Any]:
+    """Settings of ``--method clamp``: flags given, else the checkpoint's (:data:`CLAMP_RESUMABLE` and
+    :data:`CLAMP_ARCHITECTURE`), else :data:`CLAMP_DEFAULTS`."""
+    given = {k: getattr(args, k, None) for k in CLAMP_DEFAULTS}
+    given = {k: v for k, v in given.items() if v is not None}
+    for name in SURROGATE_ONLY:
+        if getattr(args, name, None) is not None:
+            raise SystemExit(f"error: --{name} is a setting of --method surrogate; --method clamp does not use it")
+    for name in CLAMP_ARCHITECTURE:
+        if name in given and name in stored and given[name] != stored[name]:
+            raise SystemExit(f"error: --{name} {given[name]} differs from the checkpoint's {stored[name]}")
+    settings = dict(CLAMP_DEFAULTS)
+    settings.update({k: v for k, v in stored.items() if k in CLAMP_RESUMABLE or k in CLAMP_ARCHITECTURE})
+    settings.update(given)
+    for name in ("n_epochs", "batch_size", "time", "n_train", "n_test", "n_neurons", "n_assign", "save_every"):
+        if settings[name] <= 0:
+            raise SystemExit(f"error: --{name} must be a positive integer, got {settings[name]}")
+    return settings
+
+
+def run_clamp(args: argparse.Namespace) -> dict[str, Any]:
+    """Train (or resume) and test the label-clamped Diehl & Cook network; returns the JSON-able result.
+
+    On CPU without ``--threads`` it uses one thread: the per-step work on ``[B, n]`` tensors is too small to gain
+    from more, and loses much on a busy machine.
+    """
+    import dataclasses
+    from pathlib import Path
+
+    from spikerl.models import DiehlAndCook2015, LabelClampClassifier
+    from spikerl.models.label_clamp import CLAMP_STDP_CHUNK, ClampStats, evaluate, train_clamped
+    from spikerl.stopping import run_guarded
+    from spikerl.training import TrainingProgress, progress_from_dict
+
+    device = torch.device(args.device)
+    if device.type == "cpu" and args.threads is None:
+        torch.set_num_threads(1)
+    show = not args.no_progress
+    progress, tensors, stored = TrainingProgress(), {}, {}
+    if args.load:
+        clf, extra, tensors = LabelClampClassifier.load(args.load, map_location=device)
+        progress = progress_from_dict(extra.get("progress", {}))
+        stored = extra.get("settings", {})
+        stored.update(n_neurons=clf.model.n_neurons, time=clf.model.params.steps,
+                      clamp_rate_hz=clf.params.clamp_rate_hz)
+        log(f"resumed from {args.load}: epoch {progress.epoch}, {progress.samples} samples trained")
+    s = clamp_settings(args, stored)
+    if not args.load:
+        model = DiehlAndCook2015(n_neurons=s["n_neurons"], time_ms=float(s["time"]), stdp_chunk=CLAMP_STDP_CHUNK,
+                                 generator=torch.Generator().manual_seed(s["seed"])).to(device)
+        clf = LabelClampClassifier(model, clamp_rate_hz=float(s["clamp_rate_hz"]))
+    (train_x, train_y), (test_x, test_y) = load_mnist_images(args.data, s["n_train"], s["n_test"])
+
+    generator = torch.Generator(device=device).manual_seed(s["seed"])
+    if "generator" in tensors:
+        generator.set_state(tensors["generator"])
+
+    def checkpoint(prog: TrainingProgress) -> None:
+        Path(args.save).parent.mkdir(parents=True, exist_ok=True)
+        clf.save(args.save, extra={"progress": dataclasses.asdict(prog), "settings": s},
+                 tensors={"generator": generator.get_state()})
+
+    writer = None
+    if args.tensorboard:
+        from torch.utils.tensorboard import SummaryWriter  # heavy import, only when asked for
+
+        writer = SummaryWriter(args.tensorboard)
+        writer.add_text("settings", json.dumps({**s, "model": clf.model.config(),
+                                                "label_clamp": dataclasses.asdict(clf.params)}), progress.samples)
+    try:
+        samples_before = progress.samples
+
+        def train(stop: Callable[[], bool]) -> tuple[TrainingProgress, ClampStats]:
+            return train_clamped(clf, train_x, train_y, epochs=s["n_epochs"], batch_size=s["batch_size"],
+                                 seed=s["seed"], generator=generator, progress=progress, writer=writer,
+                                 checkpoint=checkpoint if args.save else None, checkpoint_every=s["save_every"],
+                                 show_progress=show, should_stop=stop)
+
+        def on_stop(why: str) -> None:  # train_clamped updated progress in place
+            if args.save:
+                checkpoint(progress)
+            say_stopped(args, f"{why} after {progress.samples} training images")
+
+        progress, stats = run_guarded(train, on_stop)
+        train_seconds = progress.seconds
+        eval_start = time.perf_counter()
+        n_assign = min(s["n_assign"], s["n_train"])
+        eval_generator = torch.Generator(device=device).manual_seed(s["seed"] + 1)
+        result = evaluate(clf, test_x, test_y, train_x[:n_assign], train_y[:n_assign], generator=eval_generator,
+                          show_progress=show)
+        eval_seconds = time.perf_counter() - eval_start
+        if writer is not None:
+            for key in ("accuracy", "all_activity_reassigned", "proportion_weighting", "linear"):
+                writer.add_scalar(f"test/{key}", result[key], progress.samples)
+    finally:
+        if writer is not None:
+            writer.close()
+    log(f"test accuracy (all-activity, fixed groups): {result['accuracy']:.4f}; proportion weighting "
+        f"(reassigned on {n_assign} training images): {result['proportion_weighting']:.4f}")
+    return {
+        **s, "model": clf.model.config(), "label_clamp": dataclasses.asdict(clf.params),
+        "resumed_from_samples": samples_before if args.load else None, "samples_trained": progress.samples,
+        "test_accuracy": result["accuracy"], "test_accuracy_reassigned": result["all_activity_reassigned"],
+        "test_accuracy_proportion_weighting": result["proportion_weighting"],
+        "test_accuracy_linear_readout": result["linear"], "groups_kept": result["groups_kept"],
+        "n_assign": n_assign, "train_stats": stats.summary(), "train_time_s": round(train_seconds, 2),
+        "train_samples_per_s": round(progress.samples / max(train_seconds, 1e-9), 1),
+        "eval_time_s": round(eval_seconds, 2),
+    }
 
 
 METHODS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {

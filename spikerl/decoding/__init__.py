@@ -1,6 +1,7 @@
 """Decoders: from spike trains ``[T, B, *shape]`` or counts to numbers, actions and labels.
 
-* :func:`spike_counts`, :func:`firing_rates`, :func:`first_spike_times`: per-neuron summaries ``[B, *shape]``.
+* :func:`spike_counts`, :func:`firing_rates`, :func:`first_spike_times`: per-neuron summaries ``[B, *shape]``;
+  :func:`sparse_spike_counts`: exact long counts of a sparse bool train ``[T, B, n]`` from its events.
 * :func:`population_vote`: groups of neurons vote for actions, ``[B, n] -> [B, n_actions]``.
 * :func:`argmax_action`, :func:`softmax_action`, :func:`epsilon_greedy`: scores -> one action per sample,
   ties broken at random.
@@ -11,7 +12,7 @@
 """
 
 from spikerl.decoding.actions import argmax_action, epsilon_greedy, softmax_action
-from spikerl.decoding.counts import firing_rates, spike_counts
+from spikerl.decoding.counts import firing_rates, sparse_spike_counts, spike_counts
 from spikerl.decoding.labels import (
     all_activity,
     all_activity_scores,
@@ -24,7 +25,7 @@ from spikerl.decoding.sampling import explore_uniformly, sample_action, softmax_
 from spikerl.decoding.timing import first_spike_times
 
 __all__ = [
-    "spike_counts", "firing_rates", "first_spike_times", "population_vote", "group_matrix",
+    "spike_counts", "sparse_spike_counts", "firing_rates", "first_spike_times", "population_vote", "group_matrix",
     "argmax_action", "softmax_action", "epsilon_greedy", "softmax_policy", "sample_action", "explore_uniformly",
     "assign_labels", "all_activity", "all_activity_scores", "proportion_weighting", "proportion_weighting_scores",
 ]

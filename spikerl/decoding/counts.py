@@ -21,6 +21,20 @@ def spike_counts(train: torch.Tensor) -> torch.Tensor:
     return train.sum(dim=0, dtype=dtype)
 
 
+def sparse_spike_counts(train: torch.Tensor) -> torch.Tensor:
+    """Spike counts ``[B, n]`` (long) of a sparse bool train ``[T, B, n]``, from its events.
+
+    ``counts[b, i] = sum_t train[t, b, i]`` as :func:`spike_counts`, but exact integers, and computed from the
+    few spikes (``nonzero`` then ``bincount``) rather than by summing every element: for trains where most
+    neurons are silent most of the time (Diehl & Cook's excitatory layer fires ~20 of 35,000 entries).
+    """
+    if not isinstance(train, torch.Tensor) or train.dim() != 3:
+        raise ValueError(f"train must be a tensor [T, B, n], got {getattr(train, 'shape', type(train).__name__)}")
+    steps, batch, n = train.shape
+    events = train.reshape(steps, batch * n).nonzero()[:, 1]
+    return torch.bincount(events, minlength=batch * n).reshape(batch, n)
+
+
 def firing_rates(train: torch.Tensor, dt_ms: float = 1.0) -> torch.Tensor:
     """Mean firing rate in Hz over the train: ``rate = count / (T * dt_ms / 1000)``.
 

@@ -9,9 +9,13 @@ Every encoder takes a batch ``[B, *shape]`` and works on its device; the random 
   number of spikes per sample and step, whatever the input's total intensity.
 * :func:`latency` / :class:`LatencyEncoder`: one spike, earlier for larger inputs; zeros never spike.
 * :func:`repeat` / :class:`RepeatEncoder`: the input as a constant current, float ``[T, B, *shape]``.
+* :func:`poisson_packed` -> :class:`PackedSpikes`: Poisson trains stored only for the inputs with a non-zero
+  rate, drawn from their inter-spike gaps (:func:`bernoulli_trains`); for sparse images such as MNIST.
+* :func:`images_to_unit`: uint8 or float images ``[B, ...]`` -> intensities ``[B, n]`` in [0, 1].
 """
 
 from spikerl.encoding.bernoulli import BernoulliEncoder, bernoulli
+from spikerl.encoding.images import images_to_unit
 from spikerl.encoding.latency import LatencyEncoder, latency, latency_times
 from spikerl.encoding.normalized import (
     NormalizedBernoulliEncoder,
@@ -19,11 +23,12 @@ from spikerl.encoding.normalized import (
     normalized_probabilities,
     sparse_bernoulli,
 )
+from spikerl.encoding.packed import PackedSpikes, bernoulli_trains, poisson_packed
 from spikerl.encoding.poisson import PoissonEncoder, poisson
 from spikerl.encoding.repeat import RepeatEncoder, repeat
 
 __all__ = [
     "PoissonEncoder", "poisson", "BernoulliEncoder", "bernoulli", "LatencyEncoder", "latency", "latency_times",
     "RepeatEncoder", "repeat", "NormalizedBernoulliEncoder", "normalized_bernoulli", "normalized_probabilities",
-    "sparse_bernoulli",
+    "sparse_bernoulli", "PackedSpikes", "bernoulli_trains", "poisson_packed", "images_to_unit",
 ]

@@ -40,7 +40,7 @@ class more than they add accuracy.
 
 Training is batched as :meth:`~spikerl.models.DiehlAndCook2015.learn_batched`: ``B`` images are shown at
 once with the weights and thresholds of the batch's start; the summed STDP update of the presentation
-(:func:`~spikerl.models.diehl_cook.presentation_stdp_update`, in C where it applies) is then applied
+(:func:`spikerl.plasticity.presentation_stdp_update`, in C where it applies) is then applied
 ``stdp_chunk`` samples at a time (the network's parameter; label clamping was tuned and measured with
 :data:`CLAMP_STDP_CHUNK` = 128, which ``supervised_mnist.py --method clamp`` uses: with chunks of 32 a short
 run on 400 images scored 0.37 instead of 0.49), the weights clipped and normalised after each chunk; the thresholds
@@ -58,38 +58,19 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import math
 import os
-import sys
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 import torch
 
-from spikerl.decoding import all_activity
-from spikerl.models.diehl_cook import (
-    DiehlAndCook2015,
-    PackedSpikes,
-    bernoulli_trains,
-    count_spikes,
-    presentation_stdp_update,
-)
-from spikerl.models.diehl_cook_online import stdp_update
-from spikerl.models.diehl_cook_training import (
-    ScalarWriter,
-    TrainingProgress,
-    collect_counts,
-    epoch_order,
-    evaluate_counts,
-    progress_from_dict,
-)
-from spikerl.network import Network
-from spikerl.stopping import run_guarded
+from spikerl.decoding import all_activity, sparse_spike_counts
+from spikerl.encoding import PackedSpikes, bernoulli_trains
+from spikerl.models.diehl_cook import DiehlAndCook2015
+from spikerl.models.diehl_cook.training import collect_counts, evaluate_counts
+from spikerl.training import ScalarWriter, TrainingProgress, check_training_data, train_epochs
 from spikerl.validation import warn_if_saturated
 
 CHECKPOINT_KEY = "label_clamp"
@@ -163,7 +144,7 @@ def clamp_train(members: torch.Tensor, prob: float, steps: int, generator: torch
     """Forced spikes bool ``[steps, B, n]``: each member neuron spikes with probability ``prob`` per step.
 
     ``members`` bool ``[B, n]``; non-members never spike. Sampled with
-    :func:`~spikerl.models.diehl_cook.bernoulli_trains` (independent Bernoulli trials per step).
+    :func:`spikerl.encoding.bernoulli_trains` (independent Bernoulli trials per step).
     """
     p = members.to(torch.get_default_dtype()) * prob
     return bernoulli_trains(p, steps, generator)
@@ -197,14 +178,6 @@ class LabelClampClassifier:
         self.model = model
         self.params = dataclasses.replace(params or LabelClampParams(), **overrides)
         self.groups = class_groups(model.n_neurons, self.params.n_classes, device=model.input_weights.device)
-        # The excitatory/inhibitory pair as its own network over the model's modules: the input current is
-        # injected into Ae, and the clamp and silence masks act on Ae.
-        pair = Network(dt_ms=model.dt_ms)
-        pair.add_layer("Ae", model.layers["Ae"])
-        pair.add_layer("Ai", model.layers["Ai"])
-        pair.add_connection("Ae", "Ai", model.connections["Ae->Ai"])
-        pair.add_connection("Ai", "Ae", model.connections["Ai->Ae"])
-        self._pair = pair
 
     @property
     def n_classes(self) -> int:
@@ -238,35 +211,31 @@ class LabelClampClassifier:
         masks: dict[str, dict[str, torch.Tensor]] = {"clamp": {"Ae": forced}}
         if self.params.silence_others:
             masks["silence"] = {"Ae": ~members}
-        self._pair.reset(batch)
-        post = self._pair.run({"Ae": current}, learning=False, record=["Ae.spikes"], **masks)["Ae.spikes"]
-        self._pair.state = None
+        pair = model.recurrent_pair()  # the input current is injected into Ae; the masks act on Ae
+        pair.reset(batch)
+        post = pair.run({"Ae": current}, learning=False, record=["Ae.spikes"], **masks)["Ae.spikes"]
         taught = post & members.unsqueeze(0) if self.params.gate_plasticity else post
         self._apply_stdp(spikes, taught)
         natural = post & ~forced
         theta = model.theta
         theta.mul_(math.exp(-batch * (p.steps * p.dt_ms + p.rest_ms) / p.tau_theta_ms))
         adapting = post if self.params.theta_from_clamped else natural
-        theta.add_(p.theta_plus_mv * count_spikes(adapting).sum(0).to(theta.dtype))
+        theta.add_(p.theta_plus_mv * sparse_spike_counts(adapting).sum(0).to(theta.dtype))
         dtype = theta.dtype
-        return ClampedPresentation(count_spikes(post).to(dtype), count_spikes(forced & post).to(dtype),
-                                   count_spikes(natural).to(dtype))
+        return ClampedPresentation(sparse_spike_counts(post).to(dtype), sparse_spike_counts(forced & post).to(dtype),
+                                   sparse_spike_counts(natural).to(dtype))
 
     def _apply_stdp(self, spikes: PackedSpikes, post: torch.Tensor) -> None:
         """``W <- normalise(clamp(W + dw, 0, wmax))`` for each chunk of ``stdp_chunk`` samples in turn.
 
-        ``dw``: the chunk's summed PostPre update (:func:`~spikerl.models.diehl_cook_online.stdp_update` in C
-        where it applies, else :func:`~spikerl.models.diehl_cook.presentation_stdp_update`: the same sum).
+        ``dw``: the chunk's summed PostPre update (:meth:`~spikerl.models.DiehlAndCook2015.summed_stdp_update`:
+        in C where it applies, else :func:`spikerl.plasticity.presentation_stdp_update`, the same sum).
         Chunks as in :meth:`~spikerl.models.DiehlAndCook2015.learn_batched`.
         """
-        model, p = self.model, self.model.params
-        conn, rule = model.connections["X->Ae"], model.rules["X->Ae"]
-        for start in range(0, post.shape[1], p.stdp_chunk):
-            stop = start + p.stdp_chunk
-            part = PackedSpikes(spikes.index[start:stop], spikes.spikes[:, start:stop])
-            dw = stdp_update(model, part, post[:, start:stop])
-            if dw is None:
-                dw = presentation_stdp_update(part, post[:, start:stop], rule, p.n_inputs, p.dt_ms, conn.w.dtype)
+        model, chunk = self.model, self.model.params.stdp_chunk
+        conn = model.connections["X->Ae"]
+        for start in range(0, post.shape[1], chunk):
+            dw = model.summed_stdp_update(spikes.batch_slice(start, start + chunk), post[:, start:start + chunk])
             conn.apply_update(dw)
             conn.normalize()
 
@@ -340,57 +309,35 @@ def train_clamped(clf: LabelClampClassifier, images: torch.Tensor, labels: torch
     """Train ``clf`` on ``images [N, ...]``, ``labels [N]`` for ``epochs`` epochs, continuing from ``progress``.
 
     Samples are shown in batches of ``batch_size`` in an order fixed by ``(seed, epoch)``
-    (:func:`~spikerl.models.diehl_cook_training.epoch_order`). ``checkpoint`` is called every
-    ``checkpoint_every`` samples and at the end; ``writer`` gets scalars under ``train/``. ``should_stop`` is
-    checked after every batch: when true, training ends there (the final checkpoint is still written).
+    (:func:`spikerl.training.epoch_order`; the loop is :func:`spikerl.training.train_epochs`). ``checkpoint`` is
+    called every ``checkpoint_every`` samples and at the end; ``writer`` gets scalars under ``train/``.
+    ``should_stop`` is checked after every batch: when true, training ends there (the final checkpoint is still
+    written).
     Returns the updated progress (``progress`` itself when given) and the statistics of this call.
     """
-    from tqdm.auto import tqdm
-
-    if images.shape[0] != labels.shape[0] or images.shape[0] == 0:
-        raise ValueError(f"need as many labels as images (and at least one), got {images.shape[0]} images "
-                         f"and {labels.shape[0]} labels")
-    if batch_size <= 0 or epochs < 0:
-        raise ValueError(f"batch_size must be >= 1 and epochs >= 0, got {batch_size} and {epochs}")
-    progress = progress or TrainingProgress()
+    check_training_data(images, labels)
     stats = ClampStats()
-    n = images.shape[0]
-    next_save = (progress.samples // checkpoint_every + 1) * checkpoint_every if checkpoint_every else None
-    while progress.epoch < epochs:
-        order = epoch_order(n, progress.epoch, seed)
-        bar = tqdm(total=n, initial=progress.offset, desc=f"clamp epoch {progress.epoch + 1}/{epochs}",
-                   disable=not show_progress, dynamic_ncols=True)
-        while progress.offset < n:
-            start = time.perf_counter()
-            idx = order[progress.offset:progress.offset + batch_size]
-            batch_labels = labels[idx]
-            out = clf.learn(images[idx], batch_labels, generator)
-            progress.seconds += time.perf_counter() - start
-            progress.offset += idx.numel()
-            progress.samples += idx.numel()
-            progress.presentations += idx.numel()
-            stats.add(out, label_members(batch_labels, clf.groups, clf.n_classes).to(out.natural.dtype))
-            if writer is not None:
-                writer.add_scalar("train/spikes_per_sample", out.counts.sum(1).mean().item(), progress.samples)
-                writer.add_scalar("train/natural_spikes_per_sample", out.natural.sum(1).mean().item(),
-                                  progress.samples)
-                writer.add_scalar("train/theta_mean_mv", clf.model.theta.mean().item(), progress.samples)
-            bar.update(idx.numel())
-            s = stats.summary()
-            bar.set_postfix(nat=f"{s['natural_spikes_per_sample']:.1f}", label=f"{s['natural_label_fraction']:.2f}",
-                            rate=f"{progress.samples / max(progress.seconds, 1e-9):.0f}/s", refresh=False)
-            if next_save is not None and progress.samples >= next_save and checkpoint is not None:
-                checkpoint(progress)
-                next_save += checkpoint_every
-            if should_stop is not None and should_stop():
-                break
-        bar.close()
-        if progress.offset < n:  # stopped within the epoch
-            break
-        progress.epoch += 1
-        progress.offset = 0
-    if checkpoint is not None:
-        checkpoint(progress)
+
+    def step(idx: torch.Tensor) -> int:
+        batch_labels = labels[idx]
+        out = clf.learn(images[idx], batch_labels, generator)
+        stats.add(out, label_members(batch_labels, clf.groups, clf.n_classes).to(out.natural.dtype))
+        if writer is not None:
+            samples = progress.samples + idx.numel()  # after this batch
+            writer.add_scalar("train/spikes_per_sample", out.counts.sum(1).mean().item(), samples)
+            writer.add_scalar("train/natural_spikes_per_sample", out.natural.sum(1).mean().item(), samples)
+            writer.add_scalar("train/theta_mean_mv", clf.model.theta.mean().item(), samples)
+        return idx.numel()
+
+    def postfix(prog: TrainingProgress) -> dict[str, str]:
+        s = stats.summary()
+        return {"nat": f"{s['natural_spikes_per_sample']:.1f}", "label": f"{s['natural_label_fraction']:.2f}",
+                "rate": f"{prog.samples / max(prog.seconds, 1e-9):.0f}/s"}
+
+    progress = progress if progress is not None else TrainingProgress()
+    train_epochs(step, images.shape[0], epochs=epochs, batch_size=batch_size, seed=seed, progress=progress,
+                 checkpoint=checkpoint, checkpoint_every=checkpoint_every, should_stop=should_stop,
+                 show_progress=show_progress, desc="clamp epoch", postfix=postfix)
     return progress, stats
 
 
@@ -402,7 +349,7 @@ def evaluate(clf: LabelClampClassifier, test_images: torch.Tensor, test_labels: 
 
     Returns ``{"accuracy"}``: all-activity with the fixed class groups (the method's prediction); with
     ``assign_images``/``assign_labels`` also ``"all_activity_reassigned"``, ``"proportion_weighting"`` and
-    ``"linear"`` (:func:`~spikerl.models.diehl_cook_training.evaluate_counts` fitted on the frozen network's
+    ``"linear"`` (:func:`~spikerl.models.diehl_cook.training.evaluate_counts` fitted on the frozen network's
     responses to those images) and ``"groups_kept"``: the fraction of neurons whose recomputed assignment is
     their group.
     """
@@ -417,143 +364,3 @@ def evaluate(clf: LabelClampClassifier, test_images: torch.Tensor, test_labels: 
                       proportion_weighting=other["proportion_weighting"], linear=other["linear"],
                       groups_kept=(other["assignments"] == clf.groups.cpu()).float().mean().item())
     return result
-
-
-# --- command line (scripts/supervised_mnist.py --method clamp) -------------------------------------------
-CLAMP_DEFAULTS: dict[str, Any] = {
-    "n_epochs": 1, "batch_size": 50, "time": 350, "n_train": 60_000, "n_test": 10_000, "seed": 0,
-    "n_neurons": 100, "clamp_rate_hz": LabelClampParams.clamp_rate_hz, "n_assign": 10_000, "save_every": 10_000,
-}
-"""Defaults of ``--method clamp`` (flags left unset take these, or a loaded checkpoint's values)."""
-
-RESUMABLE = ("n_epochs", "batch_size", "n_train", "seed")
-"""Training settings a resumed run takes from its checkpoint unless given on the command line."""
-
-ARCHITECTURE = ("n_neurons", "time", "clamp_rate_hz")
-"""Settings fixed by a checkpoint's network; a different value on the command line is an error."""
-
-NOT_USED = ("lr", "surrogate", "channels")
-"""Flags of ``scripts/supervised_mnist.py`` that belong to ``--method surrogate``."""
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _settings(args: argparse.Namespace, stored: dict[str, Any]) -> dict[str, Any]:
-    given = {k: getattr(args, k, None) for k in CLAMP_DEFAULTS}
-    given = {k: v for k, v in given.items() if v is not None}
-    for name in NOT_USED:
-        if getattr(args, name, None) is not None:
-            raise SystemExit(f"error: --{name} is a setting of --method surrogate; --method clamp does not use it")
-    for name in ARCHITECTURE:
-        if name in given and name in stored and given[name] != stored[name]:
-            raise SystemExit(f"error: --{name} {given[name]} differs from the checkpoint's {stored[name]}")
-    settings = dict(CLAMP_DEFAULTS)
-    settings.update({k: v for k, v in stored.items() if k in RESUMABLE or k in ARCHITECTURE})
-    settings.update(given)
-    for name in ("n_epochs", "batch_size", "time", "n_train", "n_test", "n_neurons", "n_assign", "save_every"):
-        if settings[name] <= 0:
-            raise SystemExit(f"error: --{name} must be a positive integer, got {settings[name]}")
-    return settings
-
-
-def run_cli(args: argparse.Namespace) -> dict[str, Any]:
-    """Train (or resume) and test the label-clamped network; returns the JSON-able result.
-
-    Reads from ``args`` the flags of ``scripts/supervised_mnist.py`` (``n_epochs``, ``batch_size``, ``time``,
-    ``n_train``, ``n_test``, ``seed``, ``device``, ``data``, ``save``, ``load``, ``tensorboard``, ``threads``,
-    ``no_progress``) and, where the script defines them, ``n_neurons``, ``clamp_rate_hz``, ``n_assign`` and
-    ``save_every``; unset ones take :data:`CLAMP_DEFAULTS`. On CPU without ``--threads`` it uses one thread:
-    the per-step work on ``[B, n]`` tensors is too small to gain from more, and loses much on a busy machine.
-    """
-    from spikerl.datasets import load_mnist
-
-    device = torch.device(getattr(args, "device", "cpu") or "cpu")
-    if device.type == "cpu" and getattr(args, "threads", None) is None:
-        torch.set_num_threads(1)
-    show = not getattr(args, "no_progress", False)
-    load_path, save_path = getattr(args, "load", None), getattr(args, "save", None)
-
-    progress, tensors, stored = TrainingProgress(), {}, {}
-    if load_path:
-        clf, extra, tensors = LabelClampClassifier.load(load_path, map_location=device)
-        progress = progress_from_dict(extra.get("progress", {}))
-        stored = extra.get("settings", {})
-        stored.update(n_neurons=clf.model.n_neurons, time=clf.model.params.steps,
-                      clamp_rate_hz=clf.params.clamp_rate_hz)
-        _log(f"resumed from {load_path}: epoch {progress.epoch}, {progress.samples} samples trained")
-    s = _settings(args, stored)
-    if not load_path:
-        model = DiehlAndCook2015(n_neurons=s["n_neurons"], time_ms=float(s["time"]), stdp_chunk=CLAMP_STDP_CHUNK,
-                                 generator=torch.Generator().manual_seed(s["seed"])).to(device)
-        clf = LabelClampClassifier(model, clamp_rate_hz=float(s["clamp_rate_hz"]))
-
-    root = getattr(args, "data", None)
-    train_x, train_y = load_mnist("train", root=root)
-    test_x, test_y = load_mnist("test", root=root)
-    for split, n, have in (("train", s["n_train"], train_y.numel()), ("test", s["n_test"], test_y.numel())):
-        if n > have:
-            raise SystemExit(f"error: asked for {n} {split} images but MNIST {split} has {have}")
-    train_x, train_y = train_x[:s["n_train"]], train_y[:s["n_train"]]
-    test_x, test_y = test_x[:s["n_test"]], test_y[:s["n_test"]]
-
-    generator = torch.Generator(device=device).manual_seed(s["seed"])
-    if "generator" in tensors:
-        generator.set_state(tensors["generator"])
-
-    def checkpoint(prog: TrainingProgress) -> None:
-        Path(save_path).parent.mkdir(parents=True, exist_ok=True)
-        clf.save(save_path, extra={"progress": dataclasses.asdict(prog), "settings": s},
-                 tensors={"generator": generator.get_state()})
-
-    writer = None
-    if getattr(args, "tensorboard", None):
-        from torch.utils.tensorboard import SummaryWriter  # heavy import, only when asked for
-
-        writer = SummaryWriter(args.tensorboard)
-        writer.add_text("settings", json.dumps({**s, "model": clf.model.config(),
-                                                "label_clamp": dataclasses.asdict(clf.params)}), progress.samples)
-    try:
-        samples_before = progress.samples
-
-        def train(stop: Callable[[], bool]) -> tuple[TrainingProgress, ClampStats]:
-            return train_clamped(clf, train_x, train_y, epochs=s["n_epochs"], batch_size=s["batch_size"],
-                                 seed=s["seed"], generator=generator, progress=progress, writer=writer,
-                                 checkpoint=checkpoint if save_path else None, checkpoint_every=s["save_every"],
-                                 show_progress=show, should_stop=stop)
-
-        def on_stop(why: str) -> None:  # train_clamped updated progress in place
-            if save_path:
-                checkpoint(progress)
-                _log(f"\n{why} after {progress.samples} training images: saved the checkpoint to {save_path}; "
-                     f"continue with the same flags plus --load {save_path} --save {save_path}")
-            else:
-                _log(f"\n{why} after {progress.samples} training images: nothing saved (no --save given)")
-
-        progress, stats = run_guarded(train, on_stop)
-        train_seconds = progress.seconds
-        eval_start = time.perf_counter()
-        n_assign = min(s["n_assign"], s["n_train"])
-        eval_generator = torch.Generator(device=device).manual_seed(s["seed"] + 1)
-        result = evaluate(clf, test_x, test_y, train_x[:n_assign], train_y[:n_assign], generator=eval_generator,
-                          show_progress=show)
-        eval_seconds = time.perf_counter() - eval_start
-        if writer is not None:
-            for key in ("accuracy", "all_activity_reassigned", "proportion_weighting", "linear"):
-                writer.add_scalar(f"test/{key}", result[key], progress.samples)
-    finally:
-        if writer is not None:
-            writer.close()
-    _log(f"test accuracy (all-activity, fixed groups): {result['accuracy']:.4f}; proportion weighting "
-         f"(reassigned on {n_assign} training images): {result['proportion_weighting']:.4f}")
-    return {
-        **s, "model": clf.model.config(), "label_clamp": dataclasses.asdict(clf.params),
-        "resumed_from_samples": samples_before if load_path else None, "samples_trained": progress.samples,
-        "test_accuracy": result["accuracy"], "test_accuracy_reassigned": result["all_activity_reassigned"],
-        "test_accuracy_proportion_weighting": result["proportion_weighting"],
-        "test_accuracy_linear_readout": result["linear"], "groups_kept": result["groups_kept"],
-        "n_assign": n_assign, "train_stats": stats.summary(), "train_time_s": round(train_seconds, 2),
-        "train_samples_per_s": round(progress.samples / max(train_seconds, 1e-9), 1),
-        "eval_time_s": round(eval_seconds, 2),
-    }

@@ -1,8 +1,9 @@
 """Supervised training of a classifier (e.g. :class:`spikerl.models.ConvSNN`) by gradient descent.
 
-What is here: the learning-rate schedule, the shuffled minibatch order, one training epoch with a tqdm
-progress bar (running loss and accuracy) and optional TensorBoard logging, evaluation, and checkpoints that
-can resume training exactly where it stopped (model, optimizer, epoch, step).
+What is here: the learning-rate schedule, one training epoch (an optimizer step per minibatch, run by the
+project's training loop :func:`spikerl.training.train_epochs`: shuffled order, tqdm progress bar with running loss
+and accuracy, stop requests) with optional TensorBoard logging, evaluation, and checkpoints that can resume
+training exactly where it stopped (model, optimizer, epoch, step).
 
 Training is reproducible and resumable by construction: the minibatch order of epoch ``e`` depends only on
 ``(seed, e)``, and the learning rate only on the global step, so training 1 epoch, saving, loading and
@@ -28,22 +29,16 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, NamedTuple, Protocol
+from typing import Any, Callable, NamedTuple
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from spikerl.checkpoint import check_finite, json_field, read_checkpoint, write_checkpoint
+from spikerl.training import ScalarWriter, TrainingProgress, train_epochs
 
 FORMAT = "spikerl.supervised/1"
-
-
-class ScalarWriter(Protocol):
-    """The part of ``torch.utils.tensorboard.SummaryWriter`` used here."""
-
-    def add_scalar(self, tag: str, scalar_value: float, global_step: int) -> None: ...
-
 
 @dataclass(frozen=True)
 class TrainSettings:
@@ -91,12 +86,6 @@ def learning_rate(step: int, total_steps: int, lr_max: float, warmup_steps: int)
     return lr_max * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def epoch_order(n: int, epoch: int, seed: int) -> torch.Tensor:
-    """The shuffled sample order of ``epoch``: a permutation of ``range(n)`` that depends only on ``(seed, epoch)``."""
-    generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    return torch.randperm(n, generator=generator)
-
-
 def make_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
     """Adam over all trainable parameters (its learning rate is set every step by :func:`learning_rate`)."""
     return torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
@@ -125,30 +114,27 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: torc
                 on_step: Callable[[int], None] | None = None) -> EpochResult:
     """Train ``model`` for one epoch on ``inputs [N, ...]`` / ``labels int64 [N]`` with cross-entropy.
 
-    Minibatches follow :func:`epoch_order`; the learning rate follows :func:`learning_rate` of the global ``step``
+    Minibatches follow :func:`spikerl.training.epoch_order` through the project's training loop
+    (:func:`spikerl.training.train_epochs`); the learning rate follows :func:`learning_rate` of the global ``step``
     (the number of optimizer steps taken before this call). Data are moved to the model's device per batch.
     ``start_batch``: batches of this epoch already trained (a resumed run) are skipped. ``should_stop`` is
     checked after every optimizer step; when true the epoch ends there (``stopped=True``). ``on_step`` gets the
     global step right after every optimizer step (so a caller knows where an exception struck).
     """
-    from tqdm.auto import tqdm
-
     _check_data(inputs, labels)
     device = next(model.parameters()).device
     n = inputs.shape[0]
     steps_per_epoch = math.ceil(n / settings.batch_size)
     total_steps = steps_per_epoch * settings.n_epochs
     warmup_steps = int(settings.warmup_fraction * total_steps)
-    batches = epoch_order(n, epoch, settings.seed).split(settings.batch_size)[start_batch:]
-    stopped = False
     model.train()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
-    seen = 0
-    bar = tqdm(batches, desc=f"epoch {epoch + 1}/{settings.n_epochs}", disable=not progress, leave=True,
-               dynamic_ncols=True)
-    for i, idx in enumerate(bar):
-        lr = learning_rate(step, total_steps, settings.lr, warmup_steps)
+    seen, global_step, shown = 0, step, {}
+
+    def train_step(idx: torch.Tensor) -> int:
+        nonlocal seen, global_step
+        lr = learning_rate(global_step, total_steps, settings.lr, warmup_steps)
         for group in optimizer.param_groups:
             group["lr"] = lr
         x, y = inputs[idx].to(device, non_blocking=True), labels[idx].to(device, non_blocking=True)
@@ -157,29 +143,32 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: torc
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        step += 1
+        global_step += 1
         if on_step is not None:
-            on_step(step)
+            on_step(global_step)
         with torch.no_grad():
             batch_correct = (logits.argmax(1) == y).sum()
-            loss_sum += loss.detach() * len(y)
-            correct += batch_correct
+            loss_sum.add_(loss.detach() * len(y))
+            correct.add_(batch_correct)
         seen += len(y)
-        if progress and (i % 10 == 0 or i == len(batches) - 1):
-            bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}", acc=f"{correct.item() / seen:.4f}",
-                            lr=f"{lr:.2e}")
-        if writer is not None and step % settings.log_every == 0:
-            writer.add_scalar("train/loss", loss.item(), step)
-            writer.add_scalar("train/batch_accuracy", batch_correct.item() / len(y), step)
-            writer.add_scalar("train/lr", lr, step)
-        if should_stop is not None and should_stop():
-            stopped = i < len(batches) - 1
-            break
-    bar.close()
-    result = EpochResult(loss_sum.item() / max(seen, 1), correct.item() / max(seen, 1), step, stopped)
+        i = global_step - step - 1  # batches of this call before this one
+        if progress and (i % 10 == 0 or i == steps_per_epoch - start_batch - 1):
+            shown.update(loss=f"{loss_sum.item() / seen:.4f}", acc=f"{correct.item() / seen:.4f}", lr=f"{lr:.2e}")
+        if writer is not None and global_step % settings.log_every == 0:
+            writer.add_scalar("train/loss", loss.item(), global_step)
+            writer.add_scalar("train/batch_accuracy", batch_correct.item() / len(y), global_step)
+            writer.add_scalar("train/lr", lr, global_step)
+        return 1
+
+    done = train_epochs(train_step, n, epochs=settings.n_epochs, batch_size=settings.batch_size, seed=settings.seed,
+                        progress=TrainingProgress(epoch=epoch, offset=min(start_batch * settings.batch_size, n)),
+                        should_stop=should_stop, stop_after_epoch=epoch, show_progress=progress,
+                        postfix=lambda _: dict(shown) or None)
+    result = EpochResult(loss_sum.item() / max(seen, 1), correct.item() / max(seen, 1), global_step,
+                         done.epoch == epoch)
     if writer is not None:
-        writer.add_scalar("train/epoch_loss", result.loss, step)
-        writer.add_scalar("train/epoch_accuracy", result.accuracy, step)
+        writer.add_scalar("train/epoch_loss", result.loss, global_step)
+        writer.add_scalar("train/epoch_accuracy", result.accuracy, global_step)
     return result
 
 

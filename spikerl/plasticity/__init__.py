@@ -6,8 +6,10 @@ from spikerl.plasticity.hebbian import Hebbian
 from spikerl.plasticity.mstdp import MSTDP
 from spikerl.plasticity.mstdpet import MSTDPET, EligibilityState
 from spikerl.plasticity.post_pre import PostPre
+from spikerl.plasticity.presentation import presentation_stdp_update
 from spikerl.plasticity.reward import RewardModulatedRule, check_reward
 from spikerl.plasticity.weight_dependent import WeightDependentPostPre
 
 __all__ = ["LearningRule", "TraceState", "PostPre", "WeightDependentPostPre", "Hebbian", "MSTDP", "MSTDPET",
-           "EligibilityState", "RewardModulatedRule", "RewardBaseline", "check_reward"]
+           "EligibilityState", "RewardModulatedRule", "RewardBaseline", "check_reward",
+           "presentation_stdp_update"]

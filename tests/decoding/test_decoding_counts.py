@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from spikerl.decoding import firing_rates, first_spike_times, spike_counts
+from spikerl.decoding import firing_rates, first_spike_times, sparse_spike_counts, spike_counts
 
 
 def hand_train() -> torch.Tensor:
@@ -25,6 +25,14 @@ def test_spike_counts_by_hand() -> None:
     counts = spike_counts(hand_train())
     assert counts.tolist() == [[2, 1, 0], [0, 3, 1]]
     assert counts.dtype == torch.get_default_dtype()
+
+
+def test_sparse_spike_counts_by_hand_are_exact_longs() -> None:
+    counts = sparse_spike_counts(hand_train())
+    assert counts.tolist() == [[2, 1, 0], [0, 3, 1]] and counts.dtype == torch.long
+    assert sparse_spike_counts(torch.zeros(5, 2, 3, dtype=torch.bool)).tolist() == [[0] * 3] * 2
+    with pytest.raises(ValueError, match=r"\[T, B, n\]"):
+        sparse_spike_counts(torch.zeros(5, 3, dtype=torch.bool))
 
 
 def test_spike_counts_keeps_float_dtype_and_shape() -> None:

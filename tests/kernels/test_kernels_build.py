@@ -23,7 +23,7 @@ import torch
 
 from spikerl import kernels
 from spikerl.kernels import BackendUnavailable
-from spikerl.models import diehl_cook_online
+from spikerl.models.diehl_cook import fused as diehl_cook_fused
 from spikerl.neurons import LIF, NeuronLayer
 
 # Runs a LIF scan twice in a fresh interpreter and reports whether the kernels were used, the warnings,
@@ -31,7 +31,7 @@ from spikerl.neurons import LIF, NeuronLayer
 SCRIPT = """
 import json, warnings, torch
 from spikerl import kernels
-from spikerl.models import diehl_cook_online
+from spikerl.models.diehl_cook import fused
 from spikerl.neurons import LIF, NeuronLayer
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
@@ -193,14 +193,14 @@ def ctype_of(c_type: str):  # noqa: ANN201 - a ctypes type
 
 
 STRUCTS = {"struct lif_params": kernels.build.LIFParams, "struct adaptive_params": kernels.build.AdaptiveParams,
-           "struct dc_params": diehl_cook_online._Params}
+           "struct dc_params": diehl_cook_fused.FusedParams}
 SPIKERL = Path(kernels.__file__).parent.parent
 
 
 @pytest.mark.skipif(not kernels.available() or shutil.which("nm") is None, reason="no C compiler or no nm here")
 @pytest.mark.parametrize("loader, sources", [
     (kernels.library, kernels.build.SOURCES),
-    (diehl_cook_online.library, ("models/diehl_cook_online.c", "models/diehl_cook_online_impl.h")),
+    (diehl_cook_fused.library, ("models/diehl_cook/diehl_cook.c", "models/diehl_cook/diehl_cook_impl.h")),
 ])
 def test_every_c_function_is_declared(loader, sources: tuple[str, ...]) -> None:
     lib = loader()
@@ -232,7 +232,7 @@ def test_package_data_ships_every_kernel_source() -> None:
     neuron models beside their Python, matches a package-data pattern of pyproject.toml."""
     pyproject = tomllib.loads((SPIKERL.parent / "pyproject.toml").read_text())
     patterns = pyproject["tool"]["setuptools"]["package-data"]["spikerl"]
-    sources = [*kernels.build.SOURCES, "models/diehl_cook_online.c", "models/diehl_cook_online_impl.h"]
+    sources = [*kernels.build.SOURCES, "models/diehl_cook/diehl_cook.c", "models/diehl_cook/diehl_cook_impl.h"]
     assert {"neurons/lif_scan.h", "neurons/adaptive_lif_scan.h", "neurons/phases.h"} <= set(sources)
     for source in sources:
         assert (SPIKERL / source).is_file(), source

@@ -11,7 +11,6 @@ from spikerl.models import ConvSNN
 from spikerl.models.supervised_training import (
     FORMAT,
     TrainSettings,
-    epoch_order,
     evaluate,
     fit,
     learning_rate,
@@ -56,14 +55,6 @@ def test_learning_rate_warms_up_linearly_then_decays_as_a_cosine():
     assert learning_rate(35, total, lr, warm) == pytest.approx(lr * (1 + math.cos(math.pi / 4)) / 2)
     assert learning_rate(110, total, lr, warm) == pytest.approx(0.0, abs=1e-15)
     assert learning_rate(0, total, lr, 0) == pytest.approx(lr)
-
-
-def test_epoch_order_is_a_permutation_fixed_by_seed_and_epoch():
-    a = epoch_order(50, epoch=1, seed=3)
-    assert sorted(a.tolist()) == list(range(50))
-    assert torch.equal(a, epoch_order(50, epoch=1, seed=3))
-    assert not torch.equal(a, epoch_order(50, epoch=2, seed=3))
-    assert not torch.equal(a, epoch_order(50, epoch=1, seed=4))
 
 
 def test_settings_are_validated():

@@ -9,7 +9,7 @@ import torch
 
 from spikerl.datasets import load_mnist, mnist_dir
 from spikerl.models import DiehlAndCook2015
-from spikerl.models.diehl_cook_training import collect_counts, evaluate_counts, train_unsupervised
+from spikerl.models.diehl_cook.training import collect_counts, evaluate_counts, train_unsupervised
 
 HAVE_MNIST = all((mnist_dir() / f).exists() for f in ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz"))
 

@@ -7,7 +7,8 @@ import torch
 
 from spikerl import Dense, PostPre, TraceParams
 from spikerl.models import DiehlAndCook2015, DiehlAndCookParams, PackedSpikes
-from spikerl.models.diehl_cook import bernoulli_trains, encode_packed, presentation_stdp_update
+from spikerl.models.diehl_cook.fused import batch_presentation, library, stdp_update
+from spikerl.plasticity import presentation_stdp_update
 from spikerl.neurons import LIF, AdaptiveLIF, Input
 
 
@@ -18,6 +19,11 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def fused_batch(model, **kwargs):
+    """The fused batch kernel on the model's tensors and constants."""
+    return batch_presentation(model.fused_weights(), model.fused_params(), model.params.steps, **kwargs)
 
 
 def random_train(steps, batch, n, p, seed):
@@ -66,63 +72,12 @@ def test_bad_parameters_are_refused(bad, match):
         DiehlAndCookParams(**bad)
 
 
-def test_packed_encoding_rates_and_round_trip():
-    x = torch.zeros(3, 784)
-    x[0, :100] = 1.0
-    x[1, 50:60] = 0.5
-    packed = encode_packed(x, torch.tensor([100.0, 200.0, 50.0]), steps=2000, generator=torch.Generator().manual_seed(1))
-    assert packed.index.shape == (3, 100)
-    dense = packed.to_dense(784)
-    assert not dense[:, 2].any() and not dense[:, 0, 100:].any() and not dense[:, 1, :50].any()
-    # expected counts: rate * T * dt / 1000 = 100 Hz * 2 s = 200 (sample 0); 0.5 * 200 Hz * 2 s = 200 (sample 1)
-    counts0, counts1 = dense[:, 0, :100].sum(0).float(), dense[:, 1, 50:60].sum(0).float()
-    assert abs(counts0.mean() - 200) < 4 * math.sqrt(200 / 100) and abs(counts1.mean() - 200) < 4 * math.sqrt(20)
-    again = PackedSpikes.from_dense(dense)
-    assert torch.equal(again.to_dense(784), dense)
-
-
-@pytest.mark.parametrize("p", [0.003, 0.05, 0.4])
-def test_bernoulli_trains_have_binomial_counts_and_no_memory(p):
-    steps, n = 200, 4000
-    train = bernoulli_trains(torch.full((2, n), p), steps, torch.Generator().manual_seed(0))
-    counts = train.sum(0).float().reshape(-1)
-    mean, var = steps * p, steps * p * (1 - p)                    # Binomial(T, p)
-    assert abs(counts.mean() - mean) < 5 * math.sqrt(var / counts.numel())
-    assert abs(counts.var() / var - 1) < 0.1
-    # independent steps: P(spike at t+1 | spike at t) = p
-    both = (train[1:] & train[:-1]).sum().float() / train[:-1].sum()
-    assert abs(both - p) < 5 * math.sqrt(p * (1 - p) / train[:-1].sum())
-    # each step fires with probability p (no drift over the train)
-    per_step = train.float().mean((1, 2))
-    assert (per_step - p).abs().max() < 6 * math.sqrt(p * (1 - p) / (2 * n))
-
-
-def test_bernoulli_trains_edge_probabilities():
-    train = bernoulli_trains(torch.tensor([[0.0, 1.0]]), 30)
-    assert not train[:, 0, 0].any() and train[:, 0, 1].all()
-
-
 def test_input_current_is_the_delayed_dense_product():
     model = DiehlAndCook2015(n_neurons=5, generator=torch.Generator().manual_seed(0))
     train = random_train(20, 3, 784, 0.05, 2)
     current = model.input_current(PackedSpikes.from_dense(train))
     expected = torch.cat([torch.zeros(1, 3, 5), train[:-1].float() @ model.input_weights])
     torch.testing.assert_close(current, expected)
-
-
-@pytest.mark.parametrize("pre_mode", ["nearest", "additive"])
-@pytest.mark.parametrize("post_mode", ["nearest", "additive"])
-def test_presentation_update_equals_the_sum_of_rule_steps(pre_mode, post_mode):
-    steps, batch, n_in, n = 60, 3, 12, 4
-    pre, post = random_train(steps, batch, n_in, 0.2, 3), random_train(steps, batch, n, 0.1, 4)
-    rule = PostPre(2e-3, 5e-2, TraceParams(7.0, pre_mode, 1.5), TraceParams(11.0, post_mode, 0.7))
-    conn = Dense(n_in, n)
-    state, total = rule.initial_state(conn, batch), torch.zeros(n_in, n)
-    for t in range(steps):
-        dw, state = rule.step(conn, pre[t], post[t], state, None, 1.0)
-        total += dw
-    got = presentation_stdp_update(PackedSpikes.from_dense(pre), post, rule, n_in)
-    torch.testing.assert_close(got, total, rtol=1e-5, atol=1e-6)
 
 
 def test_frozen_batched_simulation_equals_the_step_by_step_network():
@@ -213,7 +168,6 @@ def test_foreign_checkpoint_is_refused(tmp_path):
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_fused_online_presentation_equals_the_network_path(dtype):
-    from spikerl.models.diehl_cook_online import library
     if library() is None:
         pytest.skip("no C compiler: the fused kernel is not used")
     fused = DiehlAndCook2015(n_neurons=12, generator=torch.Generator().manual_seed(0)).to(dtype)
@@ -234,7 +188,6 @@ def test_fused_online_presentation_equals_the_network_path(dtype):
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_fused_frozen_batch_equals_the_network_path(dtype, threads):
-    from spikerl.models.diehl_cook_online import library
     if library() is None:
         pytest.skip("no C compiler: the fused kernel is not used")
     model = DiehlAndCook2015(n_neurons=50, generator=torch.Generator().manual_seed(0), time_ms=200.0).to(dtype)
@@ -254,14 +207,13 @@ def test_fused_frozen_batch_equals_the_network_path(dtype, threads):
 @pytest.mark.parametrize("trace_mode", ["nearest", "additive"])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_fused_stdp_sum_equals_the_torch_formula(trace_mode, dtype):
-    from spikerl.models.diehl_cook_online import library, stdp_update
     if library() is None:
         pytest.skip("no C compiler: the fused kernel is not used")
     model = DiehlAndCook2015(n_neurons=9, trace_mode=trace_mode, tau_pre_ms=7.0, tau_post_ms=13.0,
                              nu_pre=3e-3).to(dtype)
     packed = PackedSpikes.from_dense(random_train(80, 5, 784, 0.01, 7))
     post = random_train(80, 5, 9, 0.03, 8)
-    fused = stdp_update(model, packed, post)
+    fused = stdp_update(packed, post, model.fused_weights(), model.fused_params())
     reference = presentation_stdp_update(packed, post, model.rules["X->Ae"], 784, dtype=dtype)
     assert fused.dtype == dtype and (fused != 0).sum() > 100
     tol = dict(rtol=1e-10, atol=1e-12) if dtype == torch.float64 else dict(rtol=1e-4, atol=1e-6)
@@ -286,12 +238,11 @@ def test_batched_update_is_applied_chunk_by_chunk(fused):
 def test_fused_batch_with_given_trains_equals_the_torch_path(dtype):
     """batch_presentation on given trains: the same spikes as the network's path, and per-chunk STDP sums
     equal to presentation_stdp_update's."""
-    from spikerl.models.diehl_cook_online import batch_presentation, library
     if library() is None:
         pytest.skip("no C compiler: the fused kernel is not used")
     model = DiehlAndCook2015(n_neurons=30, time_ms=120.0, generator=torch.Generator().manual_seed(0)).to(dtype)
     packed = model.encode(sparse_images(7, 4).to(dtype), 200.0, generator=torch.Generator().manual_seed(5))
-    out = batch_presentation(model, spikes=packed, learning=True, chunk=3, record=True, count_inputs=True)
+    out = fused_batch(model, spikes=packed, learning=True, chunk=3, record=True, count_inputs=True)
     reference = model.simulate_frozen(packed, fused=False)
     assert reference.sum() > 30 and torch.equal(out.spikes, reference)
     assert torch.equal(out.counts, reference.sum(0))
@@ -310,13 +261,12 @@ def test_fused_batch_with_given_trains_equals_the_torch_path(dtype):
 def test_fused_batch_draws_bernoulli_trains_of_the_given_probabilities():
     """Drawn trains: each input's count over T steps is Binomial(T, p) (mean and variance), p = 0 never
     spikes, p = 1 spikes at every step; results depend on the seed only, not on the number of threads."""
-    from spikerl.models.diehl_cook_online import batch_presentation, library
     if library() is None:
         pytest.skip("no C compiler: the fused kernel is not used")
     model = DiehlAndCook2015(n_neurons=10, time_ms=200.0)
     steps, samples = 200, 300
     p = torch.linspace(0, 1, 784).repeat(samples, 1)
-    out = batch_presentation(model, prob=p, generator=torch.Generator().manual_seed(0), count_inputs=True)
+    out = fused_batch(model, prob=p, generator=torch.Generator().manual_seed(0), count_inputs=True)
     counts = out.input_counts.double()
     q = p[0].double()
     assert torch.equal(counts[:, 0], torch.zeros(samples)) and torch.equal(counts[:, -1], torch.full((samples,), 200.0))
@@ -327,23 +277,22 @@ def test_fused_batch_draws_bernoulli_trains_of_the_given_probabilities():
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        again = batch_presentation(model, prob=p, generator=torch.Generator().manual_seed(0), count_inputs=True)
+        again = fused_batch(model, prob=p, generator=torch.Generator().manual_seed(0), count_inputs=True)
     finally:
         torch.set_num_threads(before)
     assert torch.equal(again.input_counts, out.input_counts) and torch.equal(again.counts, out.counts)
 
 
 def test_fused_batch_rejects_bad_input():
-    from spikerl.models.diehl_cook_online import batch_presentation, library
     if library() is None:
         pytest.skip("no C compiler: the fused kernel is not used")
     model = DiehlAndCook2015(n_neurons=4, time_ms=20.0)
     with pytest.raises(ValueError, match="exactly one"):
-        batch_presentation(model)
+        fused_batch(model)
     with pytest.raises(ValueError, match=r"\[B, 784\]"):
-        batch_presentation(model, prob=torch.zeros(2, 10))
+        fused_batch(model, prob=torch.zeros(2, 10))
     with pytest.raises(ValueError, match="in \\[0, 1\\]"):
-        batch_presentation(model, prob=torch.full((2, 784), float("nan")))
+        fused_batch(model, prob=torch.full((2, 784), float("nan")))
     packed = model.encode(sparse_images(2, 0), 100.0)
     with pytest.raises(ValueError, match="20 steps"):
-        batch_presentation(model, spikes=PackedSpikes(packed.index, packed.spikes[:5]))
+        fused_batch(model, spikes=PackedSpikes(packed.index, packed.spikes[:5]))

@@ -6,14 +6,8 @@ import pytest
 import torch
 
 from spikerl.models import DiehlAndCook2015
-from spikerl.models.diehl_cook_training import (
-    RunningAccuracy,
-    collect_counts,
-    epoch_order,
-    evaluate_counts,
-    progress_from_dict,
-    train_unsupervised,
-)
+from spikerl.models.diehl_cook.training import RunningAccuracy, collect_counts, evaluate_counts, train_unsupervised
+from spikerl.training import progress_from_dict
 from spikerl.models.linear_readout import LinearReadout
 
 
@@ -71,12 +65,6 @@ def test_linear_readout_separates_blobs():
         readout.predict(torch.zeros(2, 5))
     with pytest.raises(ValueError, match="labels"):
         LinearReadout(4, 3).fit(counts, labels[:10])
-
-
-def test_epoch_order_is_a_permutation_fixed_by_seed_and_epoch():
-    a = epoch_order(50, 1, 7)
-    assert torch.equal(a.sort().values, torch.arange(50))
-    assert torch.equal(a, epoch_order(50, 1, 7)) and not torch.equal(a, epoch_order(50, 2, 7))
 
 
 def small_data(n=24, seed=0):

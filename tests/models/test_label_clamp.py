@@ -234,7 +234,8 @@ def test_loading_a_plain_diehl_cook_checkpoint_is_an_error(tmp_path):
 
 
 def test_weight_update_is_applied_chunk_by_chunk_as_in_diehl_cook():
-    from spikerl.models.diehl_cook import PackedSpikes, presentation_stdp_update
+    from spikerl.encoding import PackedSpikes
+    from spikerl.plasticity import presentation_stdp_update
 
     model = small_model(stdp_chunk=2, intensity_hz=300.0)
     clf = LabelClampClassifier(model)

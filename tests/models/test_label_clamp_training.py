@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from spikerl.models import DiehlAndCook2015
-from spikerl.models.diehl_cook_training import TrainingProgress
+from spikerl.training import TrainingProgress
 from spikerl.models.label_clamp import CLAMP_STDP_CHUNK, LabelClampClassifier, evaluate, train_clamped
 
 

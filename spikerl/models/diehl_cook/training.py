@@ -2,9 +2,10 @@
 
 What is here:
 
-* :func:`train_unsupervised`: epochs of unsupervised learning (STDP, adaptive thresholds), in a shuffled
-  order that depends only on ``(seed, epoch)``, with a tqdm progress bar showing the running accuracy,
-  optional TensorBoard scalars and periodic checkpoints; resumable from a :class:`TrainingProgress`.
+* :func:`train_unsupervised`: epochs of unsupervised learning (STDP, adaptive thresholds) through the project's
+  training loop (:func:`spikerl.training.train_epochs`: shuffled order fixed by ``(seed, epoch)``, progress bar,
+  periodic checkpoints, stop requests), with the running accuracy on the bar and optional TensorBoard scalars;
+  resumable from a :class:`~spikerl.training.TrainingProgress`.
 * :class:`RunningAccuracy`: Diehl & Cook's / BindsNET's running estimate. The training stream is cut into
   blocks of ``update_interval`` samples; the samples of block ``k`` are classified from their spike counts
   with the label assignment computed from block ``k - 1`` (so no sample is classified by an assignment it
@@ -17,27 +18,14 @@ What is here:
 
 from __future__ import annotations
 
-import dataclasses
-import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 import torch
 
 from spikerl.decoding import all_activity, assign_labels, proportion_weighting
-from spikerl.models.diehl_cook import DiehlAndCook2015, Mode
+from spikerl.models.diehl_cook.model import DiehlAndCook2015, Mode
 from spikerl.models.linear_readout import LinearReadout
-
-
-class ScalarWriter(Protocol):
-    """What :func:`train_unsupervised` needs of a TensorBoard ``SummaryWriter``."""
-
-    def add_scalar(self, tag: str, scalar_value: float, global_step: int) -> None: ...
-
-
-def epoch_order(n: int, epoch: int, seed: int) -> torch.Tensor:
-    """The order in which ``n`` samples are shown in ``epoch``: a permutation fixed by ``(seed, epoch)``."""
-    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+from spikerl.training import ScalarWriter, TrainingProgress, check_training_data, train_epochs
 
 
 class RunningAccuracy:
@@ -95,25 +83,6 @@ class RunningAccuracy:
         self.proportions = state["proportions"].clone() if "proportions" in state else None
 
 
-@dataclass
-class TrainingProgress:
-    """Where training stands (JSON-able; stored in checkpoints).
-
-    Attributes:
-        epoch: current epoch (0-based); ``offset``: samples of it already shown.
-        samples: samples shown in total; ``presentations``: presentations including repetitions.
-        seconds: wall time spent training so far.
-        history: the running accuracies, one dict per block (with ``"samples"``).
-    """
-
-    epoch: int = 0
-    offset: int = 0
-    samples: int = 0
-    presentations: int = 0
-    seconds: float = 0.0
-    history: list[dict[str, float]] = field(default_factory=list)
-
-
 def train_unsupervised(model: DiehlAndCook2015, images: torch.Tensor, labels: torch.Tensor, *, epochs: int,
                        batch_size: int, mode: Mode, update_interval: int, seed: int,
                        generator: torch.Generator | None = None, progress: TrainingProgress | None = None,
@@ -127,7 +96,7 @@ def train_unsupervised(model: DiehlAndCook2015, images: torch.Tensor, labels: to
         mode: ``"online"`` (one sample at a time, ``batch_size`` only sets how often the bar moves) or
             ``"batched"`` (``batch_size`` samples per presentation).
         update_interval: block size of the running accuracy.
-        seed: fixes the order of samples in each epoch (:func:`epoch_order`).
+        seed: fixes the order of samples in each epoch (:func:`spikerl.training.epoch_order`).
         generator: Poisson generator (its state belongs in checkpoints for an exact resume).
         writer: optional TensorBoard writer (scalars under ``train/``).
         checkpoint: called with the progress every ``checkpoint_every`` samples and at the end.
@@ -137,56 +106,35 @@ def train_unsupervised(model: DiehlAndCook2015, images: torch.Tensor, labels: to
     Returns:
         the updated :class:`TrainingProgress` (``progress`` itself when given: it is updated in place).
     """
-    from tqdm.auto import tqdm
-
-    if images.shape[0] != labels.shape[0] or images.shape[0] == 0:
-        raise ValueError(f"need as many labels as images (and at least one), got {images.shape[0]} images "
-                         f"and {labels.shape[0]} labels")
-    if batch_size <= 0 or epochs < 0:
-        raise ValueError(f"batch_size must be >= 1 and epochs >= 0, got {batch_size} and {epochs}")
-    progress = progress or TrainingProgress()
+    check_training_data(images, labels)
     running = running or RunningAccuracy(update_interval, model.n_neurons)
-    n = images.shape[0]
-    chunk = batch_size if mode == "batched" else max(batch_size, 10)
-    next_save = (progress.samples // checkpoint_every + 1) * checkpoint_every if checkpoint_every else None
-    while progress.epoch < epochs:
-        order = epoch_order(n, progress.epoch, seed)
-        bar = tqdm(total=n, initial=progress.offset, desc=f"epoch {progress.epoch + 1}/{epochs}",
-                   disable=not show_progress, dynamic_ncols=True)
-        while progress.offset < n:
-            start = time.perf_counter()
-            idx = order[progress.offset:progress.offset + chunk]
-            out = model.present(images[idx], learning=True, mode=mode, generator=generator)
-            progress.seconds += time.perf_counter() - start
-            progress.offset += idx.numel()
-            progress.samples += idx.numel()
-            progress.presentations += int(out.shown.sum())
-            for acc in running.update(out.counts, labels[idx]):
-                progress.history.append({"samples": progress.samples, **acc})
-                if writer is not None:
-                    for key, value in acc.items():
-                        writer.add_scalar(f"train/running_{key}", value, progress.samples)
+
+    def step(idx: torch.Tensor) -> int:
+        out = model.present(images[idx], learning=True, mode=mode, generator=generator)
+        samples = progress.samples + idx.numel()  # after this batch
+        for acc in running.update(out.counts, labels[idx]):
+            progress.history.append({"samples": samples, **acc})
             if writer is not None:
-                writer.add_scalar("train/spikes_per_sample", out.counts.sum(1).mean().item(), progress.samples)
-                writer.add_scalar("train/theta_mean_mv", model.theta.mean().item(), progress.samples)
-            bar.update(idx.numel())
-            if progress.history:
-                last = progress.history[-1]
-                bar.set_postfix(acc=f"{last['all_activity']:.3f}", prop=f"{last['proportion_weighting']:.3f}",
-                                rate=f"{progress.samples / max(progress.seconds, 1e-9):.0f}/s", refresh=False)
-            if next_save is not None and progress.samples >= next_save and checkpoint is not None:
-                checkpoint(progress, running)
-                next_save += checkpoint_every
-            if should_stop is not None and should_stop():
-                break
-        bar.close()
-        if progress.offset < n:  # stopped within the epoch
-            break
-        progress.epoch += 1
-        progress.offset = 0
-    if checkpoint is not None:
-        checkpoint(progress, running)
-    return progress
+                for key, value in acc.items():
+                    writer.add_scalar(f"train/running_{key}", value, samples)
+        if writer is not None:
+            writer.add_scalar("train/spikes_per_sample", out.counts.sum(1).mean().item(), samples)
+            writer.add_scalar("train/theta_mean_mv", model.theta.mean().item(), samples)
+        return int(out.shown.sum())
+
+    def postfix(prog: TrainingProgress) -> dict[str, str] | None:
+        if not prog.history:
+            return None
+        last = prog.history[-1]
+        return {"acc": f"{last['all_activity']:.3f}", "prop": f"{last['proportion_weighting']:.3f}",
+                "rate": f"{prog.samples / max(prog.seconds, 1e-9):.0f}/s"}
+
+    progress = progress if progress is not None else TrainingProgress()
+    return train_epochs(step, images.shape[0], epochs=epochs, batch_size=batch_size if mode == "batched"
+                        else max(batch_size, 10), seed=seed, progress=progress,
+                        checkpoint=None if checkpoint is None else (lambda prog: checkpoint(prog, running)),
+                        checkpoint_every=checkpoint_every, should_stop=should_stop, show_progress=show_progress,
+                        postfix=postfix)
 
 
 @torch.no_grad()
@@ -223,9 +171,3 @@ def evaluate_counts(train_counts: torch.Tensor, train_labels: torch.Tensor, test
     result: dict[str, Any] = {k: (v == test_labels).float().mean().item() for k, v in predictions.items()}
     result["assignments"] = assignments
     return result
-
-
-def progress_from_dict(data: dict[str, Any]) -> TrainingProgress:
-    """Inverse of ``dataclasses.asdict`` for :class:`TrainingProgress` (ignores unknown keys)."""
-    names = {f.name for f in dataclasses.fields(TrainingProgress)}
-    return TrainingProgress(**{k: v for k, v in data.items() if k in names})

@@ -1,46 +1,52 @@
-"""Fused presentations of :class:`~spikerl.models.DiehlAndCook2015`, in C.
+"""Fused presentations of the Diehl & Cook (2015) network, in C.
+
+The functions here take tensors and a :class:`FusedParams` struct, never the model: the model
+(:class:`~spikerl.models.diehl_cook.DiehlAndCook2015`) decides when they apply (its structure is the one the C
+code restates) and builds the struct from its layers, connection and rule
+(:meth:`~spikerl.models.diehl_cook.DiehlAndCook2015.fused_params`).
 
 :func:`online_presentation` runs the same computation as ``model.run({"X": train}, learning=True)`` (the
 network's step-by-step path with STDP at every step) in one C call, touching only the weights of the
-active inputs and of the spiking neurons at each step. It returns ``None`` when it does not apply (C
-kernels disabled or no compiler, CUDA, a dtype other than float32/float64, monitors attached to the
-model, or a network whose structure was changed), and the caller then uses the torch path.
-
-:func:`batch_presentation` runs a batch with frozen weights (inference, and the batched learning mode): each
-sample's input trains (drawn in C, or given), its input current, the recurrent pair and its summed STDP
-update, one sample after the other without materialising trains or currents, the batch split between threads.
-:func:`stdp_update` computes the summed STDP update of given trains.
+active inputs and of the spiking neurons at each step. :func:`batch_presentation` runs a batch with frozen
+weights (inference, and the batched learning mode): each sample's input trains (drawn in C, or given), its input
+current, the recurrent pair and its summed STDP update, one sample after the other without materialising trains
+or currents, the batch split between threads. :func:`stdp_update` computes the summed STDP update of given
+trains. Each returns ``None`` when it cannot serve the call (C kernels disabled or no compiler, tensors not on
+the CPU, a dtype other than float32/float64), and the caller then uses the torch path.
 
 The neuron phases, traces and weight updates use the same IEEE operations as the torch code; the synaptic
 sums add weight rows in ascending order, which may differ in the last bit from torch's dense products. The
 tests check that spike trains, weights and thresholds agree with the torch path.
 
-The C source (``diehl_cook_online.c`` and ``diehl_cook_online_impl.h`` beside this module) is compiled at
-first use with the flags of :mod:`spikerl.kernels.build` into its cache folder; ``SPIKERL_NO_KERNELS=1``
-turns it off.
+The C source (``diehl_cook.c`` and ``diehl_cook_impl.h`` beside this module) is compiled at first use with the
+flags of :mod:`spikerl.kernels.build` into its cache folder; ``SPIKERL_NO_KERNELS=1`` turns it off.
 """
 
 from __future__ import annotations
 
 import ctypes
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import torch
 
+from spikerl.encoding.packed import PackedSpikes
 from spikerl.kernels.build import LazyLibrary, compiled_library, declare
-from spikerl.neurons import phases
 
-if TYPE_CHECKING:  # pragma: no cover
-    from spikerl.models.diehl_cook import DiehlAndCook2015, PackedSpikes
-
-SOURCES = ("diehl_cook_online.c", "diehl_cook_online_impl.h")
+SOURCES = ("diehl_cook.c", "diehl_cook_impl.h")
 ABI_VERSION = 2
 _SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
 
 
-class _Params(ctypes.Structure):
-    """``struct dc_params`` of diehl_cook_online.c."""
+class FusedParams(ctypes.Structure):
+    """``struct dc_params`` of diehl_cook.c: the network's constants, per step of ``dt``.
+
+    Fields (all ``double`` unless said): excitatory rest, reset and base threshold (mV), membrane decay
+    ``exp(-dt / tau)``, refractory steps; ``theta_plus`` (mV per spike) and ``theta_decay`` (per step); the same
+    for the inhibitory layer (without theta); the PostPre rates ``nu_pre``, ``nu_post``, the trace decays per
+    step and scales, the weight bounds ``wmin``, ``wmax``; ``int32`` flags: ``one_spike``, ``pre_nearest``,
+    ``post_nearest`` (nearest-spike traces) and ``adapt`` (thresholds rise while learning online).
+    """
 
     _fields_ = [(name, ctypes.c_double) for name in (
         "exc_v_rest", "exc_v_reset", "exc_v_thresh", "exc_decay", "exc_refractory", "theta_plus", "theta_decay",
@@ -49,8 +55,8 @@ class _Params(ctypes.Structure):
         (name, ctypes.c_int32) for name in ("one_spike", "pre_nearest", "post_nearest", "adapt")]
 
 
-_i64, _ptr, _params_ptr = ctypes.c_int64, ctypes.c_void_p, ctypes.POINTER(_Params)
-#: Every function that diehl_cook_online.c exports: ``name: (restype, argtypes)``, as its C prototypes.
+_i64, _ptr, _params_ptr = ctypes.c_int64, ctypes.c_void_p, ctypes.POINTER(FusedParams)
+#: Every function that diehl_cook.c exports: ``name: (restype, argtypes)``, as its C prototypes.
 SIGNATURES = {
     "spikerl_diehl_cook_abi": (_i64, []),
     **{f"dc_online_{s}": (_i64, [_i64] * 3 + [_ptr] * 9 + [_params_ptr]) for s in _SUFFIX.values()},
@@ -73,69 +79,57 @@ def _load() -> ctypes.CDLL:
 library = LazyLibrary(_load, "fused Diehl & Cook kernel unavailable, using the torch path")
 
 
-def _params(model: DiehlAndCook2015) -> _Params:
-    ae, ai = model.layers["Ae"], model.layers["Ai"]
-    rule, conn, dt = model.rules["X->Ae"], model.connections["X->Ae"], model.dt_ms
-    pa, pi = ae.params, ai.params
-    return _Params(
-        exc_v_rest=pa.v_rest_mv, exc_v_reset=pa.v_reset_mv, exc_v_thresh=pa.v_thresh_mv,
-        exc_decay=phases.decay_factor(pa.tau_mem_ms, dt), exc_refractory=phases.refractory_steps(pa.refractory_ms, dt),
-        theta_plus=pa.theta_plus_mv, theta_decay=phases.decay_factor(pa.tau_theta_ms, dt),
-        inh_v_rest=pi.v_rest_mv, inh_v_reset=pi.v_reset_mv, inh_v_thresh=pi.v_thresh_mv,
-        inh_decay=phases.decay_factor(pi.tau_mem_ms, dt), inh_refractory=phases.refractory_steps(pi.refractory_ms, dt),
-        nu_pre=rule.nu_pre, nu_post=rule.nu_post, pre_decay=rule.pre_trace.decay(dt),
-        post_decay=rule.post_trace.decay(dt), pre_scale=rule.pre_trace.scale, post_scale=rule.post_trace.scale,
-        wmin=conn.wmin, wmax=conn.wmax, one_spike=int(pa.one_spike), pre_nearest=int(rule.pre_trace.mode == "nearest"),
-        post_nearest=int(rule.post_trace.mode == "nearest"), adapt=1)
+class Weights(NamedTuple):
+    """The network's tensors that the kernels read (and, online, change), all of one float dtype on the CPU.
+
+    Attributes:
+        w: ``[n_inputs, n]`` plastic input weights X -> Ae.
+        w_ei: ``[n, n]`` weights Ae -> Ai.
+        w_ie: ``[n, n]`` weights Ai -> Ae.
+        theta: ``[n]`` adaptive thresholds of Ae (mV).
+    """
+
+    w: torch.Tensor
+    w_ei: torch.Tensor
+    w_ie: torch.Tensor
+    theta: torch.Tensor
 
 
-def _applies(model: DiehlAndCook2015, learning: bool = True) -> bool:
-    from spikerl.models.diehl_cook import DiehlAndCook2015
-    from spikerl.neurons import LIF, AdaptiveLIF
-    from spikerl.plasticity import PostPre
-
-    w = model.connections["X->Ae"].w
-    return (w.device.type == "cpu" and w.dtype in _SUFFIX and not model.monitors
-            and set(model.layers) == {"X", "Ae", "Ai"} and set(model.rules) == {"X->Ae"}
-            and list(model.edges) == ["X->Ae", "Ae->Ai", "Ai->Ae"]
-            and type(model.rules["X->Ae"]) is PostPre and model.rules["X->Ae"].weight_decay == 0
-            and type(model.layers["Ae"]).step is AdaptiveLIF.step and type(model.layers["Ai"]).step is LIF.step
-            and model.layers["Ae"].params.v_min_mv is None and model.layers["Ai"].params.v_min_mv is None
-            and all(c.bias is None and c.mask is None for c in model.connections.values())
-            and all(t.dtype == w.dtype for t in (model.connections["Ae->Ai"].w, model.connections["Ai->Ae"].w,
-                                                 model.layers["Ae"].theta))
-            and (type(model).run is DiehlAndCook2015.run or not learning))
+def _library(weights: Weights) -> ctypes.CDLL | None:
+    """The compiled library when it can serve tensors like ``weights`` (CPU, float32/float64, one dtype)."""
+    w = weights.w
+    if w.device.type != "cpu" or w.dtype not in _SUFFIX or any(
+            t.dtype != w.dtype or t.device.type != "cpu" for t in weights[1:]):
+        return None
+    return library()
 
 
 @torch.no_grad()
-def online_presentation(model: DiehlAndCook2015, spikes: PackedSpikes) -> torch.Tensor | None:
+def online_presentation(spikes: PackedSpikes, weights: Weights, params: FusedParams) -> torch.Tensor | None:
     """Learn from one sample's packed input trains ``[T, 1, A]``; returns the excitatory spikes ``[T, 1, n]``.
 
-    Updates the input weights (then normalises them) and the thresholds in place, as
-    ``model.run(..., learning=True)`` does. Returns ``None`` (and changes nothing) when the kernel does not
-    apply.
+    Updates ``weights.w`` (clamped to ``[wmin, wmax]``, not normalised) and ``weights.theta`` in place, as
+    ``model.run(..., learning=True)`` does step by step. Returns ``None`` (and changes nothing) when the
+    kernel cannot serve the call.
     """
-    if not _applies(model) or spikes.spikes.shape[1] != 1:
-        return None
-    lib = library()
+    lib = _library(weights) if spikes.spikes.shape[1] == 1 else None
     if lib is None:
         return None
-    conn = model.connections["X->Ae"]
-    w, dtype = conn.w, conn.w.dtype
-    steps, n_in, n = spikes.spikes.shape[0], model.params.n_inputs, model.n_neurons
+    w, theta = weights.w, weights.theta
+    dtype = w.dtype
+    steps = spikes.spikes.shape[0]
+    n_in, n = w.shape
     t, a = spikes.spikes[:, 0].nonzero().unbind(1)
     inputs = spikes.index[0, a].contiguous()
     row_start = torch.zeros(steps + 1, dtype=torch.int64)
     row_start[1:] = torch.bincount(t, minlength=steps).cumsum(0)
     w_data = w.data if w.is_contiguous() else w.data.contiguous()
-    theta = model.layers["Ae"].theta
     theta_data = theta if theta.is_contiguous() else theta.contiguous()
-    w_ei = model.connections["Ae->Ai"].w.detach().contiguous()
-    w_ie = model.connections["Ai->Ae"].w.detach().contiguous()
+    w_ei = weights.w_ei.detach().contiguous()
+    w_ie = weights.w_ie.detach().contiguous()
     out = torch.empty(steps, n, dtype=torch.bool)  # one byte per element, 0 or 1, as C writes it
     work = torch.empty(2 * n_in + 7 * n, dtype=dtype)
     iwork = torch.empty(2 * n, dtype=torch.int64)
-    params = _params(model)
     ptr = ctypes.c_void_p
     getattr(lib, f"dc_online_{_SUFFIX[dtype]}")(
         ctypes.c_int64(steps), ctypes.c_int64(n_in), ctypes.c_int64(n), ptr(row_start.data_ptr()),
@@ -146,34 +140,31 @@ def online_presentation(model: DiehlAndCook2015, spikes: PackedSpikes) -> torch.
         w.data.copy_(w_data)
     if theta_data.data_ptr() != theta.data_ptr():
         theta.copy_(theta_data)
-    conn.normalize()
     return out.unsqueeze(1)
 
 
 @torch.no_grad()
-def stdp_update(model: DiehlAndCook2015, pre: PackedSpikes, post: torch.Tensor,
+def stdp_update(pre: PackedSpikes, post: torch.Tensor, weights: Weights, params: FusedParams,
                 pre_events: torch.Tensor | None = None) -> torch.Tensor | None:
-    """The same sum as :func:`~spikerl.models.diehl_cook.presentation_stdp_update` for the model's rule, in C.
+    """The same sum as :func:`spikerl.plasticity.presentation_stdp_update` (``reduction="sum"``), in C.
 
-    Works from the spike events: each presynaptic spike pairs with the postsynaptic traces of the neurons of
-    its sample that have spiked so far, each postsynaptic spike with the presynaptic traces of its sample
-    (traces evaluated lazily as ``x(t0) d^(t - t0)``). ``pre_events``: ``pre.spikes.nonzero()`` if already
-    computed. Returns ``dw [n_inputs, n]``, or ``None`` when the kernel does not apply.
+    ``pre``: packed input trains ``[T, B, A]``; ``post``: bool ``[T, B, n]``; ``weights`` only give the shapes
+    and the dtype. Works from the spike events: each presynaptic spike pairs with the postsynaptic traces of the
+    neurons of its sample that have spiked so far, each postsynaptic spike with the presynaptic traces of its
+    sample (traces evaluated lazily as ``x(t0) d^(t - t0)``). ``pre_events``: ``pre.spikes.nonzero()`` if already
+    computed. Returns ``dw [n_inputs, n]``, or ``None`` when the kernel cannot serve the call.
     """
-    rule = model.rules["X->Ae"]
-    w = model.connections["X->Ae"].w
-    if not _applies(model, learning=False) or rule.reduction != "sum" or post.device.type != "cpu":
-        return None
-    lib = library()
+    lib = _library(weights) if post.device.type == "cpu" else None
     if lib is None:
         return None
+    w = weights.w
     steps, batch, slots = pre.spikes.shape
     n = post.shape[2]
     events = pre.spikes.nonzero() if pre_events is None else pre_events
     pre_t, pre_b, pre_a = (x.contiguous() for x in events.unbind(1))
     post_t, post_b, post_j = (x.contiguous() for x in post.nonzero().unbind(1))
     index = pre.index.contiguous()
-    dw = torch.zeros(model.params.n_inputs, n, dtype=w.dtype)
+    dw = torch.zeros(w.shape[0], n, dtype=w.dtype)
     work = torch.empty(2 * batch * slots + 2 * batch * n + 2 * (steps + 1), dtype=w.dtype)
     iwork = torch.empty(batch * n + batch, dtype=torch.int64)
     ptr = ctypes.c_void_p
@@ -182,7 +173,7 @@ def stdp_update(model: DiehlAndCook2015, pre: PackedSpikes, post: torch.Tensor,
         ctypes.c_int64(pre_t.numel()),
         ptr(pre_t.data_ptr()), ptr(pre_b.data_ptr()), ptr(pre_a.data_ptr()), ctypes.c_int64(post_t.numel()),
         ptr(post_t.data_ptr()), ptr(post_b.data_ptr()), ptr(post_j.data_ptr()), ptr(index.data_ptr()),
-        ptr(dw.data_ptr()), ptr(work.data_ptr()), ptr(iwork.data_ptr()), ctypes.byref(_params(model)))
+        ptr(dw.data_ptr()), ptr(work.data_ptr()), ptr(iwork.data_ptr()), ctypes.byref(params))
     return dw
 
 
@@ -215,40 +206,39 @@ def _events_by_sample(pre: PackedSpikes, n_in: int) -> tuple[torch.Tensor, torch
 
 
 @torch.no_grad()
-def batch_presentation(model: DiehlAndCook2015, *, prob: torch.Tensor | None = None,
+def batch_presentation(weights: Weights, params: FusedParams, steps: int, *, prob: torch.Tensor | None = None,
                        generator: torch.Generator | None = None, spikes: PackedSpikes | None = None,
-                       learning: bool = False, chunk: int | None = None, record: bool = False,
+                       learning: bool = False, chunk: int = 32, record: bool = False,
                        count_inputs: bool = False) -> BatchPresentation | None:
     """One presentation of a batch with frozen weights and thresholds, fused into one C call per thread.
 
     Computes what :meth:`~spikerl.models.DiehlAndCook2015.simulate_frozen` and, with ``learning``, the
-    chunked :func:`~spikerl.models.diehl_cook.presentation_stdp_update` compute, without materialising the
+    chunked :func:`spikerl.plasticity.presentation_stdp_update` compute, without materialising the
     input trains or the currents: each sample is encoded, simulated and paired on its own (the batch is split
     between ``torch.get_num_threads()`` threads). Changes no weight or threshold.
 
     Args:
+        weights: the network's tensors (:class:`Weights`); ``params``: its constants (:class:`FusedParams`).
+        steps: steps per presentation ``T``.
         prob: ``[B, n_inputs]`` spike probability of each input per step, in [0, 1]: the trains are drawn in
             C from one 64-bit seed per sample taken from ``generator`` (a sample's trains depend only on its
             seed). Or
         spikes: given packed input trains ``[T, B, A]`` (exactly one of ``prob`` and ``spikes``).
-        learning: also return the summed STDP updates, per chunk of ``chunk`` samples (default
-            ``params.stdp_chunk``).
+        learning: also return the summed STDP updates (``reduction="sum"``), per chunk of ``chunk`` samples.
         record: also return the excitatory spikes ``[T, B, n]``.
         count_inputs: also return the input spike counts ``[B, n_inputs]``.
 
-    Returns ``None`` when the kernel does not apply (see :func:`online_presentation`).
+    Returns ``None`` when the kernel cannot serve the call (see :func:`online_presentation`).
     """
     if (prob is None) == (spikes is None):
         raise ValueError("give exactly one of prob (drawn trains) and spikes (given trains)")
-    rule = model.rules["X->Ae"]
-    if not _applies(model, learning=False) or (learning and rule.reduction != "sum"):
-        return None
-    lib = library()
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk must be an int >= 1, got {chunk!r}")
+    lib = _library(weights)
     if lib is None:
         return None
-    conn, p = model.connections["X->Ae"], model.params
-    w, dtype = conn.w.detach().contiguous(), conn.w.dtype
-    n_in, n, steps = p.n_inputs, model.n_neurons, p.steps
+    w, dtype = weights.w.detach().contiguous(), weights.w.dtype
+    n_in, n = w.shape
     if prob is not None:
         if prob.dim() != 2 or prob.shape[1] != n_in:
             raise ValueError(f"prob must have shape [B, {n_in}], got {list(prob.shape)}")
@@ -264,15 +254,13 @@ def batch_presentation(model: DiehlAndCook2015, *, prob: torch.Tensor | None = N
         batch = spikes.spikes.shape[1]
         ev_start, ev_input = _events_by_sample(spikes, n_in)
         seeds = None
-    chunk = chunk or p.stdp_chunk
     n_chunks = -(-batch // chunk)
     counts = torch.empty(batch, n, dtype=torch.int64)
     out = torch.empty(steps, batch, n, dtype=torch.bool) if record else None
     in_counts = torch.empty(batch, n_in, dtype=torch.int64) if count_inputs else None
-    w_ei = model.connections["Ae->Ai"].w.detach().contiguous()
-    w_ie = model.connections["Ai->Ae"].w.detach().contiguous()
-    theta = model.layers["Ae"].theta.detach().contiguous()
-    params = _params(model)
+    w_ei = weights.w_ei.detach().contiguous()
+    w_ie = weights.w_ie.detach().contiguous()
+    theta = weights.theta.detach().contiguous()
     fn = getattr(lib, f"dc_batch_{_SUFFIX[dtype]}")
     threads = max(1, min(torch.get_num_threads(), batch))
     bounds = [round(k * batch / threads) for k in range(threads + 1)]

@@ -11,13 +11,13 @@
  *
  * Work per step: the weight rows of the active inputs and of the spiking neurons, the input trace (n_in),
  * and the STDP update of the rows of active inputs and the columns of spiking neurons only: every other
- * weight has dw = 0 exactly. Compiled by spikerl/models/diehl_cook_online.py for float and double.
+ * weight has dw = 0 exactly. Compiled by spikerl/models/diehl_cook/fused.py for float and double.
  */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
-/* Mirrors spikerl.models.diehl_cook_online._Params (ctypes). */
+/* Mirrors spikerl.models.diehl_cook.fused.FusedParams (ctypes). */
 struct dc_params {
     double exc_v_rest, exc_v_reset, exc_v_thresh, exc_decay, exc_refractory;
     double theta_plus, theta_decay;
@@ -48,12 +48,12 @@ static inline int64_t dc_geometric_gap(uint64_t *state, double log_q, int64_t st
 
 #define REAL float
 #define FN(name) name##_f32
-#include "diehl_cook_online_impl.h"
+#include "diehl_cook_impl.h"
 #undef REAL
 #undef FN
 
 #define REAL double
 #define FN(name) name##_f64
-#include "diehl_cook_online_impl.h"
+#include "diehl_cook_impl.h"
 #undef REAL
 #undef FN

@@ -1,4 +1,4 @@
-/* Body of the fused Diehl & Cook online presentation for a floating type REAL (see diehl_cook_online.c). */
+/* Body of the fused Diehl & Cook online presentation for a floating type REAL (see diehl_cook.c). */
 
 static inline REAL FN(dc_count_down)(REAL refr, int spiked, REAL steps) {
     REAL down = refr - 1;
