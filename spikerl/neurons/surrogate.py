@@ -50,34 +50,23 @@ def heaviside(x: torch.Tensor) -> torch.Tensor:
     return (x >= 0).to(x.dtype)
 
 
-class _FastSigmoidSpike(torch.autograd.Function):
-    """Heaviside forward, fast-sigmoid backward. ``apply(x, slope)``."""
+class _SurrogateSpike(torch.autograd.Function):
+    """Heaviside forward; backward multiplies by an analytic surrogate derivative.
+
+    ``apply(x, slope, derivative)`` with ``derivative(x, slope) -> dS/dx`` (e.g. :func:`fast_sigmoid_derivative`).
+    """
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, slope: float) -> torch.Tensor:
+    def forward(ctx: Any, x: torch.Tensor, slope: float,
+                derivative: Callable[[torch.Tensor, float], torch.Tensor]) -> torch.Tensor:
         ctx.save_for_backward(x)
-        ctx.slope = slope
+        ctx.slope, ctx.derivative = slope, derivative
         return heaviside(x)
 
     @staticmethod
-    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         (x,) = ctx.saved_tensors
-        return grad_output * fast_sigmoid_derivative(x, ctx.slope), None
-
-
-class _ArctanSpike(torch.autograd.Function):
-    """Heaviside forward, arctan backward. ``apply(x, slope)``."""
-
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, slope: float) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        ctx.slope = slope
-        return heaviside(x)
-
-    @staticmethod
-    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:
-        (x,) = ctx.saved_tensors
-        return grad_output * arctan_derivative(x, ctx.slope), None
+        return grad_output * ctx.derivative(x, ctx.slope), None, None
 
 
 def _check_float(name: str, x: torch.Tensor) -> None:
@@ -93,7 +82,7 @@ def fast_sigmoid_spike(x: torch.Tensor, slope: float = 25.0) -> torch.Tensor:
     ``x`` is the membrane potential minus the threshold.
     """
     _check_float("x", x)
-    return _FastSigmoidSpike.apply(x, float(slope))
+    return _SurrogateSpike.apply(x, float(slope), fast_sigmoid_derivative)
 
 
 def arctan_spike(x: torch.Tensor, slope: float = 2.0) -> torch.Tensor:
@@ -102,7 +91,7 @@ def arctan_spike(x: torch.Tensor, slope: float = 2.0) -> torch.Tensor:
     ``x`` is the membrane potential minus the threshold.
     """
     _check_float("x", x)
-    return _ArctanSpike.apply(x, float(slope))
+    return _SurrogateSpike.apply(x, float(slope), arctan_derivative)
 
 
 DERIVATIVES: dict[str, Callable[[torch.Tensor, float], torch.Tensor]] = {
