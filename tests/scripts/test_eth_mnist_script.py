@@ -7,19 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from script_helpers import needs_mnist
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "eth_mnist.py"
 FLAGS = ["--n_neurons", "--mode", "--plot", "--n_train", "--n_test", "--n_epochs", "--time", "--dt", "--intensity",
          "--batch_size", "--update_interval", "--seed", "--device", "--data", "--save", "--load", "--tensorboard"]
-
-
-def mnist_available() -> bool:
-    from spikerl.datasets import mnist_dir
-    return all((mnist_dir() / f).exists() for f in ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz"))
-
-
-needs_mnist = pytest.mark.skipif(not mnist_available(), reason="MNIST files not found (set SPIKERL_MNIST_DIR)")
 
 
 def run(*args: str) -> dict:

@@ -8,35 +8,15 @@ before it and propagates. Unwritable and existing ``--save`` paths fail before t
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 from pathlib import Path
 
 import pytest
 import torch
+from script_helpers import load_script, needs_mnist
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_script", ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def mnist_available() -> bool:
-    from spikerl.datasets import MNISTNotFoundError, load_mnist
-
-    try:
-        load_mnist("test", download=False)
-    except MNISTNotFoundError:
-        return False
-    return True
-
-
-needs_mnist = pytest.mark.skipif(not mnist_available(), reason="MNIST files not available (set SPIKERL_MNIST_DIR)")
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -10,19 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from script_helpers import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "play.py"
 CATCH = "spikerl/Catch-v0"
 #: Catch with its defaults: 10 balls, each landing rows - 1 = 7 steps after it appears.
 CATCH_EPISODE_STEPS = 10 * 7
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("play_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def run(*args: str, cwd: Path, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -39,7 +32,7 @@ def last_json(proc: subprocess.CompletedProcess) -> dict:
 
 def test_help_lists_every_flag(tmp_path):
     proc = run("--help", cwd=tmp_path)
-    flags = [s for a in load_script().build_parser()._actions for s in a.option_strings if s.startswith("--")]
+    flags = [s for a in load_script("play").build_parser()._actions for s in a.option_strings if s.startswith("--")]
     for flag in ("--timesteps", "--n-envs", "--seed", "--device", "--load", "--eval-episodes", "--video",
                  "--render", "--tensorboard", "--no-train", "--hidden-size", "--steps-per-action",
                  "--learning-rate", "--tau-e-ms", "--temperature", "--epsilon", "--save", "--validate-every",
@@ -142,12 +135,12 @@ def test_unknown_env_is_a_usage_error(tmp_path):
 ])
 def test_bad_flags_are_usage_errors(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_info:
-        load_script().main([CATCH, *[str(tmp_path / a) if a.endswith(".pt") else a for a in argv]])
+        load_script("play").main([CATCH, *[str(tmp_path / a) if a.endswith(".pt") else a for a in argv]])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_agent_flags_take_atari_defaults_only_for_ale_games():
-    script = load_script()
+    script = load_script("play")
     parse = script.build_parser().parse_args
     ale = script.agent_kwargs(parse(["SpaceInvaders"]), ale=True)
     assert ale == {k: v for k, v in script.ATARI_DEFAULTS.items() if v is not None}

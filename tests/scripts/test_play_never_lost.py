@@ -3,7 +3,6 @@ with the uninterrupted run's weights, unwritable save paths fail before training
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import signal
@@ -14,19 +13,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from script_helpers import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "play.py"
 CATCH = "spikerl/Catch-v0"
 #: Tiny, deterministic settings: dummy envs, no validation, no TensorBoard, one evaluation episode.
 COMMON = ["--n-envs", "2", "--validate-every", "0", "--eval-episodes", "1", "--tensorboard", "", "--no-progress"]
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("play_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def run(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -88,7 +81,7 @@ def test_exception_during_training_saves_prints_resume_and_reraises(tmp_path, mo
     monkeypatch.chdir(tmp_path)
     save = tmp_path / "agent.pt"
     with pytest.raises(RuntimeError, match="simulated failure"):
-        load_script().main([CATCH, "--timesteps", "5000", "--save", str(save), *COMMON])
+        load_script("play").main([CATCH, "--timesteps", "5000", "--save", str(save), *COMMON])
     err = capsys.readouterr().err
     assert "stopped by RuntimeError after 78 env steps" in err  # 39 whole steps of 2 envs
     assert f"--resume {save}" in err
@@ -133,7 +126,7 @@ def test_existing_save_path_needs_overwrite(tmp_path, capsys):
     save = tmp_path / "agent.pt"
     save.write_bytes(b"keep me")
     with pytest.raises(SystemExit) as exit_info:
-        load_script().main([CATCH, "--timesteps", "100", "--save", str(save), *COMMON])
+        load_script("play").main([CATCH, "--timesteps", "100", "--save", str(save), *COMMON])
     assert exit_info.value.code == 2
     assert "exists (an earlier run's?); pass --overwrite" in capsys.readouterr().err
     assert save.read_bytes() == b"keep me"
@@ -145,6 +138,6 @@ def test_corrupt_resume_file_is_named(tmp_path, capsys):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     with pytest.raises(SystemExit) as exit_info:
-        load_script().main([CATCH, "--resume", str(bad), "--timesteps", "100", *COMMON])
+        load_script("play").main([CATCH, "--resume", str(bad), "--timesteps", "100", *COMMON])
     assert exit_info.value.code == 2
     assert f"corrupt or truncated checkpoint: {bad}" in capsys.readouterr().err

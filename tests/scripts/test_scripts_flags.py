@@ -3,7 +3,6 @@ reports the settings it actually used when a loaded checkpoint or the data set o
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from script_helpers import load_script, mnist_available
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts"
@@ -19,21 +19,9 @@ CATCH = "spikerl/Catch-v0"
 CUDA_MESSAGE = "--device: device 'cuda' requested but torch.cuda.is_available() is False"
 
 
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_script", SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def run(script: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(SCRIPTS / f"{script}.py"), *args], capture_output=True, text=True,
                           timeout=300, cwd=cwd, env={**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"})
-
-
-def mnist_available() -> bool:
-    from spikerl.datasets import mnist_dir
-    return all((mnist_dir() / f).exists() for f in ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz"))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error given on a machine without CUDA")

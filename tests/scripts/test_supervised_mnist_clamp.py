@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from script_helpers import needs_mnist
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "supervised_mnist.py"
@@ -16,17 +17,7 @@ TINY = ["--method", "clamp", "--n_train", "60", "--n_test", "40", "--batch_size"
         "--threads", "1", "--no_progress", "--seed", "2"]
 
 
-def mnist_available() -> bool:
-    from spikerl.datasets import MNISTNotFoundError, load_mnist
-
-    try:
-        load_mnist("test", download=False)
-    except MNISTNotFoundError:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(not mnist_available(), reason="MNIST files not available (set SPIKERL_MNIST_DIR)")
+pytestmark = needs_mnist
 
 
 def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:

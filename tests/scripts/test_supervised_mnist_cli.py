@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -10,31 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from script_helpers import load_script, needs_mnist
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "supervised_mnist.py"
 TINY = ["--n_train", "192", "--n_test", "100", "--batch_size", "64", "--time", "2", "--channels", "4", "8",
         "--threads", "1", "--no_progress", "--seed", "3"]
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("supervised_mnist_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def mnist_available() -> bool:
-    from spikerl.datasets import MNISTNotFoundError, load_mnist
-
-    try:
-        load_mnist("test", download=False)
-    except MNISTNotFoundError:
-        return False
-    return True
-
-
-needs_mnist = pytest.mark.skipif(not mnist_available(), reason="MNIST files not available (set SPIKERL_MNIST_DIR)")
 
 
 def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -50,7 +30,7 @@ def last_json(proc: subprocess.CompletedProcess) -> dict:
 
 
 def test_help_documents_every_flag():
-    parser = load_script().build_parser()
+    parser = load_script("supervised_mnist").build_parser()
     text = parser.format_help()
     for action in parser._actions:
         if action.option_strings:
@@ -63,7 +43,7 @@ def test_help_documents_every_flag():
 
 
 def test_flags_override_checkpoint_settings_which_override_defaults():
-    script = load_script()
+    script = load_script("supervised_mnist")
     args = script.build_parser().parse_args(["--lr", "0.01"])
     stored = {"lr": 0.5, "batch_size": 7, "n_epochs": 3, "time": 99}
     s = script.resolve(args, script.SURROGATE_DEFAULTS, stored)
@@ -99,7 +79,7 @@ def test_end_to_end_in_a_subprocess_with_checkpoint_and_tensorboard(tmp_path):
 
 @needs_mnist
 def test_resume_continues_from_the_checkpoint(tmp_path, capsys, restore_threads):
-    script = load_script()
+    script = load_script("supervised_mnist")
     ckpt = tmp_path / "model.pt"
     first = script.main(["--n_epochs", "1", "--save", str(ckpt), *TINY])
     second = script.main(["--n_epochs", "2", "--load", str(ckpt), "--save", str(ckpt), *TINY])
