@@ -27,6 +27,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3.common import torch_layers
+from stable_baselines3.common.type_aliases import TrainFreq, TrainFrequencyUnit
 from stable_baselines3.common.utils import ConstantSchedule, FloatSchedule, LinearSchedule
 from torch import nn
 
@@ -36,10 +37,10 @@ SAFE_FIELD = "spikerl_json_objects"
 TAG = "__spikerl__"
 
 REBUILT = ("policy_class", "observation_space", "action_space", "policy_kwargs", "learning_rate", "lr_schedule",
-           "clip_range", "clip_range_vf", "exploration_schedule", "ent_coef", "target_kl")
+           "clip_range", "clip_range_vf", "exploration_schedule", "ent_coef", "target_kl", "train_freq")
 """Attributes that ``save`` must describe in JSON when they are not plain JSON already."""
 
-REQUIRED = ("policy_class", "observation_space", "action_space", "policy_kwargs")
+REQUIRED = ("policy_class", "observation_space", "action_space", "policy_kwargs", "train_freq")
 """Attributes without which a model cannot be rebuilt: ``save`` refuses a model that cannot describe them."""
 
 
@@ -80,6 +81,8 @@ def to_json(value: Any) -> Any:
         return value
     if isinstance(value, (int, float, np.integer, np.floating)):
         return value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, TrainFreq):
+        return {TAG: "TrainFreq", "frequency": int(value.frequency), "unit": value.unit.value}
     if isinstance(value, (list, tuple)):
         return [to_json(v) for v in value]
     if isinstance(value, dict):
@@ -147,6 +150,8 @@ def from_json(value: Any) -> Any:
         return ConstantSchedule(float(value["val"]))
     if kind == "LinearSchedule":
         return LinearSchedule(float(value["start"]), float(value["end"]), float(value["end_fraction"]))
+    if kind == "TrainFreq":
+        return TrainFreq(int(value["frequency"]), TrainFrequencyUnit(value["unit"]))
     if kind == "Box":
         shape, dtype = tuple(value["shape"]), np.dtype(value["dtype"])
         return gym.spaces.Box(np.broadcast_to(np.asarray(value["low"], dtype), shape).copy(),
