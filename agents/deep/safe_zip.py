@@ -4,7 +4,7 @@ SB3's zip holds the weights as ``.pth`` files (read with ``torch.load(weights_on
 attributes in a JSON file ``data``, where every value that JSON cannot hold (spaces, the policy class, schedules,
 ``policy_kwargs`` with classes in it, observation buffers) is a base64 cloudpickle that ``load`` executes.
 
-:class:`SafeZipMixin` keeps SB3's file but never unpickles: ``save`` adds one more JSON field,
+:class:`SafeZipMixin` keeps SB3's file but never unpickles: ``save`` (or :func:`safe_save` for SB3's own classes) adds one more JSON field,
 :data:`SAFE_FIELD`, that describes the pickled values in plain JSON (spaces by their bounds, schedules by their
 SB3 class and numbers, classes by name from an allow-list), and ``load`` reads ``data`` as JSON and passes SB3
 a ``custom_objects`` entry for *every* pickled field: the value rebuilt from :data:`SAFE_FIELD`, or ``None``
@@ -226,17 +226,25 @@ def safe_custom_objects(data: dict[str, Any]) -> dict[str, Any]:
     return objects
 
 
+def safe_save(model: Any, path: str | pathlib.Path | io.BufferedIOBase, exclude: Any = None, include: Any = None,
+              _save: Any = None) -> None:
+    """Save an SB3 algorithm (any, e.g. ``PPO(SpikingCnnPolicy, env)``) so that the spiking algorithms' ``load``
+    can read it without unpickling: ``model.save`` with :data:`SAFE_FIELD` added. Raises
+    :class:`UnsafeModelError` when a required field has no JSON description."""
+    model.__dict__[SAFE_FIELD] = describe(model)
+    try:
+        (_save or model.save)(path, exclude=exclude, include=include)
+    finally:
+        del model.__dict__[SAFE_FIELD]
+
+
 class SafeZipMixin:
     """Mixin for SB3 algorithm classes (listed before them): ``save`` adds :data:`SAFE_FIELD`, ``load``
     unpickles nothing (see the module docstring). Models saved by plain SB3 are refused by ``load``."""
 
     def save(self, path: str | pathlib.Path | io.BufferedIOBase, exclude: Any = None, include: Any = None) -> None:
-        """SB3's ``save`` plus the JSON descriptions of the pickled fields."""
-        self.__dict__[SAFE_FIELD] = describe(self)
-        try:
-            super().save(path, exclude=exclude, include=include)  # type: ignore[misc]
-        finally:
-            del self.__dict__[SAFE_FIELD]
+        """SB3's ``save`` plus the JSON descriptions of the pickled fields (:func:`safe_save`)."""
+        safe_save(self, path, exclude, include, _save=super().save)  # type: ignore[misc]
 
     @classmethod
     def load(cls, path: str | pathlib.Path | io.BufferedIOBase, env: Any = None, device: torch.device | str = "auto",
