@@ -15,8 +15,8 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.utils import LinearSchedule
 
 import envs
-from agents import (SpikingA2C, SpikingActorCriticCnnPolicy, SpikingCnnDQNPolicy, SpikingCnnPolicy, SpikingDQN,
-                    SpikingMlp, SpikingNatureCNN, SpikingPPO)
+from agents import (SpikingA2C, SpikingActorCriticCnnPolicy, SpikingActorCriticPolicy, SpikingCnnDQNPolicy,
+                    SpikingCnnPolicy, SpikingDQN, SpikingDQNPolicy, SpikingMlp, SpikingNatureCNN, SpikingPPO)
 
 TINY = dict(time_steps=2, features_dim=32)  # a small Nature CNN for speed
 
@@ -65,7 +65,9 @@ def test_spiking_algorithms_accept_the_policy_names(algo, policy, extractor):
     extractors = [m for m in model.policy.modules() if isinstance(m, extractor)]
     assert extractors and all(e.time_steps == 2 for e in extractors)
     if algo is SpikingDQN:
-        assert isinstance(model.policy, SpikingCnnDQNPolicy if cnn else object)
+        assert type(model.policy) is (SpikingCnnDQNPolicy if cnn else SpikingDQNPolicy)
+    else:
+        assert type(model.policy) is (SpikingActorCriticCnnPolicy if cnn else SpikingActorCriticPolicy)
 
 
 def test_evaluate_policy_and_callbacks_work():
@@ -83,11 +85,6 @@ def test_evaluate_policy_and_callbacks_work():
     mean, std = evaluate_policy(model, catch_vec(1, seed=5), n_eval_episodes=2)
     # Catch scores +1 per caught ball and -1 per missed one, 10 balls per episode.
     assert -10.0 <= mean <= 10.0 and std >= 0.0
-
-
-def _predictions(model, obs):
-    return model.predict(obs, deterministic=True)[0], model.policy.predict_values(
-        model.policy.obs_to_tensor(obs)[0]) if hasattr(model.policy, "predict_values") else None
 
 
 @pytest.mark.parametrize("algo, policy", [(SpikingPPO, "SpikingCnnPolicy"), (SpikingDQN, "SpikingCnnPolicy"),
