@@ -51,9 +51,9 @@ READOUTS = ("membrane", "spike_rate")
 
 DEFAULT_TIME_STEPS = 3
 """Simulation steps per env step, chosen by measurement: with T = 3 spiking PPO solved CartPole-v1 in the fewest
-env steps of T = 2, 3, 4 (20k, against 40-50k and 100k), and on SpaceInvaders it trains at about 0.5-0.7 x SB3
-PPO's env steps/s, where T = 4 fell below the 0.33 target (``scripts/benchmark.py deep``; numbers in the
-project notes)."""
+env steps of T = 2, 3, 4 (20k-60k over two seeds, against 40k-50k for T = 2 and 100k for T = 4), and on
+SpaceInvaders its training ran at 0.34-0.69 x SB3 PPO's env steps/s (single runs on a shared 2-core machine),
+where T = 4 measured 0.30, below the 0.33 target (``scripts/benchmark.py deep``)."""
 
 
 class SpikingFeaturesExtractor(BaseFeaturesExtractor):
