@@ -349,15 +349,16 @@ def bench_deep(args: argparse.Namespace) -> dict[str, Any]:
     runs = {"sb3": (sb3_cls, f"{kind}Policy", {}),
             "spiking": (spiking_cls, f"Spiking{kind}Policy",
                         dict(policy_kwargs=dict(features_extractor_kwargs=dict(time_steps=time_steps))))}
-    seconds: dict[str, list[float]] = {}
+    models = {}
     for name, (cls, policy, extra) in runs.items():
-        model = cls(policy, vec_env(), **hyper, **extra)
-        model.learn(args.n_envs * 2)  # warm-up: first allocations
-
-        def run(r: int) -> None:
-            model.learn(args.steps, reset_num_timesteps=False)
-
-        seconds[name] = wall_times(run, args.repeats)
+        models[name] = cls(policy, vec_env(), **hyper, **extra)
+        models[name].learn(args.n_envs * 2)  # warm-up: first allocations (PPO/A2C: one full rollout)
+    # Interleaved (SB3, spiking, SB3, spiking, ...) so that a change in machine load hits both alike.
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(args.repeats):
+        for name, model in models.items():
+            seconds[name] += wall_times(lambda r: model.learn(args.steps, reset_num_timesteps=False), 1)
+    for model in models.values():
         model.env.close()
     fps = {name: args.steps / statistics.median(s) for name, s in seconds.items()}
     return dict(workload="deep", env=env_id, algo=args.algo, n_envs=args.n_envs, steps=args.steps,

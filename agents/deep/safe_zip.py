@@ -6,11 +6,12 @@ attributes in a JSON file ``data``, where every value that JSON cannot hold (spa
 
 :class:`SafeZipMixin` keeps SB3's file but never unpickles: ``save`` (or :func:`safe_save` for SB3's own
 classes) adds one more JSON field, :data:`SAFE_FIELD`, that describes the pickled values in plain JSON
-(spaces by their bounds, schedules by their SB3 class and numbers, classes by name from an allow-list), and ``load`` reads ``data`` as JSON and passes SB3
-a ``custom_objects`` entry for *every* pickled field: the value rebuilt from :data:`SAFE_FIELD`, or ``None``
-for run-time buffers (``_last_obs``, ``ep_info_buffer``, ...), which SB3 recreates at the next ``learn``
-(the env is reset first, as SB3 does whenever it is given a new env). A class is rebuilt only if its name is
-in :func:`allowed_classes`; anything else is refused with :class:`UnsafeModelError`.
+(spaces by their bounds, schedules by their SB3 class and numbers, classes by name from an allow-list), and
+``load`` reads ``data`` as JSON and passes SB3 a ``custom_objects`` entry for *every* pickled field: the
+value rebuilt from :data:`SAFE_FIELD`, or ``None`` for run-time buffers (``_last_obs``, ``ep_info_buffer``,
+...), which SB3 recreates at the next ``learn`` (the env is reset first, as SB3 does whenever it is given a
+new env). A class is rebuilt only if its name is in :func:`allowed_classes`; anything else is refused with
+:class:`UnsafeModelError`.
 """
 
 from __future__ import annotations
