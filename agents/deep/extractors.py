@@ -49,11 +49,11 @@ ENCODINGS = ("direct", "poisson")
 READOUTS = ("membrane", "spike_rate")
 """What SB3's linear heads read: see the module docstring."""
 
-DEFAULT_TIME_STEPS = 3
-"""Simulation steps per env step, chosen by measurement: with T = 3 spiking PPO solved CartPole-v1 in the fewest
-env steps of T = 2, 3, 4 (20k-60k over two seeds, against 40k-50k for T = 2 and 100k for T = 4), and on
-SpaceInvaders its training ran at 0.34-0.69 x SB3 PPO's env steps/s (single runs on a shared 2-core machine),
-where T = 4 measured 0.30, below the 0.33 target (``scripts/benchmark.py deep``)."""
+DEFAULT_TIME_STEPS = 2
+"""Simulation steps per env step, chosen by measurement (``scripts/benchmark.py deep``, SpaceInvaders, PPO,
+1 thread, SB3 and spiking runs interleaved): spiking PPO trains at 0.48 x SB3 PPO's env steps/s with T = 2,
+0.31 x with T = 3 and about 0.30 x with T = 4, and the target is 0.33 x. Spiking PPO also solves CartPole-v1
+(>= 475) with T = 2, in 40k-50k env steps over two seeds (T = 3: 20k-60k)."""
 
 
 class SpikingFeaturesExtractor(BaseFeaturesExtractor):
