@@ -7,6 +7,10 @@ Workloads (one subcommand each; every run prints one JSON line):
          driven by random actions, measured one after the other (``agent_vs_raw``).
   dc     the Diehl & Cook (2015) network on random images: seconds per sample of training (online at batch 1,
          batched otherwise) and of inference, encoding included; the reference is BindsNET's DiehlAndCook2015.
+  deep   training env steps per second of spiking PPO/A2C/DQN (agents.deep, spiking Nature CNN for images,
+         spiking MLP for vectors) and of SB3's own algorithm with its CnnPolicy/MlpPolicy, same env,
+         hyperparameters and seed, one after the other (``spiking_vs_sb3``). ALE games use SB3's Atari
+         pipeline (``make_atari_env``: 84 x 84 grayscale, 4 frames skipped) with 4 stacked frames.
   lif    N Poisson inputs (15 Hz) all-to-all to N LIF neurons (BindsNET's ``LIFNodes`` defaults = spikerl's
          ``LIF``), weights U(0, 1), dt 1 ms: Input -> Dense -> LIF in a ``spikerl.Network``.
          ``seconds`` is the wall time of ``net.run`` only (median of ``--repeats``, after a warm-up run);
@@ -27,6 +31,7 @@ Examples:
   python scripts/benchmark.py lif --n 1000 --steps 1000 --threads 1
   python scripts/benchmark.py lif --n 5000 --steps 1000 --threads 1 --reference
   python scripts/benchmark.py soak --env spikerl/Catch-v0 --steps 1000000 --interval 50000
+  python scripts/benchmark.py deep --env SpaceInvaders --algo ppo --steps 4096 --threads 1
 """
 
 from __future__ import annotations
@@ -472,10 +477,91 @@ def add_soak(sub: Any) -> None:
     p.set_defaults(bench=bench_soak, reference_bench=None, reference_scripts=[], repeats=1, reference=False)
 
 
+# --- deep: spiking PPO/A2C/DQN vs SB3's own, training env steps per second -------------------------------------
+def bench_deep(args: argparse.Namespace) -> dict[str, Any]:
+    """Training env steps per second of the spiking algorithm and of SB3's, same env and hyperparameters."""
+    import gymnasium as gym
+    import torch
+    from stable_baselines3 import A2C, DQN, PPO
+    from stable_baselines3.common.env_util import make_atari_env, make_vec_env
+    from stable_baselines3.common.vec_env import VecFrameStack
+
+    import envs
+    from agents import SpikingA2C, SpikingDQN, SpikingPPO
+    from agents.deep.extractors import DEFAULT_TIME_STEPS
+
+    torch.set_num_threads(args.threads)
+    env_id = envs.resolve_id(args.env)
+    ale = envs.is_ale_id(env_id)
+
+    def vec_env():
+        if ale:
+            import ale_py
+
+            gym.register_envs(ale_py)
+            frameskip = {"frameskip": 1} if env_id.endswith("-v5") else {}
+            return VecFrameStack(make_atari_env(env_id, n_envs=args.n_envs, seed=args.seed, env_kwargs=frameskip), 4)
+        envs.register_toy_envs()
+        return make_vec_env(env_id, n_envs=args.n_envs, seed=args.seed)
+
+    probe = vec_env()
+    image = len(probe.observation_space.shape) == 3
+    probe.close()
+    sb3_cls, spiking_cls = {"ppo": (PPO, SpikingPPO), "a2c": (A2C, SpikingA2C), "dqn": (DQN, SpikingDQN)}[args.algo]
+    hyper: dict[str, Any] = dict(seed=args.seed)
+    if args.algo == "ppo":
+        hyper.update(n_steps=args.n_steps, batch_size=args.batch_size, n_epochs=args.n_epochs)
+    elif args.algo == "a2c":
+        hyper.update(n_steps=args.n_steps)
+    else:
+        hyper.update(buffer_size=max(args.steps, 1000), learning_starts=args.n_steps, batch_size=args.batch_size)
+    time_steps = args.time_steps or DEFAULT_TIME_STEPS
+    kind = "Cnn" if image else "Mlp"
+    runs = {"sb3": (sb3_cls, f"{kind}Policy", {}),
+            "spiking": (spiking_cls, f"Spiking{kind}Policy",
+                        dict(policy_kwargs=dict(features_extractor_kwargs=dict(time_steps=time_steps))))}
+    models = {}
+    for name, (cls, policy, extra) in runs.items():
+        models[name] = cls(policy, vec_env(), **hyper, **extra)
+        models[name].learn(args.n_envs * 2)  # warm-up: first allocations (PPO/A2C: one full rollout)
+    # Interleaved (SB3, spiking, SB3, spiking, ...) so that a change in machine load hits both alike.
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(args.repeats):
+        for name, model in models.items():
+            seconds[name] += wall_times(lambda r: model.learn(args.steps, reset_num_timesteps=False), 1)
+    for model in models.values():
+        model.env.close()
+    fps = {name: args.steps / statistics.median(s) for name, s in seconds.items()}
+    return dict(workload="deep", env=env_id, algo=args.algo, n_envs=args.n_envs, steps=args.steps,
+                threads=args.threads, time_steps=time_steps, hyperparameters=hyper,
+                sb3_steps_per_second=fps["sb3"], spiking_steps_per_second=fps["spiking"],
+                spiking_vs_sb3=fps["spiking"] / fps["sb3"], seconds=statistics.median(seconds["spiking"]),
+                sb3_all_seconds=seconds["sb3"], spiking_all_seconds=seconds["spiking"])
+
+
+def add_deep(sub: Any) -> None:
+    from spikerl.validation import number_flag
+
+    p = sub.add_parser("deep", help="spiking PPO/A2C/DQN vs SB3's own, training env steps per second")
+    p.add_argument("--env", default="SpaceInvaders", help="name for envs.resolve_id (default: SpaceInvaders)")
+    p.add_argument("--algo", choices=("ppo", "a2c", "dqn"), default="ppo")
+    p.add_argument("--steps", type=number_flag(1, integer=True), default=4096,
+                   help="environment steps per timed run (all envs)")
+    p.add_argument("--n-envs", type=number_flag(1, integer=True), default=8, help="environments in one VecEnv")
+    p.add_argument("--n-steps", type=number_flag(1, integer=True), default=128,
+                   help="PPO/A2C rollout steps per env (DQN: learning_starts)")
+    p.add_argument("--batch-size", type=number_flag(1, integer=True), default=256, help="PPO/DQN minibatch")
+    p.add_argument("--n-epochs", type=number_flag(1, integer=True), default=4, help="PPO epochs per rollout")
+    p.add_argument("--time-steps", type=number_flag(1, integer=True), default=None,
+                   help="simulation steps per env step (default: agents.deep's default)")
+    add_common_arguments(p)
+    p.set_defaults(bench=bench_deep, reference_bench=None, reference_scripts=[], repeats=1)
+
+
 # --- main -----------------------------------------------------------------------------------------------------
 # Each adds its subcommand, whose defaults name bench(args) -> result, reference_bench(args, result) and the
 # reference_scripts it needs.
-WORKLOADS = [add_lif, add_dc, add_agent, add_soak]
+WORKLOADS = [add_lif, add_dc, add_agent, add_soak, add_deep]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
