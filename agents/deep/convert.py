@@ -140,6 +140,18 @@ def layer_scale(activation: torch.Tensor, percentile: float) -> float:
     return float(np.percentile(positive, percentile)) if positive.size else 1.0
 
 
+def preprocess_observations(observation: np.ndarray, space: gym.Space, normalize_images: bool,
+                            device: torch.device) -> tuple[torch.Tensor, bool]:
+    """SB3's preprocessing (``policy.obs_to_tensor``, then ``preprocess_obs``: images scaled to ``[0, 1]``,
+    discrete observations one-hot) of one or a batch of raw observations: ``(float [B, ...], vectorized)``."""
+    if isinstance(observation, dict):
+        raise TypeError("dict observations are not supported by the converted policy")
+    observation = np.asarray(observation)
+    vectorized = is_vectorized_observation(observation, space)
+    tensor = torch.as_tensor(observation.reshape((-1, *space.shape))).to(device)
+    return preprocess_obs(tensor, space, normalize_images).float(), vectorized
+
+
 class SpikingConvertedPolicy(nn.Module):
     """A converted spiking network with SB3's ``predict``: see the module docstring and :func:`convert`.
 
@@ -184,16 +196,10 @@ class SpikingConvertedPolicy(nn.Module):
             current = self.synapse(index, spikes.flatten(0, 1)).unflatten(0, (steps, batch))
         return current.sum(0), trains
 
-    def preprocess(self, observation: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, bool]:
-        """SB3's preprocessing: ``(observations [B, *obs] float, vectorized)`` as ``policy.obs_to_tensor`` and
-        ``preprocess_obs`` (images scaled to ``[0, 1]``, discrete observations one-hot)."""
-        if isinstance(observation, dict):
-            raise TypeError("dict observations are not supported by the converted policy")
-        observation = np.asarray(observation)
-        vectorized = is_vectorized_observation(observation, self.observation_space)
-        tensor = torch.as_tensor(observation.reshape((-1, *self.observation_space.shape)))
-        device = self.synapses[0].weight.device
-        return preprocess_obs(tensor.to(device), self.observation_space, self.normalize_images).float(), vectorized
+    def preprocess(self, observation: np.ndarray) -> tuple[torch.Tensor, bool]:
+        """:func:`preprocess_observations` with the source policy's settings, on this network's device."""
+        return preprocess_observations(observation, self.observation_space, self.normalize_images,
+                                       self.synapses[0].weight.device)
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         """``u_T / T [B, A]``: the output membrane per step, the converted estimate of the source output."""
@@ -247,10 +253,8 @@ def convert(model: BaseAlgorithm, observations: np.ndarray, time_steps: int = 32
     if not isinstance(policy.action_space, gym.spaces.Discrete):
         raise ValueError(f"the conversion supports Discrete action spaces, got {policy.action_space}")
     stages = build_stages(layers)
-    converted = SpikingConvertedPolicy(stages, [], [], time_steps, policy.observation_space, policy.action_space,
-                                       policy.normalize_images, actor_critic=hasattr(policy, "action_net"))
-    converted.to(next(policy.parameters()).device)
-    x, _ = converted.preprocess(observations)
+    x, _ = preprocess_observations(observations, policy.observation_space, policy.normalize_images,
+                                   next(policy.parameters()).device)
     with torch.no_grad():
         _, activations = ann_forward(stages, x)
         scales = [layer_scale(a, percentile) for a in activations]
@@ -260,10 +264,11 @@ def convert(model: BaseAlgorithm, observations: np.ndarray, time_steps: int = 32
             if stage.synapse.bias is not None:
                 stage.synapse.bias.div_(scale)
             previous = scale
-    converted.neurons.extend(IF(tuple(a.shape[1:]), v_rest_mv=0.0, v_reset_mv=0.0, v_thresh_mv=1.0,
-                                refractory_ms=0.0, reset="subtract").to(x.device) for a in activations)
-    converted.scales = scales
-    return converted.eval()
+    neurons = [IF(tuple(a.shape[1:]), v_rest_mv=0.0, v_reset_mv=0.0, v_thresh_mv=1.0, refractory_ms=0.0,
+                  reset="subtract").to(x.device) for a in activations]
+    return SpikingConvertedPolicy(stages, neurons, scales, time_steps, policy.observation_space,
+                                  policy.action_space, policy.normalize_images,
+                                  actor_critic=hasattr(policy, "action_net")).eval()
 
 
 def rollout_observations(model: BaseAlgorithm, env: gym.Env | VecEnv, n_steps: int, deterministic: bool = False,

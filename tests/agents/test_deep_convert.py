@@ -85,6 +85,7 @@ def test_output_membrane_approaches_ann_output() -> None:
     obs = observations(256)
     model = hand_built_dqn()
     snn = convert(model, obs, time_steps=256, percentile=100.0)
+    assert torch.equal(model.q_net.q_net[0].weight, W1)              # the source network is left as it was
     a1, a2, q = hand_activations(torch.as_tensor(obs))
     lam1, lam2 = snn.scales
     w2 = W2 * lam1 / lam2
