@@ -3,7 +3,6 @@ source network, SB3 PPO/DQN (MLP and NatureCNN) agreement, and clear errors for 
 
 from __future__ import annotations
 
-import gymnasium as gym
 import numpy as np
 import pytest
 import torch
