@@ -19,7 +19,7 @@ unpickled, nothing executes on load; a damaged file, missing keys, bad JSON or n
 Exact resume (:meth:`RSTDP.replay_env`). Weights, generator, membranes, traces and eligibility are in the
 checkpoint, but the environments are not: env objects are never pickled. Instead, ``learn`` records the actions
 it takes since the envs were last reset by ``learn`` (with the seeds that reset used), and the checkpoint holds
-that log (8 bytes per env step: 3.2 MB for a 400,000-step run). ``replay_env`` rebuilds the envs' state by
+that log (1 byte per env step in memory, 8 in the checkpoint: 3.2 MB for a 400,000-step run). ``replay_env`` rebuilds the envs' state by
 resetting fresh envs with the same seeds and stepping them through the logged actions without the network (the
 cost: as many env steps as were trained since that reset). Environments that are deterministic given their seed
 and the actions (the toy envs; ALE, including sticky actions, whose RNG is seeded by ``reset(seed=...)``) then
@@ -166,7 +166,7 @@ class RSTDP(BaseAlgorithm):
         if self.env is None:
             raise ValueError("RSTDP.learn needs an environment: pass env= or call set_env(env) first")
         if reset_num_timesteps or self._last_obs is None:  # _setup_learn resets the envs: a new action log
-            self._log_seeds, self._action_log = pending_seeds(self.env), ActionLog()
+            self._log_seeds, self._action_log = pending_seeds(self.env), ActionLog(n_actions=self.action_space.n)
         total_timesteps, callback = self._setup_learn(total_timesteps, callback, reset_num_timesteps,
                                                       tb_log_name, progress_bar)
         callback.on_training_start(locals(), globals())
@@ -380,24 +380,27 @@ class RSTDP(BaseAlgorithm):
 
 
 class ActionLog:
-    """Actions of every env step, ``int64 [steps, n_envs]``, in a buffer that doubles when full (amortised
-    O(1) appends, 8 bytes per env and step)."""
+    """Actions of every env step, ``[steps, n_envs]``, in a buffer that doubles when full (amortised O(1)
+    appends). Stored as ``uint8`` (1 byte per env and step) when every action fits, else ``int64``; read back
+    as ``int64``."""
 
-    def __init__(self, actions: np.ndarray | None = None) -> None:
-        self._buffer = np.asarray(actions, dtype=np.int64) if actions is not None else None
+    def __init__(self, actions: np.ndarray | None = None, n_actions: int = 256) -> None:
+        self.dtype = np.uint8 if n_actions <= 256 else np.int64
+        self._buffer = np.asarray(actions).astype(self.dtype) if actions is not None else None
         self._size = 0 if actions is None else len(self._buffer)
 
     def __len__(self) -> int:
         return self._size
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        return iter(self._buffer[:self._size]) if self._buffer is not None else iter(())
+        rows = self._buffer[:self._size] if self._buffer is not None else ()
+        return (row.astype(np.int64) for row in rows)
 
     def append(self, actions: np.ndarray) -> None:
         """Add one env step's actions ``[n_envs]``."""
-        row = np.asarray(actions, dtype=np.int64).reshape(-1)
+        row = np.asarray(actions).reshape(-1)
         if self._buffer is None:
-            self._buffer = np.empty((1024, row.size), dtype=np.int64)
+            self._buffer = np.empty((1024, row.size), dtype=self.dtype)
         elif self._size == len(self._buffer):
             self._buffer = np.concatenate([self._buffer, np.empty_like(self._buffer)])
         self._buffer[self._size] = row
@@ -407,7 +410,7 @@ class ActionLog:
         """The logged actions ``int64 [steps, n_envs]`` (a copy)."""
         if self._buffer is None:
             return np.zeros((0, n_envs), dtype=np.int64)
-        return self._buffer[:self._size].copy()
+        return self._buffer[:self._size].astype(np.int64)
 
 
 def pending_seeds(env: VecEnv) -> list[int | None]:
