@@ -60,6 +60,7 @@ from typing import Any
 
 import numpy as np
 
+from envs.standard_atari import EVAL_MAX_FRAMES
 from spikerl.validation import check_device, number_flag
 
 #: Env steps trained by default: about 5 to 10 minutes on the 2-core development CPU for an ALE game with the
@@ -87,6 +88,19 @@ EVAL_SEED_OFFSET = 1000
 #: from the training and the evaluation seeds, so the reported evaluation never sees the episodes it was chosen on.
 VALIDATION_SEED_OFFSET = 500
 
+#: Convertion calibration rollouts use ``seed + CALIBRATION_SEED_OFFSET + i``, apart from training, validation
+#: and evaluation seeds.
+CALIBRATION_SEED_OFFSET = 2000
+
+#: ``--algo`` choices: the R-STDP agent and SB3's algorithms with spiking policies.
+ALGOS = ("rstdp", "ppo", "a2c", "dqn")
+
+#: ``--convert-time-steps`` default: the T values of the conversion table.
+DEFAULT_CONVERT_TIME_STEPS = (8, 16, 32, 64, 128)
+
+#: R-STDP envs of the default: 8 (the deep agents take rl-baselines3-zoo's number).
+RSTDP_N_ENVS = 8
+
 AGENT_FLAGS = ("hidden_size", "population_size", "steps_per_action", "input_spikes_per_step", "learning_rate",
                "tau_e_ms", "temperature", "epsilon")
 
@@ -102,7 +116,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timesteps", type=int, default=DEFAULT_TIMESTEPS,
                         help="env steps to train for, summed over the envs (the default takes about 10 minutes "
                              "on 2 CPU cores for an ALE game)")
-    parser.add_argument("--n-envs", type=int, default=8, help="environments simulated as one batch")
+    parser.add_argument("--algo", choices=ALGOS, default="rstdp",
+                        help="rstdp: the R-STDP agent (agents.RSTDP); ppo, a2c, dqn: SB3's algorithm with a spiking "
+                             "policy (agents.deep: spiking Nature-CNN for ALE games, spiking MLP otherwise), "
+                             "rl-baselines3-zoo's hyperparameters and, for ALE games, the standard Atari "
+                             "preprocessing (envs.standard_atari)")
+    parser.add_argument("--ann", action="store_true",
+                        help="with --algo ppo/a2c/dqn: train SB3's own non-spiking network (CnnPolicy / MlpPolicy "
+                             "with ReLU) under the same protocol, the reference for the spiking agent and the "
+                             "source for --convert")
+    parser.add_argument("--convert", action="store_true",
+                        help="with --algo ppo/a2c/dqn and --load MODEL.zip of a non-spiking model (--ann): convert "
+                             "it to a spiking network (agents.deep.convert: IF neurons, reset by subtraction, "
+                             "data-based normalisation) at each --convert-time-steps T and evaluate each beside "
+                             "the source network, on the same episodes")
+    parser.add_argument("--n-envs", type=int, default=None,
+                        help="environments simulated as one batch (default: 8 for rstdp, rl-baselines3-zoo's "
+                             "number for ppo/a2c/dqn: 8, 16, 1)")
     parser.add_argument("--seed", type=int, default=0,
                         help=f"seed of the agent and of training env i (seed + i); evaluation episodes use "
                              f"seed + {EVAL_SEED_OFFSET} + i")
@@ -132,7 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "last one)")
     parser.add_argument("--validate-episodes", type=int, default=8, help="episodes per validation")
     parser.add_argument("--eval-episodes", type=int, default=10,
-                        help="evaluation episodes for the agent and for the random policy (each)")
+                        help="evaluation episodes for the agent, the random policy and each constant action")
+    parser.add_argument("--eval-max-frames", type=number_flag(0, integer=True), default=EVAL_MAX_FRAMES,
+                        help="ALE games: evaluation (and validation) episodes end after this many emulator frames "
+                             "(5 minutes of play, the cap of the DQN papers; 0: ALE's own limit of 108000)")
     parser.add_argument("--video", metavar="PATH.mp4", default=None,
                         help="record one greedy episode of the agent (the env's rgb_array render, cv2.VideoWriter)")
     parser.add_argument("--render", action="store_true",
@@ -140,6 +173,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tensorboard", metavar="DIR", default="runs",
                         help="TensorBoard log directory (view with: tensorboard --logdir DIR); '' turns it off")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar during training")
+    deep = parser.add_argument_group("deep agents", "--algo ppo/a2c/dqn only")
+    deep.add_argument("--time-steps", type=number_flag(1, integer=True), default=None,
+                      help="simulation steps T of the spiking policy per env step (default: agents.deep's, 2)")
+    deep.add_argument("--convert-time-steps", type=number_flag(1, integer=True), nargs="+",
+                      default=list(DEFAULT_CONVERT_TIME_STEPS), metavar="T",
+                      help="--convert: simulation steps per env step to evaluate the converted network at")
+    deep.add_argument("--percentile", type=number_flag(0, 100, low_open=True), default=99.9,
+                      help="--convert: percentile of each layer's ReLU activations taken as its scale")
+    deep.add_argument("--calibration-steps", type=number_flag(1, integer=True), default=256,
+                      help="--convert: steps of the source model's (sampled) play per env, on envs seeded "
+                           f"seed + {CALIBRATION_SEED_OFFSET} + i, whose observations set the scales")
     agent = parser.add_argument_group("agent", "R-STDP settings; unset flags take the ALE defaults "
                                                f"{ATARI_DEFAULTS} for ALE games (None: the agent's default) and "
                                                "the agent's own defaults for other envs")
@@ -203,6 +247,95 @@ class UniformRandomPolicy:
     def predict(self, observation: np.ndarray, state: Any = None, episode_start: Any = None,
                 deterministic: bool = False) -> tuple[np.ndarray, None]:
         return np.array([self.action_space.sample() for _ in range(len(observation))]), None
+
+
+class ConstantPolicy:
+    """SB3's ``predict`` protocol that always takes ``action`` (a constant-action baseline)."""
+
+    def __init__(self, action: int) -> None:
+        self.action = action
+
+    def predict(self, observation: np.ndarray, state: Any = None, episode_start: Any = None,
+                deterministic: bool = False) -> tuple[np.ndarray, None]:
+        return np.full(len(observation), self.action), None
+
+
+def evaluate(policy: Any, env: Any, episodes: int, histogram: np.ndarray | None = None) -> tuple[float, float]:
+    """SB3's ``evaluate_policy`` (greedy: ``deterministic=True``): mean and std of the episode returns. With
+    ``histogram`` (an int array of one slot per action), also counts the actions taken in the scored episodes."""
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    def count(local: dict[str, Any], _: dict[str, Any]) -> None:
+        histogram[int(local["actions"][local["i"]])] += 1
+
+    mean, std = evaluate_policy(policy, env, n_eval_episodes=episodes, deterministic=True,
+                                callback=None if histogram is None else count)
+    return float(mean), float(std)
+
+
+def action_names(env: Any) -> list[str]:
+    """The actions' names (ALE: ``get_action_meanings``, e.g. ``["NOOP", "FIRE", ...]``), else their numbers."""
+    try:
+        return [str(name) for name in env.env_method("get_action_meanings", indices=[0])[0]]
+    except AttributeError:
+        return [str(a) for a in range(env.action_space.n)]
+
+
+def baselines(make_eval_env: Any, episodes: int, seed: int) -> dict[str, Any]:
+    """The uniformly random policy and every constant action, each on a fresh ``make_eval_env()`` (the same
+    episode seeds as the agent's): ``{"random": (mean, std), "constant": {name: (mean, std)}, "best_constant":
+    {"action", "name", "mean", "std"}}``. Constant actions only for Discrete action spaces."""
+    env = make_eval_env()
+    result: dict[str, Any] = {"random": evaluate(UniformRandomPolicy(env.action_space, seed), env, episodes)}
+    names = action_names(env)
+    env.close()
+    result["constant"], result["best_constant"] = {}, None
+    if hasattr(env.action_space, "n"):
+        for action, name in enumerate(names):
+            env = make_eval_env()
+            result["constant"][name] = evaluate(ConstantPolicy(action), env, episodes)
+            env.close()
+        best = max(range(len(names)), key=lambda a: result["constant"][names[a]][0])
+        mean, std = result["constant"][names[best]]
+        result["best_constant"] = {"action": best, "name": names[best], "mean": mean, "std": std}
+    return result
+
+
+def human_normalized_scores(protocol: dict[str, Any], scores: dict[str, float | None]) -> dict[str, Any] | None:
+    """``{label: (score - random) / (human - random)}`` with the published random and human scores of the game
+    (:mod:`envs.scores`); ``None`` for a game without them (or a non-ALE env)."""
+    from envs.scores import REFERENCE_SCORES, human_normalized
+
+    game = protocol.get("game")
+    if game not in REFERENCE_SCORES:
+        return None
+    random, human = REFERENCE_SCORES[game]
+    normalized = {label: None if score is None else round(human_normalized(game, score), 4)
+                  for label, score in scores.items()}
+    return {**normalized, "published_random": random, "published_human": human}
+
+
+def print_report(result: dict[str, Any], rows: list[tuple[str, float, float]], eval_seed: int) -> None:
+    """The results table (one row per policy, with its human-normalised score where the game has one), then the
+    JSON line ``result`` as the last line of stdout."""
+    from envs.scores import REFERENCE_SCORES, human_normalized
+
+    game = result["protocol"].get("game")
+    print(f"\n{result['env']}: greedy {result['algo_label']} agent vs baselines, {result['episodes']} episodes each "
+          f"(eval seeds {eval_seed}..)")
+    print(f"{'policy':<26} {'return (mean +- std)':>22} {'human-norm.':>12}")
+    for label, mean, std in rows:
+        normalized = f"{human_normalized(game, mean):>12.3f}" if game in REFERENCE_SCORES else f"{'-':>12}"
+        print(f"{label:<26} {mean:>11.2f} +- {std:>7.2f} {normalized}")
+    if result.get("action_histogram"):
+        total = sum(result["action_histogram"].values()) or 1
+        print("greedy agent's actions: " + ", ".join(f"{name} {100 * n / total:.1f}%"
+                                                     for name, n in result["action_histogram"].items()))
+    print(f"trained for {result['timesteps']} env steps" + (f" ({result['train_seconds']:.1f} s in this run)"
+                                                            if result["train_seconds"] else ""))
+    print(f"protocol: {json.dumps(result['protocol'])}")
+    result = {key: value for key, value in result.items() if key != "algo_label"}
+    print(json.dumps(result), flush=True)
 
 
 def has_display() -> bool:
@@ -305,10 +438,10 @@ def stop_on_request(stop: Any) -> Any:
     return StopOnRequest()
 
 
-def choose_save_path(args: argparse.Namespace, name: str) -> Path:
-    """Where this run saves: ``--save``, else the ``--resume`` file, else ``runs/<name>_seed<seed>.pt``, and
+def choose_save_path(args: argparse.Namespace, name: str, suffix: str = ".pt") -> Path:
+    """Where this run saves: ``--save``, else the ``--resume`` file, else ``runs/<name>_seed<seed><suffix>``, and
     never silently over an earlier run's files (see the module docstring). Exits with a usage error for an
-    existing ``--save`` path without ``--overwrite``."""
+    existing ``--save`` path without ``--overwrite``. ``name`` includes the algorithm for the deep agents."""
     def taken(path: Path) -> bool:
         return path.exists() or best_path(path).exists()
 
@@ -321,7 +454,7 @@ def choose_save_path(args: argparse.Namespace, name: str) -> Path:
         return save
     if args.resume:
         return Path(args.resume)
-    default = Path("runs") / f"{name}_seed{args.seed}.pt"
+    default = Path("runs") / f"{name}_seed{args.seed}{suffix}"
     save, n = default, 1
     while taken(save) and not args.overwrite:
         n += 1
@@ -337,12 +470,14 @@ def best_path(save: Path) -> Path:
     return save.with_name(f"{save.stem}_best{save.suffix}")
 
 
-def interrupted(model: Any, save: Path, env: str, target: int, why: str) -> None:
-    """Save the agent and print how to continue: the ``--resume`` command with the steps still to train."""
-    model.save(save)
+def interrupted(model: Any, save: Path, env: str, target: int, why: str, algo_flags: str = "",
+                save_model: Any = None) -> None:
+    """Save the agent (``save_model(model, save)``, default ``model.save``) and print how to continue: the
+    ``--resume`` command with the steps still to train."""
+    (save_model or (lambda m, path: m.save(path)))(model, save)
     remaining = max(target - int(model.num_timesteps), 0)
     print(f"\n{why} after {model.num_timesteps} env steps; saved the agent to {save}; continue with --resume "
-          f"{save}\n  python scripts/play.py {env} --resume {save} --timesteps {remaining}   "
+          f"{save}\n  python scripts/play.py {env}{algo_flags} --resume {save} --timesteps {remaining}   "
           "(add the flags of the interrupted run)", file=sys.stderr, flush=True)
 
 
@@ -350,12 +485,219 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
 
 
+def check_algo_flags(args: argparse.Namespace) -> None:
+    """Usage errors for flags that do not apply to ``--algo`` (or to each other)."""
+    error = build_parser().error
+    deep_only = {"ann": args.ann, "convert": args.convert, "time_steps": args.time_steps is not None}
+    if args.algo == "rstdp":
+        for flag, given in deep_only.items():
+            if given:
+                error(f"--{flag.replace('_', '-')} applies to the deep agents: add --algo ppo, a2c or dqn")
+        return
+    for flag in AGENT_FLAGS:
+        if getattr(args, flag) is not None:
+            error(f"--{flag.replace('_', '-')} is an R-STDP setting; --algo {args.algo} takes rl-baselines3-zoo's "
+                  "hyperparameters")
+    if args.convert and not args.load:
+        error("--convert needs --load MODEL.zip: a non-spiking model trained with --ann (or saved with "
+              "agents.deep.safe_zip.safe_save)")
+    if args.convert and args.time_steps is not None:
+        error("--convert evaluates at each --convert-time-steps T; --time-steps is the spiking policy's T")
+    if args.ann and args.time_steps is not None:
+        error("--ann trains a non-spiking network: --time-steps does not apply")
+
+
+def save_deep(model: Any, path: Path) -> None:
+    """Save an SB3 model so that it loads without unpickling (:func:`agents.deep.safe_zip.safe_save`)."""
+    from agents.deep.safe_zip import safe_save
+
+    safe_save(model, path)
+
+
+def is_spiking(model: Any) -> bool:
+    """Whether an SB3 model's policy holds a spiking features extractor."""
+    from agents.deep import SpikingFeaturesExtractor
+
+    return any(isinstance(module, SpikingFeaturesExtractor) for module in model.policy.modules())
+
+
+def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]:
+    """``--algo ppo/a2c/dqn``: train (or load) a spiking SB3 agent, or SB3's own with ``--ann``, or convert a
+    loaded non-spiking one (``--convert``); evaluate it beside the random policy and every constant action;
+    print the table and the JSON line. See the module docstring."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from stable_baselines3 import A2C, DQN, PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    import envs
+    from agents.deep import SpikingA2C, SpikingDQN, SpikingPPO, convert, rollout_observations
+    from agents.deep.extractors import DEFAULT_TIME_STEPS
+    from agents.deep.safe_zip import UnsafeModelError
+    from agents.deep.zoo import ZOO_N_ENVS, describe_hyperparameters, zoo_hyperparameters, zoo_kind
+    from envs.standard_atari import make_standard_atari
+    from spikerl.checkpoint import CheckpointWriteError, check_writable
+    from spikerl.stopping import run_guarded
+
+    sb3_cls, spiking_cls = {"ppo": (PPO, SpikingPPO), "a2c": (A2C, SpikingA2C), "dqn": (DQN, SpikingDQN)}[args.algo]
+    n_envs = args.n_envs or ZOO_N_ENVS[args.algo][zoo_kind(env_id, ale)]
+    vec_env_cls = SubprocVecEnv if args.vec_env == "subproc" and n_envs > 1 else DummyVecEnv
+    tensorboard = args.tensorboard or None
+    label = f"{args.algo}{'_ann' if args.ann else ''}"
+    name = f"{slug(args.env)}_{label}"
+    max_frames = args.eval_max_frames or None
+
+    def make_env(n: int, seed: int, training: bool) -> Any:
+        if ale:
+            return make_standard_atari(env_id, n, seed, training, vec_env_cls if training else DummyVecEnv,
+                                       max_frames=max_frames)
+        return envs.make_vec(env_id, n_envs=n, seed=seed, vec_env_cls=vec_env_cls if training else DummyVecEnv)
+
+    def load(path: str, env: Any = None) -> Any:
+        try:
+            return spiking_cls.load(path, env=env, device=args.device, tensorboard_log=tensorboard)
+        except UnsafeModelError as error:
+            build_parser().error(f"{path}: {error}")
+        except (ValueError, KeyError, RuntimeError) as error:
+            build_parser().error(f"{path}: not a {args.algo.upper()} model this script can load ({error})")
+
+    train = not (args.no_train or args.load) and args.timesteps > 0
+    save = None
+    if train:
+        save = choose_save_path(args, name, ".zip")
+        if save.suffix != ".zip":
+            save = save.with_name(save.name + ".zip")  # SB3 appends it anyway
+        try:
+            check_writable(save)
+        except CheckpointWriteError as error:
+            raise SystemExit(f"error: {error.strerror}; nothing trained") from None
+
+    hyperparameters: dict[str, Any] = {}
+    if args.load:
+        model = load(args.load)
+    else:
+        train_env = make_env(n_envs, args.seed, training=True)
+        if args.resume:
+            model = load(args.resume, env=train_env)
+        else:
+            hyperparameters = zoo_hyperparameters(args.algo, env_id, ale)
+            kind = "Cnn" if len(train_env.observation_space.shape) == 3 else "Mlp"
+            policy_kwargs = dict(hyperparameters.pop("policy_kwargs", {}))
+            if args.ann:
+                cls, policy = sb3_cls, f"{kind}Policy"
+                if kind == "Mlp":
+                    policy_kwargs["activation_fn"] = torch.nn.ReLU  # convertible (PPO/A2C default to Tanh)
+            else:
+                cls, policy = spiking_cls, f"Spiking{kind}Policy"
+                policy_kwargs["features_extractor_kwargs"] = {"time_steps": args.time_steps or DEFAULT_TIME_STEPS}
+            model = cls(policy, train_env, seed=args.seed, device=args.device, tensorboard_log=tensorboard,
+                        policy_kwargs=policy_kwargs, **hyperparameters)
+            hyperparameters = {**hyperparameters, "policy": policy, "policy_kwargs": policy_kwargs,
+                               "n_envs": n_envs}
+    spiking = is_spiking(model)
+    if args.convert and spiking:
+        build_parser().error(f"--convert: {args.load} is already a spiking model (convert a model trained with --ann)")
+
+    train_seconds = 0.0
+    if train:
+        print(f"training {'SB3' if args.ann else 'spiking'} {args.algo.upper()} on {env_id} for {args.timesteps} "
+              f"steps ({n_envs} envs, seed {args.seed})"
+              + (f", resuming {args.resume} after {model.num_timesteps} steps" if args.resume else ""),
+              file=sys.stderr, flush=True)
+        target = (model.num_timesteps if args.resume else 0) + args.timesteps
+        flags = f" --algo {args.algo}" + (" --ann" if args.ann else "")
+
+        def train_agent(stop: Any) -> None:
+            model.learn(args.timesteps, callback=stop_on_request(stop), progress_bar=not args.no_progress,
+                        tb_log_name=name, reset_num_timesteps=not args.resume)
+
+        start = time.perf_counter()
+        run_guarded(train_agent, lambda why: interrupted(model, save, args.env, target, why, flags, save_deep))
+        train_seconds = time.perf_counter() - start
+        save_deep(model, save)
+        print(f"saved the agent to {save}", file=sys.stderr, flush=True)
+    if model.get_env() is not None:
+        model.get_env().close()
+
+    n_eval_envs = min(n_envs if args.n_envs else 8, args.eval_episodes)
+    eval_seed = args.seed + EVAL_SEED_OFFSET
+
+    def make_eval_env() -> Any:
+        return make_env(n_eval_envs, eval_seed, training=False)
+
+    probe = make_eval_env()
+    protocol = envs.describe_protocol(probe)
+    if ale:
+        protocol.update(frame_stack=4, noop_max=30, terminal_on_life_loss=False, clip_reward=False,
+                        training={"terminal_on_life_loss": True, "clip_reward": True})
+    names = action_names(probe)
+    probe.close()
+    rows: list[tuple[str, float, float]] = []
+    conversion = None
+    histogram = np.zeros(len(names), dtype=np.int64)
+    env = make_eval_env()
+    source_mean, source_std = evaluate(model, env, args.eval_episodes, None if args.convert else histogram)
+    env.close()
+    if args.convert:
+        calibration_env = make_env(n_eval_envs, args.seed + CALIBRATION_SEED_OFFSET, training=False)
+        observations = rollout_observations(model, calibration_env, args.calibration_steps)
+        calibration_env.close()
+        rows.append((f"source ANN {args.algo.upper()}", source_mean, source_std))
+        conversion = []
+        for steps in args.convert_time_steps:
+            converted = convert(model, observations, time_steps=steps, percentile=args.percentile)
+            env = make_eval_env()
+            histogram[:] = 0
+            start = time.perf_counter()
+            mean, std = evaluate(converted, env, args.eval_episodes, histogram)
+            env.close()
+            conversion.append({"time_steps": steps, "mean": mean, "std": std,
+                               "vs_source": mean / source_mean if source_mean else None,
+                               "seconds": round(time.perf_counter() - start, 1)})
+            rows.append((f"converted SNN, T = {steps}", mean, std))
+            print(f"converted at T = {steps}: {mean:.2f} +- {std:.2f} (source {source_mean:.2f})", file=sys.stderr,
+                  flush=True)
+        agent_mean, agent_std = conversion[-1]["mean"], conversion[-1]["std"]
+        agent_label = f"converted {args.algo.upper()}"
+    else:
+        agent_mean, agent_std = source_mean, source_std
+        agent_label = f"{'spiking' if spiking else 'SB3'} {args.algo.upper()}"
+        rows.append((agent_label, agent_mean, agent_std))
+    base = baselines(make_eval_env, args.eval_episodes, eval_seed)
+
+    if args.video:
+        print("--video: recording is available for --algo rstdp only", file=sys.stderr, flush=True)
+    settings = describe_hyperparameters(hyperparameters) if hyperparameters else {}
+    if spiking:
+        extractor = next(m for m in model.policy.modules() if type(m).__name__.startswith("Spiking")
+                         and hasattr(m, "time_steps"))
+        settings["time_steps"] = int(extractor.time_steps)
+    scores = {"agent": agent_mean, "random": base["random"][0], "best_constant": best_constant_mean(base)}
+    if args.convert:
+        scores["source"] = source_mean
+    result = {"env": env_id, "algo": args.algo, "ann": not spiking and not args.convert, "spiking": spiking,
+              "converted": bool(args.convert), "agent_mean": agent_mean, "agent_std": agent_std,
+              **baseline_fields(base), "episodes": args.eval_episodes,
+              "human_normalized": human_normalized_scores(protocol, scores),
+              "action_histogram": dict(zip(names, histogram.tolist())),
+              "timesteps": int(model.num_timesteps), "train_seconds": round(train_seconds, 2), "selected": None,
+              "protocol": protocol, "settings": settings, "overridden_by_checkpoint": {},
+              "algo_label": agent_label}
+    if args.convert:
+        result.update(source_mean=source_mean, source_std=source_std, conversion=conversion,
+                      percentile=args.percentile, calibration_observations=int(len(observations)))
+    print_report(result, [*rows, *baseline_rows(base)], eval_seed)
+    return result
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
     for flag in ("timesteps", "validate_every", "n_envs", "eval_episodes", "validate_episodes", "threads"):
         minimum = 0 if flag in ("timesteps", "validate_every") else 1
-        if getattr(args, flag) < minimum:
+        if getattr(args, flag) is not None and getattr(args, flag) < minimum:
             build_parser().error(f"--{flag.replace('_', '-')} must be >= {minimum}")
+    check_algo_flags(args)
     for flag in ("load", "resume"):
         if getattr(args, flag) and not Path(getattr(args, flag)).is_file():
             build_parser().error(f"--{flag}: no such file {getattr(args, flag)!r}")
@@ -383,6 +725,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     except ValueError as error:
         build_parser().error(str(error))
     ale = envs.is_ale_id(env_id)
+    if args.algo != "rstdp":
+        return run_deep(args, env_id, ale)
+    args.n_envs = args.n_envs or RSTDP_N_ENVS
     env_kwargs = ATARI_ENV_KWARGS if ale else {}
     name = slug(args.env)
     tensorboard = args.tensorboard or None
@@ -429,7 +774,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               file=sys.stderr, flush=True)
         best = best_path(save)
         target = (model.num_timesteps if args.resume else 0) + args.timesteps
-        validation = validation_callback(args, env_id, env_kwargs, best, model.num_timesteps if args.resume else 0)
+        validation = validation_callback(args, env_id, eval_env_kwargs(args, env_kwargs, ale), best, model.num_timesteps if args.resume else 0)
 
         def train_agent(stop: Any) -> None:
             model.learn(args.timesteps, callback=[c for c in (validation, stop_on_request(stop)) if c],
@@ -456,16 +801,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     n_eval_envs = min(args.n_envs, args.eval_episodes)
     eval_seed = args.seed + EVAL_SEED_OFFSET
-    agent_env = envs.make_vec(env_id, n_envs=n_eval_envs, seed=eval_seed, **env_kwargs)
-    random_env = envs.make_vec(env_id, n_envs=n_eval_envs, seed=eval_seed, **env_kwargs)
+    eval_kwargs = eval_env_kwargs(args, env_kwargs, ale)
+
+    def make_eval_env() -> Any:
+        return envs.make_vec(env_id, n_envs=n_eval_envs, seed=eval_seed, **eval_kwargs)
+
+    agent_env = make_eval_env()
     if model.observation_space != agent_env.observation_space or model.action_space != agent_env.action_space:
         raise SystemExit(f"the agent's spaces {model.observation_space}, {model.action_space} differ from "
                          f"{env_id}'s {agent_env.observation_space}, {agent_env.action_space}")
     protocol = envs.describe_protocol(agent_env)
-    agent_mean, agent_std = evaluate_policy(model, agent_env, n_eval_episodes=args.eval_episodes,
-                                            deterministic=True)
-    random_mean, random_std = evaluate_policy(UniformRandomPolicy(random_env.action_space, eval_seed), random_env,
-                                              n_eval_episodes=args.eval_episodes, deterministic=True)
+    names = action_names(agent_env)
+    histogram = np.zeros(len(names), dtype=np.int64)
+    agent_mean, agent_std = evaluate(model, agent_env, args.eval_episodes, histogram)
+    agent_env.close()
+    base = baselines(make_eval_env, args.eval_episodes, eval_seed)
 
     if args.render and not has_display():
         print("--render: no display found (DISPLAY/WAYLAND_DISPLAY unset), so no window can open; "
@@ -474,27 +824,50 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.video or show:
         # real time for ALE games: the console runs at 60 frames/s, the agent sees one of frames_per_step
         fps = 60.0 / protocol["frames_per_step"] if ale and protocol.get("frames_per_step") else None
-        ret, length = play_episode(model, env_id, eval_seed, args.video, show, env_kwargs, fps)
+        ret, length = play_episode(model, env_id, eval_seed, args.video, show, eval_kwargs, fps)
         if args.video:
             print(f"recorded one greedy episode (return {ret:g}, {length} steps) to {args.video}",
                   file=sys.stderr, flush=True)
 
-    result = {"env": env_id, "agent_mean": float(agent_mean), "agent_std": float(agent_std),
-              "random_mean": float(random_mean), "random_std": float(random_std), "episodes": args.eval_episodes,
+    result = {"env": env_id, "algo": "rstdp", "ann": False, "agent_mean": agent_mean, "agent_std": agent_std,
+              **baseline_fields(base), "episodes": args.eval_episodes,
+              "human_normalized": human_normalized_scores(protocol, {"agent": agent_mean,
+                                                                    "random": base["random"][0],
+                                                                    "best_constant": best_constant_mean(base)}),
+              "action_histogram": dict(zip(names, histogram.tolist())),
               "timesteps": int(model.num_timesteps), "train_seconds": round(train_seconds, 2), "selected": selected,
-              "protocol": protocol, "settings": model.hyperparameters(), "overridden_by_checkpoint": overridden}
-    print(f"\n{env_id}: greedy R-STDP agent vs uniformly random policy, {args.eval_episodes} episodes each "
-          f"(eval seeds {eval_seed}..)")
-    print(f"{'policy':<8} {'return (mean +- std)':>22} {'episodes':>9}")
-    for label, mean, std in (("R-STDP", agent_mean, agent_std), ("random", random_mean, random_std)):
-        print(f"{label:<8} {mean:>11.2f} +- {std:>7.2f} {args.eval_episodes:>9d}")
-    print(f"trained for {model.num_timesteps} env steps" + (f" ({train_seconds:.1f} s in this run)" if train_seconds
-                                                            else ""))
-    print(f"protocol: {json.dumps(protocol)}")
-    print(json.dumps(result), flush=True)
-    for env in (agent_env, random_env):
-        env.close()
+              "protocol": protocol, "settings": model.hyperparameters(), "overridden_by_checkpoint": overridden,
+              "algo_label": "R-STDP"}
+    print_report(result, [("R-STDP", agent_mean, agent_std), *baseline_rows(base)], eval_seed)
     return result
+
+
+def eval_env_kwargs(args: argparse.Namespace, env_kwargs: dict[str, Any], ale: bool) -> dict[str, Any]:
+    """Env keyword arguments of the evaluation and validation envs: the training envs' plus, for ALE games, the
+    ``--eval-max-frames`` cap."""
+    if ale and args.eval_max_frames:
+        return {**env_kwargs, "max_num_frames_per_episode": args.eval_max_frames}
+    return dict(env_kwargs)
+
+
+def best_constant_mean(base: dict[str, Any]) -> float | None:
+    return None if base["best_constant"] is None else base["best_constant"]["mean"]
+
+
+def baseline_fields(base: dict[str, Any]) -> dict[str, Any]:
+    """The JSON fields of :func:`baselines`' results."""
+    return {"random_mean": base["random"][0], "random_std": base["random"][1],
+            "best_constant_mean": best_constant_mean(base), "best_constant": base["best_constant"],
+            "constant_means": {name: mean for name, (mean, _) in base["constant"].items()}}
+
+
+def baseline_rows(base: dict[str, Any]) -> list[tuple[str, float, float]]:
+    """Table rows of :func:`baselines`' results: random, then the best constant action."""
+    rows = [("random", *base["random"])]
+    if base["best_constant"] is not None:
+        best = base["best_constant"]
+        rows.append((f"constant {best['name']} (best)", best["mean"], best["std"]))
+    return rows
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.preprocessing import preprocess_obs
+from stable_baselines3.common.preprocessing import maybe_transpose, preprocess_obs
 from stable_baselines3.common.torch_layers import FlattenExtractor, NatureCNN
 from stable_baselines3.common.utils import is_vectorized_observation
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
@@ -143,10 +143,12 @@ def layer_scale(activation: torch.Tensor, percentile: float) -> float:
 def preprocess_observations(observation: np.ndarray, space: gym.Space, normalize_images: bool,
                             device: torch.device) -> tuple[torch.Tensor, bool]:
     """SB3's preprocessing (``policy.obs_to_tensor``, then ``preprocess_obs``: images scaled to ``[0, 1]``,
-    discrete observations one-hot) of one or a batch of raw observations: ``(float [B, ...], vectorized)``."""
+    discrete observations one-hot) of one or a batch of raw observations: ``(float [B, ...], vectorized)``.
+    Channel-last images (an env without ``VecTransposeImage``, e.g. ``make_atari_env`` + ``VecFrameStack``)
+    are transposed to the channel-first ``space`` first, as SB3's ``predict`` does."""
     if isinstance(observation, dict):
         raise TypeError("dict observations are not supported by the converted policy")
-    observation = np.asarray(observation)
+    observation = maybe_transpose(np.asarray(observation), space)
     vectorized = is_vectorized_observation(observation, space)
     tensor = torch.as_tensor(observation.reshape((-1, *space.shape))).to(device)
     return preprocess_obs(tensor, space, normalize_images).float(), vectorized

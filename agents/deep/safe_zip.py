@@ -28,6 +28,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3.common import torch_layers
+from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
 from stable_baselines3.common.type_aliases import TrainFreq, TrainFrequencyUnit
 from stable_baselines3.common.utils import ConstantSchedule, FloatSchedule, LinearSchedule
 from torch import nn
@@ -56,12 +57,13 @@ class _Unencodable(Exception):
 def allowed_classes() -> dict[str, type]:
     """Classes that :func:`from_json` rebuilds by name (``"module.QualName"`` -> class): torch.nn modules,
     torch.optim optimizers, SB3's features extractors and policies, and spikerl's spiking extractors and
-    policies. Everything else in a file is refused."""
+    policies, and SB3's ``RMSpropTFLike`` (rl-baselines3-zoo's A2C optimizer). Everything else in a file is
+    refused."""
     from stable_baselines3 import A2C, DQN, PPO
 
     from agents.deep import extractors, policies
 
-    found: list[type] = []
+    found: list[type] = [RMSpropTFLike]
     for module, base in ((nn, nn.Module), (torch.optim, torch.optim.Optimizer), (torch_layers, nn.Module),
                          (extractors, nn.Module), (policies, nn.Module)):
         found += [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, base)]
@@ -232,6 +234,9 @@ def safe_save(model: Any, path: str | pathlib.Path | io.BufferedIOBase, exclude:
     """Save an SB3 algorithm (any, e.g. ``PPO(SpikingCnnPolicy, env)``) so that the spiking algorithms' ``load``
     can read it without unpickling: ``model.save`` with :data:`SAFE_FIELD` added. Raises
     :class:`UnsafeModelError` when a required field has no JSON description."""
+    if _save is None and isinstance(model, SafeZipMixin):  # its own save adds the field
+        model.save(path, exclude=exclude, include=include)
+        return
     model.__dict__[SAFE_FIELD] = describe(model)
     try:
         (_save or model.save)(path, exclude=exclude, include=include)
