@@ -179,3 +179,16 @@ def test_unsupported_layer_action_space_and_arguments_are_refused() -> None:
         convert(relu, observations(), time_steps=0)
     with pytest.raises(ValueError, match=r"percentile must lie in \(0, 100\]"):
         convert(relu, observations(), percentile=0.0)
+
+
+def test_channel_last_frames_are_transposed_like_sb3() -> None:
+    """``make_atari_env`` + ``VecFrameStack`` give channel-last frames ``[B, H, W, C]`` while the policy's space
+    is channel-first (SB3 transposes in ``predict``): the converted policy preprocesses both alike, so it acts on
+    such an env and calibrates on its observations."""
+    model = PPO("CnnPolicy", CatchEnv(rows=36, columns=36), n_steps=64, seed=0)
+    frames = rollout_observations(model, model.get_env(), 16, seed=0)
+    snn = convert(model, frames, time_steps=8)
+    channel_last = frames.transpose(0, 2, 3, 1)
+    assert torch.equal(snn.preprocess(channel_last)[0], snn.preprocess(frames)[0])
+    assert np.array_equal(snn.predict(channel_last)[0], snn.predict(frames)[0])
+    assert torch.equal(convert(model, channel_last, time_steps=8).synapses[1].weight, snn.synapses[1].weight)

@@ -49,8 +49,16 @@ def test_train_save_evaluate_then_load_and_play(tmp_path):
     common = ["--n-envs", "2", "--eval-episodes", "2", "--seed", "3"]
     first = last_json(run(CATCH, "--timesteps", "300", "--save", str(model), "--tensorboard", str(logs),
                           "--no-progress", *common, cwd=tmp_path))
-    assert set(first) == {"env", "agent_mean", "agent_std", "random_mean", "random_std", "episodes", "timesteps",
-                          "train_seconds", "selected", "protocol", "settings", "overridden_by_checkpoint"}
+    assert set(first) == {"env", "algo", "ann", "agent_mean", "agent_std", "random_mean", "random_std",
+                          "best_constant_mean", "best_constant", "constant_means", "human_normalized",
+                          "action_histogram", "episodes", "timesteps", "train_seconds", "selected", "protocol",
+                          "settings", "overridden_by_checkpoint"}
+    assert first["algo"] == "rstdp" and first["human_normalized"] is None  # Catch has no published scores
+    # Catch: 3 actions, 70 steps per episode, so the greedy agent's 2 episodes take 140 actions
+    assert set(first["action_histogram"]) == {"0", "1", "2"}
+    assert sum(first["action_histogram"].values()) == 2 * CATCH_EPISODE_STEPS
+    assert first["best_constant_mean"] == max(first["constant_means"].values())
+    assert first["constant_means"][first["best_constant"]["name"]] == first["best_constant_mean"]
     assert first["selected"] is None  # the default validation interval (50k steps) lies beyond 300 steps
     assert first["env"] == CATCH and first["episodes"] == 2 and first["timesteps"] == 300
     assert first["train_seconds"] > 0

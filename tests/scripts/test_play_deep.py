@@ -1,0 +1,132 @@
+"""scripts/play.py with the deep agents (``--algo ppo|a2c|dqn``, ``--ann``, ``--convert``) on CartPole-v1 with
+tiny budgets, the standard Atari envs they use, and the score columns shared with R-STDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from script_helpers import load_script
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "play.py"
+
+
+def run(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=300,
+                          cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    if check:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def last_json(proc: subprocess.CompletedProcess) -> dict:
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_spiking_ppo_trains_saves_and_load_reproduces_its_score(tmp_path):
+    """A spiking PPO on CartPole: the JSON line names the algorithm, its settings (rl-zoo3's CartPole values,
+    T = 2) and baselines; CartPole pays 1 per step, so the greedy agent's action histogram sums to its
+    episodes' total return. ``--load`` (safe zip, nothing unpickled) then reproduces the score exactly."""
+    model = tmp_path / "ppo.zip"
+    common = ["CartPole-v1", "--algo", "ppo", "--eval-episodes", "3", "--tensorboard", ""]
+    first = last_json(run(*common, "--timesteps", "512", "--save", str(model), "--no-progress", cwd=tmp_path))
+    assert model.exists()
+    assert first["algo"] == "ppo" and first["spiking"] and not first["ann"] and not first["converted"]
+    assert first["timesteps"] == 512  # 8 envs x n_steps 32 x 2 rollouts
+    settings = first["settings"]
+    assert settings["policy"] == "SpikingMlpPolicy" and settings["time_steps"] == 2 and settings["n_envs"] == 8
+    assert settings["learning_rate"] == "lin_0.001" and settings["n_steps"] == 32 and settings["gamma"] == 0.98
+    assert sum(first["action_histogram"].values()) == round(first["agent_mean"] * 3)
+    assert set(first["constant_means"]) == {"0", "1"}
+    assert first["best_constant_mean"] == max(first["constant_means"].values())
+    assert first["human_normalized"] is None
+    again = last_json(run(*common, "--load", str(model), cwd=tmp_path))
+    assert again["agent_mean"] == first["agent_mean"] and again["action_histogram"] == first["action_histogram"]
+    assert again["random_mean"] == first["random_mean"] and again["timesteps"] == 512
+
+
+def test_ann_then_convert_scores_the_source_and_each_t_on_the_same_episodes(tmp_path):
+    """``--ann`` trains SB3's own PPO (ReLU MLP, so it converts); ``--convert --load`` scores that source network
+    again (the same score: same evaluation seeds) and its conversion at each ``--convert-time-steps``."""
+    model = tmp_path / "ann.zip"
+    ann = last_json(run("CartPole-v1", "--algo", "ppo", "--ann", "--timesteps", "512", "--save", str(model),
+                        "--eval-episodes", "2", "--tensorboard", "", "--no-progress", cwd=tmp_path))
+    assert ann["ann"] and not ann["spiking"] and ann["settings"]["policy"] == "MlpPolicy"
+    converted = last_json(run("CartPole-v1", "--algo", "ppo", "--convert", "--load", str(model), "--eval-episodes",
+                              "2", "--convert-time-steps", "4", "16", "--calibration-steps", "8", "--tensorboard", "",
+                              cwd=tmp_path))
+    assert converted["converted"] and converted["source_mean"] == ann["agent_mean"]
+    assert [row["time_steps"] for row in converted["conversion"]] == [4, 16]
+    assert converted["calibration_observations"] == 8 * 2  # 8 steps on min(8, 2 episodes) = 2 envs
+    assert converted["agent_mean"] == converted["conversion"][-1]["mean"]
+    for row in converted["conversion"]:
+        assert row["vs_source"] == pytest.approx(row["mean"] / ann["agent_mean"])
+
+
+def test_dqn_with_spiking_mlp_runs_with_its_zoo_settings(tmp_path):
+    result = last_json(run("CartPole-v1", "--algo", "dqn", "--timesteps", "300", "--eval-episodes", "2",
+                           "--time-steps", "3", "--save", str(tmp_path / "dqn.zip"), "--tensorboard", "",
+                           "--no-progress", cwd=tmp_path))
+    assert result["algo"] == "dqn" and result["spiking"] and result["settings"]["time_steps"] == 3
+    assert result["settings"]["policy_kwargs"]["net_arch"] == [256, 256]
+    # rl-zoo3's CartPole DQN collects train_freq = 256 steps per rollout: 300 steps round up to 512
+    assert result["settings"]["n_envs"] == 1 and result["timesteps"] == 512
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--ann"], "applies to the deep agents"),
+    (["--algo", "ppo", "--convert"], "--convert needs --load"),
+    (["--algo", "ppo", "--ann", "--time-steps", "4"], "--time-steps does not apply"),
+    (["--algo", "a2c", "--hidden-size", "10"], "R-STDP setting"),
+    (["--algo", "sarsa"], "invalid choice"),
+])
+def test_flags_that_do_not_apply_are_usage_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        load_script("play").main(["CartPole-v1", *argv])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_human_normalized_scores_use_the_published_constants():
+    """SpaceInvaders: random 148.0, human 1668.7, so 277 -> (277 - 148) / 1520.7 = 0.0848; Breakout: random 1.7,
+    human 30.5, so 30.5 -> 1."""
+    play = load_script("play")
+    scores = play.human_normalized_scores({"game": "space_invaders"}, {"agent": 277.0, "best_constant": None})
+    assert scores == {"agent": round(129 / 1520.7, 4), "best_constant": None, "published_random": 148.0,
+                      "published_human": 1668.7}
+    assert play.human_normalized_scores({"game": "breakout"}, {"agent": 30.5})["agent"] == 1.0
+    assert play.human_normalized_scores({"id": "CartPole-v1"}, {"agent": 500.0}) is None
+
+
+def wrapper_names(venv) -> list[str]:
+    env, names = venv.venv.envs[0], []
+    while hasattr(env, "env"):
+        names.append(type(env).__name__)
+        env = env.env
+    return names
+
+
+def test_standard_atari_skips_frames_once_and_changes_the_game_only_in_training():
+    """Training envs end an episode at a lost life and clip rewards; evaluation envs play full games with the
+    game's score, capped at 18000 frames. Frames are skipped once (ALE frameskip 1, max-pooled skip 4) and 4
+    frames are stacked, channel last."""
+    import envs
+    from envs.standard_atari import make_standard_atari
+
+    train = make_standard_atari("Breakout", 2, 0, training=True)
+    evaluation = make_standard_atari("Breakout", 1, 0, training=False)
+    assert train.observation_space.shape == (84, 84, 4) and train.num_envs == 2
+    assert {"EpisodicLifeEnv", "ClipRewardEnv"} <= set(wrapper_names(train))
+    assert not {"EpisodicLifeEnv", "ClipRewardEnv"} & set(wrapper_names(evaluation))
+    protocol = envs.describe_protocol(evaluation)
+    assert protocol["frameskip"] == 1 and protocol["frames_per_step"] == 4
+    assert protocol["repeat_action_probability"] == 0.25 and protocol["max_num_frames_per_episode"] == 18000
+    assert envs.describe_protocol(train)["max_num_frames_per_episode"] == 108000
+    for venv in (train, evaluation):
+        venv.close()
+    with pytest.raises(ValueError, match="needs an ALE game"):
+        make_standard_atari("CartPole-v1", 1, 0, training=False)
