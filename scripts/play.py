@@ -534,7 +534,7 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
     import envs
     from agents.deep import SpikingA2C, SpikingDQN, SpikingPPO, convert, rollout_observations
     from agents.deep.extractors import DEFAULT_TIME_STEPS
-    from agents.deep.safe_zip import UnsafeModelError
+    from agents.deep.safe_zip import UnsafeModelError, read_policy_weights
     from agents.deep.zoo import ZOO_N_ENVS, describe_hyperparameters, zoo_hyperparameters, zoo_kind
     from envs.standard_atari import make_standard_atari
     from spikerl.checkpoint import CheckpointWriteError, check_writable
@@ -558,9 +558,28 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
         try:
             return spiking_cls.load(path, env=env, device=args.device, tensorboard_log=tensorboard)
         except UnsafeModelError as error:
-            build_parser().error(f"{path}: {error}")
+            if not (args.convert and ale):
+                build_parser().error(f"{path}: {error}")
+            return load_plain_sb3(path)
         except (ValueError, KeyError, RuntimeError) as error:
             build_parser().error(f"{path}: not a {args.algo.upper()} model this script can load ({error})")
+
+    def load_plain_sb3(path: str) -> Any:
+        """A model saved by plain SB3 with pickled fields (e.g. rl-baselines3-zoo's), for --convert on an ALE
+        game: SB3's CnnPolicy built for the standard Atari env, with only the file's weights loaded into it."""
+        weights, steps = read_policy_weights(path)
+        env = make_env(1, args.seed, training=False)
+        model = sb3_cls("CnnPolicy", env, device=args.device, **zoo_hyperparameters(args.algo, env_id, ale))
+        try:
+            model.policy.load_state_dict(weights)
+        except RuntimeError as error:
+            build_parser().error(f"{path}: its weights do not fit SB3's {args.algo.upper()} CnnPolicy on {env_id} "
+                                 f"with the standard Atari preprocessing ({str(error).splitlines()[0]})")
+        model.num_timesteps = steps
+        env.close()
+        print(f"{path} was saved by plain SB3 (pickled fields): built SB3's CnnPolicy for {env_id} and loaded only "
+              "its weights (policy.pth, weights_only=True); nothing was unpickled", file=sys.stderr, flush=True)
+        return model
 
     train = not (args.no_train or args.load) and args.timesteps > 0
     save = None

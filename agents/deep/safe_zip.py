@@ -210,6 +210,19 @@ def read_data_json(path: str | pathlib.Path | io.BufferedIOBase) -> dict[str, An
         raise ValueError(f"{path} is not a zip file (expected a model saved by save())") from error
 
 
+def read_policy_weights(path: str | pathlib.Path) -> tuple[dict[str, torch.Tensor], int]:
+    """The policy's state dict (``policy.pth``) of any SB3 zip, read with ``torch.load(weights_only=True)``, and
+    the model's ``num_timesteps`` from the zip's JSON (0 if absent); nothing pickled is read. For models saved by
+    plain SB3 (e.g. rl-baselines3-zoo's): the caller builds the same policy and loads these weights into it."""
+    data = read_data_json(path)
+    with zipfile.ZipFile(path) as archive:
+        if "policy.pth" not in archive.namelist():
+            raise ValueError(f"{path} has no 'policy.pth' entry: not a Stable-Baselines3 model file")
+        weights = torch.load(io.BytesIO(archive.read("policy.pth")), map_location="cpu", weights_only=True)
+    steps = data.get("num_timesteps", 0)
+    return weights, int(steps) if isinstance(steps, int) else 0
+
+
 def safe_custom_objects(data: dict[str, Any]) -> dict[str, Any]:
     """``custom_objects`` for SB3's ``load``: a value for every pickled field of ``data`` (the zip's JSON),
     rebuilt from :data:`SAFE_FIELD` or ``None``, so SB3 unpickles nothing."""

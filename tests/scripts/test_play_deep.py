@@ -130,3 +130,48 @@ def test_standard_atari_skips_frames_once_and_changes_the_game_only_in_training(
         venv.close()
     with pytest.raises(ValueError, match="needs an ALE game"):
         make_standard_atari("CartPole-v1", 1, 0, training=False)
+
+
+def test_convert_loads_only_the_weights_of_a_plain_sb3_atari_model(tmp_path):
+    """A PPO trained elsewhere with SB3's standard wrappers (``make_atari_env`` + ``VecFrameStack(4)``) and saved
+    by plain SB3 has pickled fields: ``--convert`` rebuilds the CnnPolicy and reads only ``policy.pth``, so a
+    malicious pickle planted in the file's data is never executed, and the source scores as the model itself."""
+    import base64
+    import pickle
+    import zipfile
+
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    from envs.standard_atari import make_standard_atari
+
+    model = PPO("CnnPolicy", make_standard_atari("SpaceInvaders", 1, 0, training=True), n_steps=64, seed=0)
+    path, marker = tmp_path / "zoo_ppo.zip", tmp_path / "pwned"
+    model.save(path)
+    with zipfile.ZipFile(path) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    data = json.loads(files["data"])
+    data["policy_kwargs"] = {":type:": "<class 'dict'>",
+                             ":serialized:": base64.b64encode(pickle.dumps(Planted(str(marker)))).decode()}
+    files["data"] = json.dumps(data).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    proc = run("SpaceInvaders", "--algo", "ppo", "--convert", "--load", str(path), "--eval-episodes", "1",
+               "--convert-time-steps", "2", "--calibration-steps", "4", "--tensorboard", "", cwd=tmp_path)
+    assert "loaded only its weights" in proc.stderr and not marker.exists()
+    result = last_json(proc)
+    expected, _ = evaluate_policy(model, make_standard_atari("SpaceInvaders", 1, 1000, training=False),
+                                  n_eval_episodes=1, deterministic=True)
+    assert result["source_mean"] == expected and result["conversion"][0]["time_steps"] == 2
+    assert result["human_normalized"]["published_human"] == 1668.7
+
+
+class Planted:
+    """Unpickling this creates the file ``marker``."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
