@@ -1,21 +1,44 @@
-"""Train an R-STDP agent on a game, then score it against a uniformly random policy under the same protocol.
+"""Train an agent on a game, then score it beside the random policy and every constant action, same protocol.
 
-Steps: build ``--n-envs`` copies of the environment (:func:`envs.make_vec`: ALE games get the spiking-friendly
-preprocessing of :mod:`envs.atari`), train :class:`agents.RSTDP` for ``--timesteps`` env steps (progress bar on
-stderr, TensorBoard logs under ``--tensorboard``) and save it. Every ``--validate-every`` steps SB3's
-``EvalCallback`` plays ``--validate-episodes`` greedy episodes on validation envs (their own seeds) and the best
-checkpoint so far is saved beside the model as ``<save>_best.pt``; that checkpoint is the one scored. Then the
-agent (greedy, ``deterministic=True``) and a uniformly random policy are evaluated with SB3's ``evaluate_policy``
-on two identically built and seeded evaluation envs. Prints a table, then one JSON line (the last line of
-stdout)::
+Agents (``--algo``):
 
-    {"env": ..., "agent_mean": ..., "agent_std": ..., "random_mean": ..., "random_std": ..., "episodes": ...,
-     "timesteps": ..., "train_seconds": ..., "selected": {...} or null, "protocol": {...}, "settings": {...},
-     "overridden_by_checkpoint": {...}}
+* ``rstdp`` (default): :class:`agents.RSTDP`, reward-modulated STDP. Steps: build ``--n-envs`` copies of the env
+  (:func:`envs.make_vec`: ALE games get the spiking-friendly preprocessing of :mod:`envs.atari`), train for
+  ``--timesteps`` env steps (progress bar on stderr, TensorBoard logs under ``--tensorboard``) and save it.
+  Every ``--validate-every`` steps SB3's ``EvalCallback`` plays ``--validate-episodes`` greedy episodes on
+  validation envs (their own seeds) and the best checkpoint so far is saved beside the model as
+  ``<save>_best.pt``; that checkpoint is the one scored (``selected`` in the JSON line).
+* ``ppo``, ``a2c``, ``dqn``: SB3's algorithm with a spiking policy (:mod:`agents.deep`: a spiking Nature-CNN for
+  ALE games, a spiking MLP otherwise, ``--time-steps`` simulation steps per env step) and rl-baselines3-zoo's
+  hyperparameters (:mod:`agents.deep.zoo`); ``--ann`` trains SB3's own non-spiking network (``CnnPolicy``, or
+  ``MlpPolicy`` with ReLU) instead, the reference. ALE games use the standard deep-RL preprocessing through SB3's
+  wrappers (:mod:`envs.standard_atari`: 84x84 grayscale, 4 stacked frames, frames skipped once, sticky actions;
+  life loss ends an episode and rewards are clipped in training only). The last model is scored (no selection)
+  and saved as a zip that loads without unpickling. ``--convert --load ANN.zip`` converts a non-spiking model
+  (:func:`agents.deep.convert`, calibrated on ``--calibration-steps`` of its own play on separate seeds) and
+  scores it at each ``--convert-time-steps`` T beside the source network, on the same episodes; a model saved
+  by plain SB3 (pickled fields, e.g. rl-baselines3-zoo's) is rebuilt as SB3's ``CnnPolicy`` with only its
+  weights read.
+
+Evaluation: the agent (greedy, ``deterministic=True``), a uniformly random policy and each constant action play
+``--eval-episodes`` full games on identically built and seeded evaluation envs (SB3's ``evaluate_policy``; ALE
+episodes end after ``--eval-max-frames`` emulator frames, 5 minutes of play). Prints a table with the
+human-normalised score of each row where the game has published random and human scores (:mod:`envs.scores`)
+and the greedy agent's action histogram, then one JSON line (the last line of stdout)::
+
+    {"env": ..., "algo": ..., "ann": ..., "agent_mean": ..., "agent_std": ..., "random_mean": ..., "random_std": ...,
+     "best_constant_mean": ..., "best_constant": {"action", "name", "mean", "std"}, "constant_means": {...},
+     "human_normalized": {"agent", "random", "best_constant", "published_random", "published_human"} or null,
+     "action_histogram": {action name: count}, "episodes": ..., "timesteps": ..., "train_seconds": ...,
+     "selected": {...} or null, "protocol": {...}, "settings": {...}, "overridden_by_checkpoint": {...}}
+
+The deep agents add ``spiking`` and ``converted``; ``--convert`` adds ``source_mean``, ``source_std``,
+``conversion`` (one ``{"time_steps", "mean", "std", "vs_source", "seconds"}`` per T; ``agent_mean`` is the last
+T's), ``percentile`` and ``calibration_observations``.
 
 ``protocol`` is :func:`envs.describe_protocol` of the evaluation env (preprocessing, frame skip, sticky actions,
 episode limits); ``timesteps`` is the number of env steps the scored agent was trained for (in this run or, with
-``--load``, in total); ``selected`` describes the validated checkpoint (its ``timesteps``, the run's
+``--load``, in total); ``selected`` describes the validated R-STDP checkpoint (its ``timesteps``, the run's
 ``trained_timesteps``, its ``validation_mean``) or is null when no validation ran. ``settings`` are the
 hyperparameters of the scored agent, as used; with ``--load``/``--resume`` the checkpoint's settings win over the
 agent flags, and ``overridden_by_checkpoint`` lists each agent flag given with another value
@@ -37,9 +60,15 @@ Files of earlier runs are never replaced silently: when the default save path (o
 this run saves under a new name ``<name>-2.pt``, ``-3``, ... and says so; an existing ``--save`` path needs
 ``--overwrite`` (except the ``--resume`` file itself, which the resumed run continues).
 
+The deep agents resume (``--resume MODEL.zip``) from their saved weights, optimiser and step count on fresh
+episodes (not bit-exact).
+
 Examples::
 
     python scripts/play.py SpaceInvaders                                  # about 10 minutes on 2 CPU cores
+    python scripts/play.py SpaceInvaders --algo ppo --eval-episodes 30    # spiking PPO, about 1 hour
+    python scripts/play.py SpaceInvaders --algo ppo --ann --eval-episodes 30            # SB3's PPO, the reference
+    python scripts/play.py SpaceInvaders --algo ppo --convert --load runs/SpaceInvaders_ppo_ann_seed0.zip
     python scripts/play.py SpaceInvaders --load runs/SpaceInvaders_seed0_best.pt --video play.mp4
     python scripts/play.py SpaceInvaders --resume runs/SpaceInvaders_seed0.pt --timesteps 200000  # train on
     python scripts/play.py spikerl/Catch-v0 --timesteps 5000 --hidden-size 0
@@ -139,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--vec-env", choices=("auto", "dummy", "subproc"), default="auto",
                         help="training envs in this process (dummy) or one worker process each (subproc); auto: "
                              "subproc for ALE games with several envs (measured about 1.5x faster on SpaceInvaders "
-                             "with 8 envs on 2 cores), dummy otherwise")
+                             "with 8 envs on 2 cores) with --algo rstdp, dummy otherwise")
     parser.add_argument("--device", default="cpu", help="torch device of the spiking network (cpu, cuda, ...)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch intra-op threads (1 is fastest for these small per-step tensors on a busy CPU)")

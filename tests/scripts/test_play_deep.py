@@ -175,3 +175,21 @@ class Planted:
 
     def __reduce__(self):
         return (open, (self.marker, "w"))
+
+
+def test_curves_plots_the_runs_tensorboard_logs(tmp_path):
+    """scripts/curves.py reads a scalar from TensorBoard run folders and reports each run's last point."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    for name, slope in (("a", 1.0), ("b", 2.0)):
+        with SummaryWriter(tmp_path / name) as writer:
+            for step in range(0, 500, 100):
+                writer.add_scalar("rollout/ep_rew_mean", slope * step, step)
+    out = tmp_path / "curves.png"
+    result = load_script("curves").main([f"spiking={tmp_path / 'a'}", str(tmp_path / "b"), "--hline",
+                                         "random=3", "--out", str(out)])
+    assert out.stat().st_size > 1000
+    assert [(r["label"], r["last_step"], r["last_value"]) for r in result["runs"]] == [("spiking", 400, 400.0),
+                                                                                     ("b", 400, 800.0)]
+    with pytest.raises(SystemExit, match="no scalar 'x'"):
+        load_script("curves").main([str(tmp_path / "a"), "--tag", "x", "--out", str(out)])
