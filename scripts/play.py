@@ -29,7 +29,8 @@ and the greedy agent's action histogram, then one JSON line (the last line of st
     {"env": ..., "algo": ..., "ann": ..., "agent_mean": ..., "agent_std": ..., "random_mean": ..., "random_std": ...,
      "best_constant_mean": ..., "best_constant": {"action", "name", "mean", "std"}, "constant_means": {...},
      "human_normalized": {"agent", "random", "best_constant", "published_random", "published_human"} or null,
-     "action_histogram": {action name: count}, "episodes": ..., "timesteps": ..., "train_seconds": ...,
+     "action_histogram": {action name: count}, "last": {"mean", "std", "action_histogram"} (R-STDP),
+     "episodes": ..., "timesteps": ..., "train_seconds": ...,
      "selected": {...} or null, "protocol": {...}, "settings": {...}, "overridden_by_checkpoint": {...}}
 
 The deep agents add ``spiking`` and ``converted``; ``--convert`` adds ``source_mean``, ``source_std``,
@@ -39,7 +40,8 @@ T's), ``percentile`` and ``calibration_observations``.
 ``protocol`` is :func:`envs.describe_protocol` of the evaluation env (preprocessing, frame skip, sticky actions,
 episode limits); ``timesteps`` is the number of env steps the scored agent was trained for (in this run or, with
 ``--load``, in total); ``selected`` describes the validated R-STDP checkpoint (its ``timesteps``, the run's
-``trained_timesteps``, its ``validation_mean``) or is null when no validation ran. ``settings`` are the
+``trained_timesteps``, its ``validation_mean``) or is null when no validation ran; ``last`` scores the last
+checkpoint on the same episodes either way (the scored agent itself when nothing was selected). ``settings`` are the
 hyperparameters of the scored agent, as used; with ``--load``/``--resume`` the checkpoint's settings win over the
 agent flags, and ``overridden_by_checkpoint`` lists each agent flag given with another value
 (``{"population_size": {"requested": 8, "used": 16}}``; also warned about on stderr).
@@ -807,7 +809,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             model = RSTDP("SpikingPolicy", train_env, seed=args.seed, device=args.device,
                           tensorboard_log=tensorboard, **agent_kwargs(args, ale))
     overridden = checkpoint_overrides(args, model.hyperparameters(), args.load or args.resume)
-    train_seconds, selected = 0.0, None
+    train_seconds, selected, last_model = 0.0, None, None
     if train and args.timesteps > 0:
         if args.resume:
             try:
@@ -838,6 +840,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if validation.saved_best:
                 trained = model.num_timesteps
                 model.get_env().close()
+                last_model = model
                 model = RSTDP.load(best, device=args.device, tensorboard_log=tensorboard)
                 selected = {"timesteps": int(model.num_timesteps), "trained_timesteps": int(trained),
                             "validation_mean": float(validation.best_mean_reward),
@@ -863,6 +866,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     histogram = np.zeros(len(names), dtype=np.int64)
     agent_mean, agent_std = evaluate(model, agent_env, args.eval_episodes, histogram)
     agent_env.close()
+    rows = [("R-STDP" + (" (selected)" if selected else ""), agent_mean, agent_std)]
+    last = {"mean": agent_mean, "std": agent_std, "action_histogram": dict(zip(names, histogram.tolist()))}
+    if last_model is not None:  # validation picked another checkpoint: the last one is scored too
+        last_env, last_histogram = make_eval_env(), np.zeros(len(names), dtype=np.int64)
+        mean, std = evaluate(last_model, last_env, args.eval_episodes, last_histogram)
+        last_env.close()
+        last = {"mean": mean, "std": std, "action_histogram": dict(zip(names, last_histogram.tolist()))}
+        rows.append(("R-STDP (last checkpoint)", mean, std))
     base = baselines(make_eval_env, args.eval_episodes, eval_seed)
 
     if args.render and not has_display():
@@ -882,11 +893,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               "human_normalized": human_normalized_scores(protocol, {"agent": agent_mean,
                                                                     "random": base["random"][0],
                                                                     "best_constant": best_constant_mean(base)}),
-              "action_histogram": dict(zip(names, histogram.tolist())),
+              "action_histogram": dict(zip(names, histogram.tolist())), "last": last,
               "timesteps": int(model.num_timesteps), "train_seconds": round(train_seconds, 2), "selected": selected,
               "protocol": protocol, "settings": model.hyperparameters(), "overridden_by_checkpoint": overridden,
               "algo_label": "R-STDP"}
-    print_report(result, [("R-STDP", agent_mean, agent_std), *baseline_rows(base)], eval_seed)
+    print_report(result, [*rows, *baseline_rows(base)], eval_seed)
     return result
 
 

@@ -51,7 +51,8 @@ def test_train_save_evaluate_then_load_and_play(tmp_path):
                           "--no-progress", *common, cwd=tmp_path))
     assert set(first) == {"env", "algo", "ann", "agent_mean", "agent_std", "random_mean", "random_std",
                           "best_constant_mean", "best_constant", "constant_means", "human_normalized",
-                          "action_histogram", "episodes", "timesteps", "train_seconds", "selected", "protocol",
+                          "action_histogram", "last", "episodes", "timesteps", "train_seconds", "selected",
+                          "protocol",
                           "settings", "overridden_by_checkpoint"}
     assert first["algo"] == "rstdp" and first["human_normalized"] is None  # Catch has no published scores
     # Catch: 3 actions, 70 steps per episode, so the greedy agent's 2 episodes take 140 actions
@@ -60,6 +61,8 @@ def test_train_save_evaluate_then_load_and_play(tmp_path):
     assert first["best_constant_mean"] == max(first["constant_means"].values())
     assert first["constant_means"][first["best_constant"]["name"]] == first["best_constant_mean"]
     assert first["selected"] is None  # the default validation interval (50k steps) lies beyond 300 steps
+    assert first["last"] == {"mean": first["agent_mean"], "std": first["agent_std"],
+                             "action_histogram": first["action_histogram"]}
     assert first["env"] == CATCH and first["episodes"] == 2 and first["timesteps"] == 300
     assert first["train_seconds"] > 0
     assert first["protocol"]["id"] == CATCH and first["protocol"]["optimal_return"] == 10.0
@@ -90,6 +93,11 @@ def test_validation_selects_a_checkpoint_that_load_reproduces(tmp_path):
     again = last_json(run(CATCH, "--load", str(best), "--no-train", *common, cwd=tmp_path))
     assert again["timesteps"] == selected["timesteps"]
     assert (again["agent_mean"], again["agent_std"]) == (first["agent_mean"], first["agent_std"])
+    # the last checkpoint is scored too, on the same episodes: as --load of the saved model scores it
+    last = last_json(run(CATCH, "--load", str(model), "--no-train", *common, cwd=tmp_path))
+    assert (first["last"]["mean"], first["last"]["std"]) == (last["agent_mean"], last["agent_std"])
+    assert first["last"]["action_histogram"] == last["action_histogram"]
+    assert sum(last["action_histogram"].values()) == 2 * CATCH_EPISODE_STEPS
 
     best.unlink()
     plain = last_json(run(CATCH, "--timesteps", "1000", "--validate-every", "0", "--save", str(model), "--overwrite",
