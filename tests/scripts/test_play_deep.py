@@ -193,3 +193,34 @@ def test_curves_plots_the_runs_tensorboard_logs(tmp_path):
                                                                                      ("b", 400, 800.0)]
     with pytest.raises(SystemExit, match="no scalar 'x'"):
         load_script("curves").main([str(tmp_path / "a"), "--tag", "x", "--out", str(out)])
+
+
+def test_sigterm_saves_a_deep_agent_that_resume_trains_on(tmp_path):
+    """SIGTERM during a long spiking PPO run: exit status 143, the model saved as a safe zip with the steps done
+    so far and the resume command printed (with ``--algo ppo``); ``--resume`` then trains the remaining steps
+    and the step count adds up."""
+    import re
+    import signal
+    import time
+
+    from agents import SpikingPPO
+
+    model = tmp_path / "ppo.zip"
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), "CartPole-v1", "--algo", "ppo", "--timesteps", "10000000",
+                             "--save", str(model), "--tensorboard", "", "--no-progress", "--eval-episodes", "1"],
+                            cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    line = proc.stderr.readline()
+    while line and "training spiking PPO" not in line:
+        line = proc.stderr.readline()
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=120) == 143, rest[-2000:]
+    done = SpikingPPO.load(model).num_timesteps
+    assert 0 < done < 10_000_000
+    command = re.search(r"python scripts/play.py CartPole-v1 --algo ppo --resume (\S+) --timesteps (\d+)", rest)
+    assert command and command.group(1) == str(model) and int(command.group(2)) == 10_000_000 - done
+    resumed = last_json(run("CartPole-v1", "--algo", "ppo", "--resume", str(model), "--timesteps", "256",
+                            "--eval-episodes", "1", "--tensorboard", "", "--no-progress", cwd=tmp_path))
+    assert resumed["timesteps"] == done + 256 and SpikingPPO.load(model).num_timesteps == done + 256
