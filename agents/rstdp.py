@@ -26,11 +26,20 @@ and the actions (the toy envs; ALE, including sticky actions, whose RNG is seede
 stand exactly where they stood, in a ``DummyVecEnv`` as in a ``SubprocVecEnv`` (each worker runs the same env code
 on the same seed and actions), so an interrupted run of N steps resumed for M more gives the weights of an
 uninterrupted N + M run.
+
+Devices. ``device="cuda"`` runs the network, its state and the generator on the GPU; per environment step the
+only read back from the device is the copy of the actions handed to the environments (rewards and ``done``
+flags are checked on the host and copied without waiting; statistics for the logger are summed on the device
+and read when the logger writes). A checkpoint loads on any device (``load(path, device=...)``); the
+generator's state is restored when the checkpoint was saved from a generator of the same device type, else the
+new device's generator is seeded from it (deterministically; the random stream of another device cannot be
+continued), so exact resume holds on the device the run was saved from.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import pathlib
 import time
@@ -114,7 +123,8 @@ class RSTDP(BaseAlgorithm):
             raise ValueError(f"reward_clip must be a positive number or None, got {reward_clip!r}")
         self.reward_clip = reward_clip
         self.log_weights_every = log_weights_every
-        self._prediction_error_sums = np.zeros(3)  # sum of r - b, of |r - b|, count; since the last log
+        # sum of r - b, of |r - b|, count, since the last log: on the device, read only when the logger writes
+        self._prediction_error_sums = torch.zeros(3, dtype=torch.float64, device=self.device)
         self._action_log = ActionLog()  # actions [n_envs] per env step since learn last reset the envs
         self._log_seeds: list[int | None] | None = None  # the seeds of that reset (None: no reset recorded)
         self.metadata: dict[str, Any] = {}  # the notes a loaded checkpoint was saved with
@@ -128,7 +138,7 @@ class RSTDP(BaseAlgorithm):
         if self.seed is not None:
             self.set_random_seed(self.seed)
         self.policy = SpikingPolicy(self.observation_space, self.action_space, self.policy_config,
-                                    self.rule_config, seed=self.seed).to(self.device)
+                                    self.rule_config, seed=self.seed, device=self.device).to(self.device)
 
     # --- acting --------------------------------------------------------------------------------------
     def predict(self, observation: np.ndarray | dict[str, np.ndarray], state: tuple[np.ndarray, ...] | None = None,
@@ -192,9 +202,9 @@ class RSTDP(BaseAlgorithm):
             learn_rewards = rewards if self.reward_clip is None else np.clip(rewards, -self.reward_clip,
                                                                                self.reward_clip)
             self._record_prediction_error(learn_rewards)
-            with torch.no_grad():
-                net.apply_reward(torch.as_tensor(learn_rewards, device=self.device), state=state)
-                state = net.reset_rows(torch.as_tensor(dones, dtype=torch.bool), state=state)
+            with torch.no_grad():  # host arrays: checked on the host, copied without waiting
+                net.apply_reward(learn_rewards, state=state)
+                state = net.reset_rows(np.asarray(dones, dtype=bool), state=state)
             policy.train_state = state
             self.num_timesteps += env.num_envs
             self._update_info_buffer(infos, dones)
@@ -216,9 +226,12 @@ class RSTDP(BaseAlgorithm):
         """Add this step's reward-prediction errors ``r - b`` (``b`` the rule's baseline before it sees ``r``;
         0 without a baseline) to the sums that :meth:`dump_logs` reports."""
         baseline = getattr(self.policy.network.rules[self.policy.plastic], "baseline", None)
-        error = rewards - (float(baseline.value) if baseline is not None else 0.0)
+        error = torch.from_numpy(rewards)
+        if baseline is not None:  # the baseline stays on the device: no read back per step
+            error = error.to(baseline.value.device, non_blocking=True) - baseline.value.to(error.dtype)
         sums = self._prediction_error_sums
-        sums += (float(error.sum()), float(np.abs(error).sum()), error.size)
+        sums[:2] += torch.stack([error.sum(), error.abs().sum()]).to(sums.device, torch.float64, non_blocking=True)
+        sums[2] += error.numel()
 
     def dump_logs(self, rollout_logs: int = 0) -> None:
         """Record episode statistics, speed and network statistics, then write them."""
@@ -229,11 +242,11 @@ class RSTDP(BaseAlgorithm):
             self.logger.record("rollout/ep_len_mean", safe_mean([ep["l"] for ep in self.ep_info_buffer]))
         self.logger.record("time/episodes", self._episode_num, exclude="tensorboard")
         self.logger.record("time/fps", fps)
-        total, total_abs, count = self._prediction_error_sums
+        total, total_abs, count = self._prediction_error_sums.tolist()
         if count:
             self.logger.record("reward/prediction_error", total / count)
             self.logger.record("reward/prediction_error_abs", total_abs / count)
-            self._prediction_error_sums[:] = 0.0
+            self._prediction_error_sums.zero_()
         self.logger.record("time/time_elapsed", int(elapsed), exclude="tensorboard")
         self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
         info = getattr(self, "_last_run_info", None)
@@ -271,6 +284,7 @@ class RSTDP(BaseAlgorithm):
             "episode_num": int(self._episode_num),
             "policy": {k: v.detach().cpu() for k, v in policy.state_dict().items()},
             "generator": policy.generator.get_state(),
+            "generator_device": policy.generator.device.type,
             "metadata": json.dumps(metadata or {}),
         }
         for which in ("train", "predict"):
@@ -311,7 +325,7 @@ class RSTDP(BaseAlgorithm):
         model._setup_model()
         model.policy.load_state_dict(payload["policy"])
         model.policy.apply_scale()
-        model.policy.generator.set_state(payload["generator"])
+        restore_generator(model.policy.generator, payload["generator"], payload.get("generator_device", "cpu"))
         for which in ("train", "predict"):
             if f"{which}_state" in payload:
                 setattr(model.policy, f"{which}_state", state_from_dict(model.policy.network, payload[f"{which}_state"]))
@@ -411,6 +425,20 @@ class ActionLog:
         if self._buffer is None:
             return np.zeros((0, n_envs), dtype=np.int64)
         return self._buffer[:self._size].astype(np.int64)
+
+
+def restore_generator(generator: torch.Generator, state: torch.Tensor, saved_device: str) -> None:
+    """Give ``generator`` the saved ``state`` of a generator on ``saved_device`` (a device type, e.g. ``"cpu"``).
+
+    The same device type: the stream continues exactly. Another one (a CPU checkpoint resumed on CUDA, or back):
+    the states have other formats, so ``generator`` is seeded from a digest of ``state`` instead: a
+    deterministic, fresh stream.
+    """
+    if generator.device.type == saved_device:
+        generator.set_state(state)
+    else:
+        digest = hashlib.sha256(state.numpy().tobytes()).digest()
+        generator.manual_seed(int.from_bytes(digest[:8], "little") % 2**63)
 
 
 def pending_seeds(env: VecEnv) -> list[int | None]:
