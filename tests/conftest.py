@@ -134,13 +134,15 @@ class ReadBackRecorder(torch.overrides.TorchFunctionMode):
     ``allowed``: names (``co_qualname``, e.g. ``"RSTDP.dump_logs"``) of functions whose read backs are expected;
     a call counts as theirs when one of them is on the stack. The result of an allowed ``cpu()`` is host
     data: later reads of that tensor are not read backs. ``calls``: ``(call, site, allowed_by)`` for every read
-    back, ``site`` the innermost project function making it.
+    back, ``site`` the innermost project function making it. ``loops``: names of time-loop functions;
+    ``in_loops`` lists the ``(call, site)`` of the read backs made while one of them was on the stack.
     """
 
-    def __init__(self, allowed: tuple[str, ...] = ()) -> None:
+    def __init__(self, allowed: tuple[str, ...] = (), loops: tuple[str, ...] = ()) -> None:
         super().__init__()
-        self.allowed = frozenset(allowed)
+        self.allowed, self.loops = frozenset(allowed), frozenset(loops)
         self.calls: list[tuple[str, str, str | None]] = []
+        self.in_loops: list[tuple[str, str]] = []
         self._host: dict[int, Any] = {}
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
@@ -148,8 +150,10 @@ class ReadBackRecorder(torch.overrides.TorchFunctionMode):
         name = getattr(func, "__name__", "")
         read = name in READ_BACKS or (name == "__getitem__" and _bool_index(args[1]))
         if read and not self._is_host(args[0] if args else None):
-            site, allowed_by = self._sites()
+            site, allowed_by, in_loop = self._sites()
             self.calls.append((name, site, allowed_by))
+            if in_loop:
+                self.in_loops.append((name, site))
             if name == "cpu" and allowed_by is not None and isinstance(out, torch.Tensor):
                 self._host[id(out)] = weakref.ref(out)
         return out
@@ -158,16 +162,17 @@ class ReadBackRecorder(torch.overrides.TorchFunctionMode):
         ref = self._host.get(id(tensor))
         return ref is not None and ref() is tensor
 
-    def _sites(self) -> tuple[str, str | None]:
-        frame, site, allowed_by = sys._getframe(2), None, None
+    def _sites(self) -> tuple[str, str | None, bool]:
+        frame, site, allowed_by, in_loop = sys._getframe(2), None, None, False
         while frame is not None:
             code = frame.f_code
             if site is None and not code.co_filename.startswith(_TORCH_DIR) and code.co_filename != __file__:
                 site = f"{frame.f_globals.get('__name__')}.{code.co_qualname}:{frame.f_lineno}"
             if code.co_qualname in self.allowed and allowed_by is None:
                 allowed_by = code.co_qualname
+            in_loop = in_loop or code.co_qualname in self.loops
             frame = frame.f_back
-        return site or "?", allowed_by
+        return site or "?", allowed_by, in_loop
 
     @property
     def unexpected(self) -> list[tuple[str, str]]:
@@ -189,10 +194,10 @@ _TORCH_DIR = os.path.dirname(torch.__file__)
 
 @pytest.fixture
 def read_backs(monkeypatch: pytest.MonkeyPatch) -> Callable[..., ReadBackRecorder]:
-    """Factory ``read_backs(allowed=(...))`` -> a :class:`ReadBackRecorder` to use as a context manager, with the
+    """Factory ``read_backs(allowed=(...), loops=(...))`` -> a :class:`ReadBackRecorder` to use as a context manager, with the
     engine's accelerator paths forced on the CPU (``spikerl.sync.reads_are_free`` answers False): what the
     recorder sees is what a CUDA run would wait for."""
     from spikerl import sync
 
     monkeypatch.setattr(sync, "reads_are_free", lambda device: False)
-    return lambda allowed=(): ReadBackRecorder(tuple(allowed))
+    return lambda allowed=(), loops=(): ReadBackRecorder(tuple(allowed), tuple(loops))
