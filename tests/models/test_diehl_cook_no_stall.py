@@ -62,3 +62,15 @@ def test_cuda_time_loop_never_synchronises(monkeypatch, mode: str) -> None:
     monkeypatch.setattr(NeuronLayer, "scan", erroring(NeuronLayer.scan))
     model = train(mode, 30.0, device="cuda")
     assert model.input_weights.is_cuda and bool(torch.isfinite(model.input_weights).all())
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=needs_cuda)])
+def test_cpu_checkpoint_loads_onto_a_device_and_back(tmp_path, device: str) -> None:
+    model = train("batched", 20.0)
+    model.save(tmp_path / "cpu.pt")
+    moved, _, _ = DiehlAndCook2015.load(tmp_path / "cpu.pt", map_location=device)
+    assert moved.input_weights.device.type == device and moved.theta.device.type == device
+    moved.save(tmp_path / "moved.pt")
+    back, _, _ = DiehlAndCook2015.load(tmp_path / "moved.pt", map_location="cpu")
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, back.state_dict()[key]), key
