@@ -54,6 +54,7 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
 from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
+from spikerl import sync
 from spikerl.checkpoint import (check_finite, json_field, read_checkpoint, state_from_dict,
                                 state_to_dict, write_checkpoint)
 
@@ -123,8 +124,8 @@ class RSTDP(BaseAlgorithm):
             raise ValueError(f"reward_clip must be a positive number or None, got {reward_clip!r}")
         self.reward_clip = reward_clip
         self.log_weights_every = log_weights_every
-        # sum of r - b, of |r - b|, count, since the last log: on the device, read only when the logger writes
-        self._prediction_error_sums = torch.zeros(3, dtype=torch.float64, device=self.device)
+        self._prediction_error_sums = np.zeros(3)  # sum of r - b, of |r - b|, count; since the last log
+        self._device_error_sums: torch.Tensor | None = None  # the same, summed on an accelerator (see below)
         self._action_log = ActionLog()  # actions [n_envs] per env step since learn last reset the envs
         self._log_seeds: list[int | None] | None = None  # the seeds of that reset (None: no reset recorded)
         self.metadata: dict[str, Any] = {}  # the notes a loaded checkpoint was saved with
@@ -224,14 +225,18 @@ class RSTDP(BaseAlgorithm):
 
     def _record_prediction_error(self, rewards: np.ndarray) -> None:
         """Add this step's reward-prediction errors ``r - b`` (``b`` the rule's baseline before it sees ``r``;
-        0 without a baseline) to the sums that :meth:`dump_logs` reports."""
+        0 without a baseline) to the sums that :meth:`dump_logs` reports. A baseline on an accelerator is not
+        read back: the sums are then made on the device and read when the logger writes."""
         baseline = getattr(self.policy.network.rules[self.policy.plastic], "baseline", None)
-        error = torch.from_numpy(rewards)
-        if baseline is not None:  # the baseline stays on the device: no read back per step
-            error = error.to(baseline.value.device, non_blocking=True) - baseline.value.to(error.dtype)
+        if baseline is not None and not sync.reads_are_free(baseline.value.device):
+            error = torch.from_numpy(rewards).to(baseline.value.device, non_blocking=True) - baseline.value
+            if self._device_error_sums is None:
+                self._device_error_sums = torch.zeros(3, dtype=torch.float64, device=baseline.value.device)
+            self._device_error_sums += torch.stack([error.sum(), error.abs().sum(), torch.ones_like(error).sum()])
+            return
+        error = rewards - (float(baseline.value) if baseline is not None else 0.0)
         sums = self._prediction_error_sums
-        sums[:2] += torch.stack([error.sum(), error.abs().sum()]).to(sums.device, torch.float64, non_blocking=True)
-        sums[2] += error.numel()
+        sums += (float(error.sum()), float(np.abs(error).sum()), error.size)
 
     def dump_logs(self, rollout_logs: int = 0) -> None:
         """Record episode statistics, speed and network statistics, then write them."""
@@ -242,11 +247,14 @@ class RSTDP(BaseAlgorithm):
             self.logger.record("rollout/ep_len_mean", safe_mean([ep["l"] for ep in self.ep_info_buffer]))
         self.logger.record("time/episodes", self._episode_num, exclude="tensorboard")
         self.logger.record("time/fps", fps)
-        total, total_abs, count = self._prediction_error_sums.tolist()
+        if self._device_error_sums is not None:  # one read back per log
+            self._prediction_error_sums += self._device_error_sums.cpu().numpy()
+            self._device_error_sums = None
+        total, total_abs, count = self._prediction_error_sums
         if count:
             self.logger.record("reward/prediction_error", total / count)
             self.logger.record("reward/prediction_error_abs", total_abs / count)
-            self._prediction_error_sums.zero_()
+            self._prediction_error_sums[:] = 0.0
         self.logger.record("time/time_elapsed", int(elapsed), exclude="tensorboard")
         self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
         info = getattr(self, "_last_run_info", None)
