@@ -1,4 +1,5 @@
-"""Float rounding bounds for tests that compare two computations of the same quantity.
+"""Float rounding bounds for tests that compare two computations of the same quantity, and a recorder of read
+backs (host-device synchronisations) for the no-stall tests (:class:`ReadBackRecorder`, fixture ``read_backs``).
 
 Two computations that perform the same IEEE operations in the same order give the same bits, and tests
 compare them with ``torch.equal``. Two that sum in a different order or blocking (one ``[T*B, n]`` matrix
