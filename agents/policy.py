@@ -13,7 +13,13 @@ Each environment step shows the observation for ``steps_per_action`` simulation 
 (``temperature``, in spikes; :func:`spikerl.decoding.softmax_policy`, :func:`~spikerl.decoding.sample_action`)
 and, with probability ``epsilon``, uniformly instead (:func:`~spikerl.decoding.explore_uniformly`); greedy
 actions (``deterministic=True``) take the highest score (:func:`~spikerl.decoding.argmax_action`: ties broken at
-random, so a silent network picks at random). One generator drives every draw.
+random, so a silent network picks at random). One generator, on the policy's device, drives every draw.
+
+No stalls on an accelerator: per environment step nothing is read back from the device except the actions
+handed to the environment (one copy of ``[B]`` longs). Observations are checked on the host and copied
+without waiting; the encoder draws one uniform per input element on the device
+(:func:`spikerl.encoding.sparse_bernoulli`); the spike counts are finite by construction, so the softmax is not
+checked for NaN; the "calibrated" flag is mirrored in a Python attribute.
 
 Learning is REINFORCE carried by MSTDPET (:meth:`SpikingPolicy.learn_from_run`): the postsynaptic factor of the
 step's STDP pairings is, for every neuron of action ``k``'s population, ``1[k chosen] - pi_k`` (``pi`` the softmax
@@ -136,7 +142,7 @@ class SpikingPolicy(nn.Module):
 
     def __init__(self, observation_space: spaces.Box, action_space: spaces.Discrete,
                  config: SpikingPolicyConfig = SpikingPolicyConfig(), rule: RuleConfig = RuleConfig(),
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, device: torch.device | str = "cpu") -> None:
         super().__init__()
         check_observation_space(observation_space)
         check_action_space(action_space)
@@ -147,13 +153,17 @@ class SpikingPolicy(nn.Module):
         self.register_buffer("obs_low", torch.as_tensor(observation_space.low, dtype=torch.float32))
         self.register_buffer("obs_scale", torch.as_tensor(observation_space.high - observation_space.low,
                                                           dtype=torch.float32))
-        self.generator = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(2**31, ())))
+        seed = seed if seed is not None else int(torch.randint(2**31, ()))
+        self.generator = torch.Generator(device=device).manual_seed(seed)  # the module is moved to ``device``
+        # intensities are clamped to [0, 1] (and observations checked finite): no range check to read back
         self.encoder = NormalizedBernoulliEncoder(config.steps_per_action, config.input_spikes_per_step,
-                                                  self.generator)
+                                                  self.generator, validate=False)
         self.plastic = "H->O" if config.hidden_size else "X->O"
         self.network = self._build()
         self.register_buffer("calibrated", torch.tensor(False))
         self.register_buffer("weight_scale", torch.tensor(1.0))
+        self._calibrated = False  # mirrors the buffer, so acting never reads it back from the device
+        self.register_load_state_dict_post_hook(lambda module, keys: module._mirror_calibrated())
         self.train_state: NetworkState | None = None
         self.predict_state: NetworkState | None = None
 
@@ -193,7 +203,7 @@ class SpikingPolicy(nn.Module):
         draws the plastic weights for a mean drive of ``output_drive_mv``; the rule's ``lr`` and the
         weight bound follow the weight scale ``s``. Skipped (returns False) while observations are blank.
         """
-        if bool(self.calibrated):
+        if self._calibrated:
             return True
         check_finite("calibration observation", obs)
         c, g = self.config, self.generator
@@ -204,7 +214,7 @@ class SpikingPolicy(nn.Module):
         m_source = m_in
         if c.hidden_size:
             n_in = math.prod(self.obs_shape)
-            noise = torch.randn(n_in, c.hidden_size, generator=g)
+            noise = torch.randn(n_in, c.hidden_size, generator=g, device=g.device)
             w = c.hidden_drive_mv / m_in + c.hidden_spread * c.hidden_drive_mv / math.sqrt(m_in) * noise
             net.connections["X->H"].set_weights(w)
             state, steps, spikes = net.initial_state(obs.shape[0]), 4, 0.0
@@ -216,9 +226,14 @@ class SpikingPolicy(nn.Module):
         scale = c.output_drive_mv / m_source
         self.weight_scale.fill_(scale)
         self.apply_scale()  # sets the bound wmax = wmax_ratio * scale, which set_weights then enforces
-        plastic.set_weights(torch.rand(plastic.w.shape, generator=g) * 2 * scale)
+        plastic.set_weights(torch.rand(plastic.w.shape, generator=g, device=g.device) * 2 * scale)
         self.calibrated.fill_(True)
+        self._calibrated = True
         return True
+
+    def _mirror_calibrated(self) -> None:
+        """Copy the ``calibrated`` buffer (just loaded) into the Python flag :meth:`calibrate` tests."""
+        self._calibrated = bool(self.calibrated)
 
     def apply_scale(self) -> None:
         """Give the rule's learning rate and the weight bound the calibrated weight scale."""
@@ -245,16 +260,22 @@ class SpikingPolicy(nn.Module):
 
     # --- acting --------------------------------------------------------------------------------------
     def check_observation(self, obs: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """A batch ``[B, *obs_shape]`` as a tensor, or a clear error (wrong shape, NaN or infinite values:
-        the encoder would turn a NaN pixel silently into "no spike")."""
-        x = torch.as_tensor(np.asarray(obs) if not isinstance(obs, torch.Tensor) else obs)
+        """A batch ``[B, *obs_shape]`` as a tensor on the policy's device, or a clear error (wrong shape, NaN or
+        infinite values: the encoder would turn a NaN pixel silently into "no spike"). Host observations
+        (NumPy) are checked on the host and copied without waiting for the device; a tensor is checked where
+        it lives (a read back)."""
+        array = np.asarray(obs) if not isinstance(obs, torch.Tensor) else None
+        x = torch.as_tensor(array if array is not None else obs)
         if tuple(x.shape) == self.obs_shape:
             x = x.unsqueeze(0)
         if tuple(x.shape[1:]) != self.obs_shape:
             raise ValueError(f"expected observation of shape {self.obs_shape} (or a batch [B, "
                              f"{', '.join(map(str, self.obs_shape))}]), got {tuple(x.shape)}")
-        check_finite("observation", x)
-        return x.to(self.obs_low.device)
+        if array is not None:
+            check_finite_array("observation", array)
+        else:
+            check_finite("observation", x)
+        return x.to(self.obs_low.device, non_blocking=True)
 
     def act(self, obs: torch.Tensor, state: NetworkState, *, explore: bool
             ) -> tuple[torch.Tensor, dict, NetworkState]:
@@ -264,19 +285,21 @@ class SpikingPolicy(nn.Module):
         The network runs ``steps_per_action`` steps and each action's score is its population's spike count.
         Exploring: the action is drawn from ``pi = softmax(scores / temperature)`` (or, with probability
         ``epsilon``, uniformly); otherwise the highest score wins. To learn from the step, pass the run info
-        to :meth:`learn_from_run`.
+        to :meth:`learn_from_run`. The actions are chosen on the policy's device; copying them to the CPU is
+        the only read back of the step.
         """
         self.calibrate(obs)
         spikes_in = self.encode(obs)
         record = ["O.spikes"] + (["H.spikes"] if self.config.hidden_size else [])
         out, state = self.network.run({"X": spikes_in}, state=state, record=record)
         scores = self.action_scores(out["O.spikes"])
-        pi = softmax_policy(scores, self.config.temperature)
+        pi = softmax_policy(scores, self.config.temperature, validate=False)  # counts: finite by construction
         if explore:
-            actions = sample_action(pi, self.generator).cpu()
+            actions = sample_action(pi, self.generator)
             actions = explore_uniformly(actions, self.n_actions, self.config.epsilon, self.generator)
         else:
-            actions = argmax_action(scores.cpu(), self.generator)
+            actions = argmax_action(scores, self.generator)
+        actions = handed_to_env(actions)
         info = {"scores": scores, "policy": pi, "input": spikes_in, **out}
         return actions, info, state
 
@@ -293,7 +316,7 @@ class SpikingPolicy(nn.Module):
         n_actions]``) that every neuron of action ``k``'s population shares (stored once per action, see
         :class:`agents.population_rule.PopulationMSTDPET`). Returns the new state; the eligibility tensor of
         ``state`` is updated in place (the policy owns its states, and in-place saves a copy per step)."""
-        chosen = torch.nn.functional.one_hot(actions.to(pi.device), self.n_actions).to(pi.dtype)
+        chosen = torch.nn.functional.one_hot(actions.to(pi.device, non_blocking=True), self.n_actions).to(pi.dtype)
         factor = chosen - pi
         post = factor.unsqueeze(0).expand(source_train.shape[0], *factor.shape)
         return self.network.accumulate_eligibility(self.plastic, source_train, post, state=state, inplace=True)
@@ -312,7 +335,7 @@ class SpikingPolicy(nn.Module):
     def reset_episodes(self, which: str, done: np.ndarray | torch.Tensor) -> NetworkState:
         """Reset membranes, traces and eligibility of the environments whose episode ended (bool ``done
         [B]``) in the held ``which`` state; returns (and holds) the new state."""
-        rows = torch.as_tensor(np.asarray(done, dtype=bool))
+        rows = done if isinstance(done, torch.Tensor) else np.asarray(done, dtype=bool)
         state = self.network.reset_rows(rows, state=self.state(which, len(rows)))
         setattr(self, f"{which}_state", state)
         return state
@@ -320,3 +343,15 @@ class SpikingPolicy(nn.Module):
     def describe(self) -> dict:
         """JSON-able description (for checkpoints)."""
         return {"config": dataclasses.asdict(self.config), "rule": dataclasses.asdict(self.rule_config)}
+
+
+def handed_to_env(actions: torch.Tensor) -> torch.Tensor:
+    """The chosen actions ``long [B]`` copied to the CPU for the environment: the one read back from the device
+    per environment step (the no-stall tests allow exactly this function's copy)."""
+    return actions.cpu()
+
+
+def check_finite_array(name: str, value: np.ndarray) -> None:
+    """:func:`spikerl.validation.check_finite` for host data (a NumPy array), without making a tensor."""
+    if np.issubdtype(value.dtype, np.inexact) and not np.isfinite(value).all():
+        check_finite(name, torch.as_tensor(value))  # raises, naming the first bad element

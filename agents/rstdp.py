@@ -26,11 +26,20 @@ and the actions (the toy envs; ALE, including sticky actions, whose RNG is seede
 stand exactly where they stood, in a ``DummyVecEnv`` as in a ``SubprocVecEnv`` (each worker runs the same env code
 on the same seed and actions), so an interrupted run of N steps resumed for M more gives the weights of an
 uninterrupted N + M run.
+
+Devices. ``device="cuda"`` runs the network, its state and the generator on the GPU; per environment step the
+only read back from the device is the copy of the actions handed to the environments (rewards and ``done``
+flags are checked on the host and copied without waiting; statistics for the logger are summed on the device
+and read when the logger writes). A checkpoint loads on any device (``load(path, device=...)``); the
+generator's state is restored when the checkpoint was saved from a generator of the same device type, else the
+new device's generator is seeded from it (deterministically; the random stream of another device cannot be
+continued), so exact resume holds on the device the run was saved from.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import pathlib
 import time
@@ -45,6 +54,7 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
 from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
+from spikerl import sync
 from spikerl.checkpoint import (check_finite, json_field, read_checkpoint, state_from_dict,
                                 state_to_dict, write_checkpoint)
 
@@ -115,6 +125,7 @@ class RSTDP(BaseAlgorithm):
         self.reward_clip = reward_clip
         self.log_weights_every = log_weights_every
         self._prediction_error_sums = np.zeros(3)  # sum of r - b, of |r - b|, count; since the last log
+        self._device_error_sums: torch.Tensor | None = None  # the same, summed on an accelerator (see below)
         self._action_log = ActionLog()  # actions [n_envs] per env step since learn last reset the envs
         self._log_seeds: list[int | None] | None = None  # the seeds of that reset (None: no reset recorded)
         self.metadata: dict[str, Any] = {}  # the notes a loaded checkpoint was saved with
@@ -128,7 +139,7 @@ class RSTDP(BaseAlgorithm):
         if self.seed is not None:
             self.set_random_seed(self.seed)
         self.policy = SpikingPolicy(self.observation_space, self.action_space, self.policy_config,
-                                    self.rule_config, seed=self.seed).to(self.device)
+                                    self.rule_config, seed=self.seed, device=self.device).to(self.device)
 
     # --- acting --------------------------------------------------------------------------------------
     def predict(self, observation: np.ndarray | dict[str, np.ndarray], state: tuple[np.ndarray, ...] | None = None,
@@ -192,9 +203,9 @@ class RSTDP(BaseAlgorithm):
             learn_rewards = rewards if self.reward_clip is None else np.clip(rewards, -self.reward_clip,
                                                                                self.reward_clip)
             self._record_prediction_error(learn_rewards)
-            with torch.no_grad():
-                net.apply_reward(torch.as_tensor(learn_rewards, device=self.device), state=state)
-                state = net.reset_rows(torch.as_tensor(dones, dtype=torch.bool), state=state)
+            with torch.no_grad():  # host arrays: checked on the host, copied without waiting
+                net.apply_reward(learn_rewards, state=state)
+                state = net.reset_rows(np.asarray(dones, dtype=bool), state=state)
             policy.train_state = state
             self.num_timesteps += env.num_envs
             self._update_info_buffer(infos, dones)
@@ -214,8 +225,15 @@ class RSTDP(BaseAlgorithm):
 
     def _record_prediction_error(self, rewards: np.ndarray) -> None:
         """Add this step's reward-prediction errors ``r - b`` (``b`` the rule's baseline before it sees ``r``;
-        0 without a baseline) to the sums that :meth:`dump_logs` reports."""
+        0 without a baseline) to the sums that :meth:`dump_logs` reports. A baseline on an accelerator is not
+        read back: the sums are then made on the device and read when the logger writes."""
         baseline = getattr(self.policy.network.rules[self.policy.plastic], "baseline", None)
+        if baseline is not None and not sync.reads_are_free(baseline.value.device):
+            error = torch.from_numpy(rewards).to(baseline.value.device, non_blocking=True) - baseline.value
+            if self._device_error_sums is None:
+                self._device_error_sums = torch.zeros(3, dtype=torch.float64, device=baseline.value.device)
+            self._device_error_sums += torch.stack([error.sum(), error.abs().sum(), torch.ones_like(error).sum()])
+            return
         error = rewards - (float(baseline.value) if baseline is not None else 0.0)
         sums = self._prediction_error_sums
         sums += (float(error.sum()), float(np.abs(error).sum()), error.size)
@@ -229,6 +247,9 @@ class RSTDP(BaseAlgorithm):
             self.logger.record("rollout/ep_len_mean", safe_mean([ep["l"] for ep in self.ep_info_buffer]))
         self.logger.record("time/episodes", self._episode_num, exclude="tensorboard")
         self.logger.record("time/fps", fps)
+        if self._device_error_sums is not None:  # one read back per log
+            self._prediction_error_sums += self._device_error_sums.cpu().numpy()
+            self._device_error_sums = None
         total, total_abs, count = self._prediction_error_sums
         if count:
             self.logger.record("reward/prediction_error", total / count)
@@ -271,6 +292,7 @@ class RSTDP(BaseAlgorithm):
             "episode_num": int(self._episode_num),
             "policy": {k: v.detach().cpu() for k, v in policy.state_dict().items()},
             "generator": policy.generator.get_state(),
+            "generator_device": policy.generator.device.type,
             "metadata": json.dumps(metadata or {}),
         }
         for which in ("train", "predict"):
@@ -311,7 +333,7 @@ class RSTDP(BaseAlgorithm):
         model._setup_model()
         model.policy.load_state_dict(payload["policy"])
         model.policy.apply_scale()
-        model.policy.generator.set_state(payload["generator"])
+        restore_generator(model.policy.generator, payload["generator"], payload.get("generator_device", "cpu"))
         for which in ("train", "predict"):
             if f"{which}_state" in payload:
                 setattr(model.policy, f"{which}_state", state_from_dict(model.policy.network, payload[f"{which}_state"]))
@@ -411,6 +433,20 @@ class ActionLog:
         if self._buffer is None:
             return np.zeros((0, n_envs), dtype=np.int64)
         return self._buffer[:self._size].astype(np.int64)
+
+
+def restore_generator(generator: torch.Generator, state: torch.Tensor, saved_device: str) -> None:
+    """Give ``generator`` the saved ``state`` of a generator on ``saved_device`` (a device type, e.g. ``"cpu"``).
+
+    The same device type: the stream continues exactly. Another one (a CPU checkpoint resumed on CUDA, or back):
+    the states have other formats, so ``generator`` is seeded from a digest of ``state`` instead: a
+    deterministic, fresh stream.
+    """
+    if generator.device.type == saved_device:
+        generator.set_state(state)
+    else:
+        digest = hashlib.sha256(state.numpy().tobytes()).digest()
+        generator.manual_seed(int.from_bytes(digest[:8], "little") % 2**63)
 
 
 def pending_seeds(env: VecEnv) -> list[int | None]:

@@ -7,6 +7,13 @@ Workloads (one subcommand each; every run prints one JSON line):
          driven by random actions, measured one after the other (``agent_vs_raw``).
   dc     the Diehl & Cook (2015) network on random images: seconds per sample of training (online at batch 1,
          batched otherwise) and of inference, encoding included; the reference is BindsNET's DiehlAndCook2015.
+  gpu    the same three workloads on two devices in one run (``--devices``, default ``cpu cuda``), one after
+         the other: ``lif`` (seconds of ``net.run`` over ``--steps``; with ``--compiled`` also the LIF layer's
+         ``"compiled"`` backend on the second device), ``agent`` (seconds per env step of the RSTDP agent
+         learning on ``--env``) and ``dc`` (seconds per sample of Diehl & Cook batched training); each part
+         reports the first device's figures (``reference``), the second's (``device``) and ``speedup``
+         (reference seconds / device seconds). CUDA timings end
+         with ``torch.cuda.synchronize()``. Without CUDA it exits with a message (status 1).
   deep   training env steps per second of spiking PPO/A2C/DQN (agents.deep, spiking Nature CNN for images,
          spiking MLP for vectors) and of SB3's own algorithm with its CnnPolicy/MlpPolicy, same env,
          hyperparameters and seed, one after the other (``spiking_vs_sb3``). ALE games use SB3's Atari
@@ -32,6 +39,7 @@ Examples:
   python scripts/benchmark.py lif --n 5000 --steps 1000 --threads 1 --reference
   python scripts/benchmark.py soak --env spikerl/Catch-v0 --steps 1000000 --interval 50000
   python scripts/benchmark.py deep --env SpaceInvaders --algo ppo --steps 4096 --threads 1
+  python scripts/benchmark.py gpu --parts lif agent dc --compiled
 """
 
 from __future__ import annotations
@@ -558,10 +566,133 @@ def add_deep(sub: Any) -> None:
     p.set_defaults(bench=bench_deep, reference_bench=None, reference_scripts=[], repeats=1)
 
 
+# --- gpu: the same workloads on two devices (CPU against CUDA) ------------------------------------------------
+def device_wall_times(run: Callable[[int], None], repeats: int, device: Any) -> list[float]:
+    """:func:`wall_times` that waits for ``device``'s queued work before stopping each timer (CUDA is
+    asynchronous: without it a run would time only the launches)."""
+    import torch
+
+    def synced(r: int) -> None:
+        run(r)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    return wall_times(synced, repeats)
+
+
+def gpu_lif(args: argparse.Namespace, device: Any, backend: str = "auto") -> dict[str, Any]:
+    """The ``lif`` workload's network on ``device`` (inputs drawn there): seconds per run of ``--steps``."""
+    import torch
+
+    from spikerl import Dense, Input, LIF, Network
+    from spikerl.encoding.poisson import poisson
+
+    net = Network()
+    net.add_layer("X", Input(args.n))
+    net.add_layer("Y", LIF(args.n, backend=backend))
+    net.add_connection("X", "Y", Dense(args.n, args.n, wmin=0.0, wmax=1.0,
+                                       generator=torch.Generator().manual_seed(args.seed)))
+    net.to(device)
+    generator = torch.Generator(device=device).manual_seed(args.seed)
+    trains = [poisson(torch.full((args.batch, args.n), 15.0, device=device), args.steps, generator=generator)
+              for _ in range(args.repeats)]
+    t0 = time.perf_counter()
+    device_wall_times(lambda r: (net.reset(args.batch), net.run({"X": trains[0]})), 1, device)  # warm-up, compile
+    warm = time.perf_counter() - t0
+    seconds = device_wall_times(lambda r: (net.reset(args.batch), net.run({"X": trains[r]})), args.repeats, device)
+    return dict(seconds=statistics.median(seconds), all_seconds=seconds, warmup_seconds=warm, backend=backend)
+
+
+def gpu_agent(args: argparse.Namespace, device: Any) -> dict[str, Any]:
+    """The RSTDP agent learning ``--env`` on ``device``: seconds per environment step (all envs together)."""
+    import envs
+    from agents import RSTDP
+
+    model = RSTDP("SpikingPolicy", envs.make_vec(args.env, n_envs=args.n_envs, seed=args.seed), seed=args.seed,
+                  hidden_size=args.hidden_size, device=device)
+    model.learn(args.n_envs * 10, log_interval=0)  # warm-up: calibration, first allocations
+    seconds = device_wall_times(lambda r: model.learn(args.env_steps, reset_num_timesteps=False, log_interval=0),
+                                args.repeats, device)
+    model.env.close()
+    per_step = [s / args.env_steps for s in seconds]
+    return dict(seconds=statistics.median(per_step), all_seconds=per_step,
+                steps_per_second=1.0 / statistics.median(per_step))
+
+
+def gpu_dc(args: argparse.Namespace, device: Any) -> dict[str, Any]:
+    """Diehl & Cook batched training on ``device`` (random images, batch ``--batch``): seconds per sample."""
+    import torch
+
+    from spikerl.models import DiehlAndCook2015
+
+    model = DiehlAndCook2015(n_neurons=args.n_neurons, time_ms=float(args.time),
+                             generator=torch.Generator().manual_seed(args.seed)).to(device)
+    images = torch.randint(0, 256, (args.repeats + 1, args.batch, 28, 28), dtype=torch.uint8,
+                           generator=torch.Generator().manual_seed(args.seed))
+    generator = torch.Generator(device=device).manual_seed(args.seed)
+
+    def present(r: int) -> None:
+        model.present(images[r], learning=True, mode="batched", generator=generator)
+
+    device_wall_times(lambda r: present(args.repeats), 1, device)  # warm-up
+    seconds = [s / args.batch for s in device_wall_times(present, args.repeats, device)]
+    return dict(seconds=statistics.median(seconds), all_seconds=seconds)
+
+
+def bench_gpu(args: argparse.Namespace) -> dict[str, Any]:
+    """Each part of ``--parts`` on the two ``--devices``, one after the other, and the speedup of the second."""
+    import torch
+
+    devices = [torch.device(d) for d in args.devices]
+    if any(d.type == "cuda" for d in devices) and not torch.cuda.is_available():
+        raise SystemExit(f"the gpu workload compares {' and '.join(args.devices)}, but torch finds no CUDA device "
+                         f"here (torch {torch.__version__}, CUDA build {torch.version.cuda}); run it on a machine "
+                         "with a GPU, or give --devices cpu cpu to check the workload itself")
+    torch.set_num_threads(args.threads)
+    first, second = devices
+    result: dict[str, Any] = dict(workload="gpu", devices=args.devices, threads=args.threads, n=args.n,
+                                  steps=args.steps, batch=args.batch, env=args.env, n_envs=args.n_envs,
+                                  env_steps=args.env_steps, n_neurons=args.n_neurons, time=args.time)
+    if second.type == "cuda":
+        result["device_name"] = torch.cuda.get_device_name(second)
+    parts = {"lif": gpu_lif, "agent": gpu_agent, "dc": gpu_dc}
+    for part in args.parts:
+        a, b = parts[part](args, first), parts[part](args, second)
+        result[part] = {"reference": a, "device": b, "speedup": a["seconds"] / b["seconds"]}
+        if part == "lif" and args.compiled:
+            compiled = gpu_lif(args, second, backend="compiled")
+            result[part]["compiled"] = compiled
+            result[part]["compiled_speedup"] = a["seconds"] / compiled["seconds"]
+    result["seconds"] = sum(result[p]["device"]["seconds"] for p in args.parts)
+    return result
+
+
+def add_gpu(sub: Any) -> None:
+    from spikerl.validation import number_flag
+
+    positive = number_flag(1, integer=True)
+    p = sub.add_parser("gpu", help="the lif, agent and dc workloads on the CPU and on CUDA, and the speedup")
+    p.add_argument("--devices", nargs=2, default=["cpu", "cuda"], metavar=("REFERENCE", "DEVICE"),
+                   help="the two devices to compare (default: cpu cuda)")
+    p.add_argument("--parts", nargs="+", choices=("lif", "agent", "dc"), default=["lif", "agent", "dc"])
+    p.add_argument("--n", type=positive, default=1000, help="lif: inputs and LIF neurons")
+    p.add_argument("--steps", type=positive, default=1000, help="lif: steps per run")
+    p.add_argument("--batch", type=positive, default=64, help="lif and dc: samples per run")
+    p.add_argument("--compiled", action="store_true", help="lif: also the 'compiled' backend on the second device")
+    p.add_argument("--env", default="spikerl/Catch-v0", help="agent: name for envs.make_vec")
+    p.add_argument("--n-envs", type=positive, default=64, help="agent: environments in one VecEnv batch")
+    p.add_argument("--env-steps", type=positive, default=2048, help="agent: env steps per timed run (all envs)")
+    p.add_argument("--hidden-size", type=number_flag(0, integer=True), default=64, help="agent: hidden layer")
+    p.add_argument("--n-neurons", type=positive, default=400, help="dc: excitatory neurons")
+    p.add_argument("--time", type=positive, default=250, help="dc: presentation time, ms")
+    add_common_arguments(p)
+    p.set_defaults(bench=bench_gpu, reference_bench=None, reference_scripts=[])
+
+
 # --- main -----------------------------------------------------------------------------------------------------
 # Each adds its subcommand, whose defaults name bench(args) -> result, reference_bench(args, result) and the
 # reference_scripts it needs.
-WORKLOADS = [add_lif, add_dc, add_agent, add_soak, add_deep]
+WORKLOADS = [add_lif, add_dc, add_agent, add_soak, add_deep, add_gpu]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -45,9 +45,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, NamedTuple, overload
 
+import numpy as np
 import torch
 from torch import nn
 
+from spikerl import sync
 from spikerl.connections.base import Connection
 from spikerl.monitors import Monitor
 from spikerl.neurons.base import NeuronLayer, check_positive
@@ -192,11 +194,16 @@ class Network(nn.Module):
         self.state = self.initial_state(batch_size)
         return self.state
 
-    def reset_rows(self, rows: torch.Tensor, *, state: NetworkState | None = None) -> NetworkState | None:
-        """Reset the samples where ``rows`` (bool ``[B]``) is True; the others keep their state.
+    def reset_rows(self, rows: torch.Tensor | np.ndarray, *, state: NetworkState | None = None
+                   ) -> NetworkState | None:
+        """Reset the samples where ``rows`` (bool ``[B]``, a tensor or a NumPy array) is True; the others keep
+        their state.
 
         Used by agents when some environments of a vectorised batch start a new episode. State without
-        a batch dimension (an adaptive threshold shared by the batch) is left alone.
+        a batch dimension (an adaptive threshold shared by the batch) is left alone. When no row is True the
+        state is returned as it is; that test reads ``rows``, so it is made only where the read is free (host
+        data: a NumPy array or a CPU tensor); on an accelerator every call blends fresh and old state on the
+        device (the same values, no stall).
 
         With ``state``, returns the new state and leaves ``state`` (and ``net.state``) as they were; without,
         updates ``net.state`` and returns it (None when the network has no state yet: nothing to reset).
@@ -205,18 +212,28 @@ class Network(nn.Module):
         state = self.state if implicit else _checked_state(state)
         if state is None:
             return None
-        rows = torch.as_tensor(rows, dtype=torch.bool)
+        if not isinstance(rows, torch.Tensor):
+            host = np.asarray(rows, dtype=bool)
+            if host.shape != (state.batch_size,):
+                raise ValueError(f"rows must be bool [{state.batch_size}], got shape {list(host.shape)}")
+            if not host.any():
+                return state
+            rows = torch.from_numpy(host)
+        rows = rows.to(torch.bool)
         if rows.shape != (state.batch_size,):
             raise ValueError(f"rows must be bool [{state.batch_size}], got shape {list(rows.shape)}")
-        if not rows.any():
+        if sync.reads_are_free(rows.device) and not rows.any():
             return state
         new = state if implicit else state.copy()
         fresh = self.initial_state(state.batch_size)
+        on_device: dict[torch.device, torch.Tensor] = {}  # rows copied once per device, without waiting
 
         def pick(new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
             if old.dim() == 0 or old.shape[0] != state.batch_size or new.shape != old.shape:
                 return old
-            mask = rows.to(old.device).reshape(-1, *([1] * (old.dim() - 1)))
+            if old.device not in on_device:
+                on_device[old.device] = rows.to(old.device, non_blocking=True)
+            mask = on_device[old.device].reshape(-1, *([1] * (old.dim() - 1)))
             return torch.where(mask, new, old)
 
         for name in state.neurons:
@@ -319,7 +336,9 @@ class Network(nn.Module):
     def apply_reward(self, reward: float | torch.Tensor, *, state: NetworkState | None = None) -> None:
         """Deliver a reward to rules that keep eligibility traces (e.g. MSTDPET) without simulating.
 
-        ``reward``: a number or ``[B]``. Each such rule changes its connection's weights by its
+        ``reward``: a number, ``[B]`` (a tensor, or a NumPy array checked on the host and copied to the device
+        without waiting: pass host rewards as arrays, not as device tensors, to keep an accelerator from
+        stalling on the finiteness check). Each such rule changes its connection's weights by its
         ``reward_update`` (``lr * sum_b r_b * e_b``, see the rule) from the eligibility in ``state`` (default:
         ``net.state``); the state itself does not change (a rule's reward baseline, if any, is the rule's).
         """
@@ -627,8 +646,14 @@ class Network(nn.Module):
         if reward is None:
             return None
         dtype = next((c.weight.dtype for c in self.connections.values()), torch.get_default_dtype())
-        r = torch.as_tensor(reward, dtype=dtype)
-        if not torch.isfinite(r).all():
+        if isinstance(reward, torch.Tensor):
+            r = reward.to(dtype)
+            finite = bool(torch.isfinite(r).all())  # a read back (a stall for a tensor on an accelerator)
+        else:  # host data: checked on the host, in float64 and against the range of ``dtype``
+            host = np.asarray(reward, dtype=np.float64)
+            finite = bool(np.isfinite(host).all() and np.abs(host).max(initial=0.0) <= torch.finfo(dtype).max)
+            r = torch.from_numpy(host).to(dtype)
+        if not finite:
             raise ValueError(f"reward must be finite, got {reward!r}")
         if r.dim() == 0:
             r = r.expand(T, B)
@@ -637,4 +662,4 @@ class Network(nn.Module):
         elif tuple(r.shape) != (T, B):
             raise ValueError(f"reward must be a number, [B]={[B]} or [T, B]={[T, B]}, got {list(r.shape)}")
         device = next((c.weight.device for c in self.connections.values()), r.device)
-        return r.to(device)
+        return r.to(device, non_blocking=True)

@@ -1,4 +1,5 @@
-"""Float rounding bounds for tests that compare two computations of the same quantity.
+"""Float rounding bounds for tests that compare two computations of the same quantity, and a recorder of read
+backs (host-device synchronisations) for the no-stall tests (:class:`ReadBackRecorder`, fixture ``read_backs``).
 
 Two computations that perform the same IEEE operations in the same order give the same bits, and tests
 compare them with ``torch.equal``. Two that sum in a different order or blocking (one ``[T*B, n]`` matrix
@@ -12,7 +13,12 @@ Notation: ``u = eps / 2`` is the unit roundoff of the dtype (``2**-24`` for floa
 
 from __future__ import annotations
 
+import os
+import sys
 import types
+import weakref
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import torch
@@ -112,3 +118,87 @@ def float_bounds() -> types.SimpleNamespace:
     return types.SimpleNamespace(unit_roundoff=unit_roundoff, gamma=gamma, matmul_tolerance=matmul_tolerance,
                                  leaky_state_tolerance=leaky_state_tolerance,
                                  same_spikes_until_rounding_flip=same_spikes_until_rounding_flip)
+
+
+# --- read backs (host-device synchronisations) ------------------------------------------------------------
+
+READ_BACKS = frozenset({"item", "__bool__", "__int__", "__float__", "__index__", "__array__", "__format__",
+                        "__repr__", "nonzero", "argwhere", "cpu", "tolist", "numpy", "unique", "unique_consecutive",
+                        "masked_select", "equal"})
+"""Tensor calls that read values back to Python (on CUDA each waits for the device): conversions to Python
+objects and operations whose output shape depends on the data."""
+
+
+class ReadBackRecorder(torch.overrides.TorchFunctionMode):
+    """Records every read back (:data:`READ_BACKS`, and indexing with a bool tensor) made while active.
+
+    ``allowed``: names (``co_qualname``, e.g. ``"RSTDP.dump_logs"``) of functions whose read backs are expected;
+    a call counts as theirs when one of them is on the stack. The result of an allowed ``cpu()`` is host
+    data: later reads of that tensor are not read backs. ``calls``: ``(call, site, allowed_by)`` for every read
+    back, ``site`` the innermost project function making it. ``loops``: names of time-loop functions;
+    ``in_loops`` lists the ``(call, site)`` of the read backs made while one of them was on the stack.
+    """
+
+    def __init__(self, allowed: tuple[str, ...] = (), loops: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self.allowed, self.loops = frozenset(allowed), frozenset(loops)
+        self.calls: list[tuple[str, str, str | None]] = []
+        self.in_loops: list[tuple[str, str]] = []
+        self._host: dict[int, Any] = {}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        out = func(*args, **(kwargs or {}))
+        name = getattr(func, "__name__", "")
+        read = name in READ_BACKS or (name == "__getitem__" and _bool_index(args[1]))
+        if read and not self._is_host(args[0] if args else None):
+            site, allowed_by, in_loop = self._sites()
+            self.calls.append((name, site, allowed_by))
+            if in_loop:
+                self.in_loops.append((name, site))
+            if name == "cpu" and allowed_by is not None and isinstance(out, torch.Tensor):
+                self._host[id(out)] = weakref.ref(out)
+        return out
+
+    def _is_host(self, tensor: object) -> bool:
+        ref = self._host.get(id(tensor))
+        return ref is not None and ref() is tensor
+
+    def _sites(self) -> tuple[str, str | None, bool]:
+        frame, site, allowed_by, in_loop = sys._getframe(2), None, None, False
+        while frame is not None:
+            code = frame.f_code
+            if site is None and not code.co_filename.startswith(_TORCH_DIR) and code.co_filename != __file__:
+                site = f"{frame.f_globals.get('__name__')}.{code.co_qualname}:{frame.f_lineno}"
+            if code.co_qualname in self.allowed and allowed_by is None:
+                allowed_by = code.co_qualname
+            in_loop = in_loop or code.co_qualname in self.loops
+            frame = frame.f_back
+        return site or "?", allowed_by, in_loop
+
+    @property
+    def unexpected(self) -> list[tuple[str, str]]:
+        """``(call, site)`` of the read backs made outside the allowed functions."""
+        return [(name, site) for name, site, allowed_by in self.calls if allowed_by is None]
+
+    def count(self, allowed_by: str) -> int:
+        """Read backs made inside the allowed function ``allowed_by``."""
+        return sum(1 for *_, by in self.calls if by == allowed_by)
+
+
+def _bool_index(index: object) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(i, torch.Tensor) and i.dtype == torch.bool for i in items)
+
+
+_TORCH_DIR = os.path.dirname(torch.__file__)
+
+
+@pytest.fixture
+def read_backs(monkeypatch: pytest.MonkeyPatch) -> Callable[..., ReadBackRecorder]:
+    """Factory ``read_backs(allowed=(...), loops=(...))`` -> a :class:`ReadBackRecorder` to use as a context manager, with the
+    engine's accelerator paths forced on the CPU (``spikerl.sync.reads_are_free`` answers False): what the
+    recorder sees is what a CUDA run would wait for."""
+    from spikerl import sync
+
+    monkeypatch.setattr(sync, "reads_are_free", lambda device: False)
+    return lambda allowed=(), loops=(): ReadBackRecorder(tuple(allowed), tuple(loops))

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from spikerl import kernels
+from spikerl import kernels, sync
 from spikerl.connections.base import Connection, init_weights
 
 # Below this fraction of active inputs, a spike train is propagated event-driven (sparse matmul).
@@ -49,7 +49,7 @@ class Dense(Connection):
         self.check_source(spikes, "presynaptic spike train", leading=2)
         t, b = spikes.shape[:2]
         flat = spikes.reshape(t * b, self.w.shape[0])  # not -1: ambiguous for an empty train
-        if spikes.device.type == "cpu" and flat.numel() > 0:
+        if sync.reads_are_free(spikes.device) and flat.numel() > 0:  # event-driven: reads the train back
             out = None
             if kernels.available():  # in C; None when the train is too dense for it
                 with contextlib.suppress(kernels.BackendUnavailable):

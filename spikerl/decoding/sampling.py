@@ -13,19 +13,20 @@ import torch
 from spikerl.encoding._checks import check_generator, check_number, check_tensor
 
 
-def softmax_policy(scores: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+def softmax_policy(scores: torch.Tensor, temperature: float = 1.0, validate: bool = True) -> torch.Tensor:
     """``pi[b, a] = exp(s_ba / temperature) / sum_c exp(s_bc / temperature)`` for ``scores [B, n_actions]``;
     ``temperature`` (> 0) is in the units of the scores (spikes, for counts). Returns ``[B, n_actions]``.
 
     Scores may hold ``-inf`` (probability 0) but no NaN or ``+inf``, and every row needs a finite score: checked
-    on the result (one reduction and one read back), since exactly those rows give NaN probabilities.
+    on the result (one reduction and one read back), since exactly those rows give NaN probabilities;
+    ``validate=False`` skips that read for scores finite by construction (e.g. spike counts).
     """
     scores = check_tensor("scores", scores, min_dim=2)
     if scores.dim() != 2 or scores.shape[1] == 0:
         raise ValueError(f"scores must be [B, n_actions] with n_actions >= 1, got shape {list(scores.shape)}")
     temperature = check_number("temperature", temperature, low=0.0, low_open=True)
     pi = torch.softmax(scores / temperature, dim=1)
-    if bool(torch.isnan(pi).any()):
+    if validate and bool(torch.isnan(pi).any()):
         raise ValueError("scores must not contain NaN or +inf, and every row needs at least one score above -inf")
     return pi
 

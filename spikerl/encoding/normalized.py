@@ -9,23 +9,27 @@ An input ``x`` (intensities in ``[0, 1]``, ``[B, *shape]``) spikes in every step
 from a sparse frame as from a busy one. A blank sample (``sum_j x_j = 0``) never spikes. The spikes of one step
 are independent Bernoulli draws as in :mod:`spikerl.encoding.bernoulli`; random numbers are drawn only for
 the elements with ``p_i > 0`` (frames are mostly dark), so the train depends only on those elements'
-probabilities and the generator.
+probabilities and the generator. That needs the lit elements' positions, a read back that would stall an
+accelerator: with the data and the generator both off the host (:func:`spikerl.sync.reads_are_free`), one
+uniform number is drawn per element instead (the same distribution, other random numbers).
 """
 
 from __future__ import annotations
 
 import torch
 
+from spikerl import sync
 from spikerl.encoding._checks import check_generator, check_number, check_steps, check_tensor
 
 
-def normalized_probabilities(x: torch.Tensor, spikes_per_step: float) -> torch.Tensor:
+def normalized_probabilities(x: torch.Tensor, spikes_per_step: float, validate: bool = True) -> torch.Tensor:
     """Per-step spike probabilities ``p_i = min(1, x_i * k / sum_j x_j)``, ``[B, *shape]``, for intensities ``x``
     (float ``[B, *shape]`` in ``[0, 1]``) and ``k = spikes_per_step`` (> 0). The sum is floored at ``1e-6``, so
-    a blank sample gets ``p = 0``."""
+    a blank sample gets ``p = 0``. ``validate`` checks that ``x`` lies in ``[0, 1]`` (one reduction read back);
+    ``False`` skips that read for a caller whose ``x`` is in range by construction (e.g. clamped)."""
     x = check_tensor("x", x)
     k = check_number("spikes_per_step", spikes_per_step, low=0.0, low_open=True)
-    if x.numel():
+    if validate and x.numel():
         low, high = (float(v) for v in torch.aminmax(x))  # one reduction; a NaN makes both NaN: both tests fail
         if not (low >= 0.0 and high <= 1.0):
             raise ValueError(f"x must hold intensities in [0, 1]; found min {low}, max {high}; "
@@ -40,15 +44,20 @@ def sparse_bernoulli(p: torch.Tensor, steps: int, generator: torch.Generator | N
     The same distribution as :func:`spikerl.encoding.bernoulli`, but uniform numbers are drawn only for the
     elements with ``p_i > 0`` (``steps`` per such element, step-major), on the generator's device, and moved
     to the device of ``p``: a CPU generator thus gives the same train whether ``p`` is on the CPU or an
-    accelerator. ``p`` must lie in ``[0, 1]`` (not checked here: :func:`normalized_probabilities` makes it so).
+    accelerator (reading the lit elements back from it). With ``p`` and the generator (``None``: the default
+    one of ``p``'s device) both on an accelerator, ``[steps, *p.shape]`` uniforms are drawn instead, on the
+    device and without reading anything back. ``p`` must lie in ``[0, 1]`` (not checked here:
+    :func:`normalized_probabilities` makes it so).
     """
     steps = check_steps(steps)
     p = check_tensor("p", p)
     if generator is not None and generator.device.type != "cpu":
         check_generator(generator, p.device)
+    draw_device = generator.device if generator is not None else p.device
+    if not (sync.reads_are_free(p.device) or sync.reads_are_free(draw_device)):
+        return torch.rand((steps, *p.shape), generator=generator, device=draw_device) < p
     flat = p.flatten()
     lit = flat.nonzero().squeeze(1)
-    draw_device = generator.device if generator is not None else p.device
     u = torch.rand((steps, lit.numel()), generator=generator, device=draw_device).to(p.device)
     spikes = torch.zeros((steps, p.numel()), dtype=torch.bool, device=p.device)
     spikes.index_copy_(1, lit, u < flat.index_select(0, lit))
@@ -69,14 +78,17 @@ class NormalizedBernoulliEncoder:
     ``[0, 1]`` to bool ``[8, B, *shape]`` with 16 expected spikes per sample and step.
     """
 
-    def __init__(self, steps: int, spikes_per_step: float, generator: torch.Generator | None = None) -> None:
+    def __init__(self, steps: int, spikes_per_step: float, generator: torch.Generator | None = None,
+                 validate: bool = True) -> None:
         self.steps = check_steps(steps)
         self.spikes_per_step = check_number("spikes_per_step", spikes_per_step, low=0.0, low_open=True)
         self.generator = generator
+        self.validate = validate
 
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
-        """The per-step spike probabilities ``[B, *shape]`` the encoder uses for ``x``."""
-        return normalized_probabilities(x, self.spikes_per_step)
+        """The per-step spike probabilities ``[B, *shape]`` the encoder uses for ``x`` (range-checked unless the
+        encoder was made with ``validate=False``, see :func:`normalized_probabilities`)."""
+        return normalized_probabilities(x, self.spikes_per_step, self.validate)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return sparse_bernoulli(self.probabilities(x), self.steps, self.generator)

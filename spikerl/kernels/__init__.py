@@ -3,7 +3,9 @@
 * :func:`lif_scan`, :func:`adaptive_lif_scan`: ``T`` steps of a neuron model in one call (the ``"c"`` backend of
   ``LIF.scan``, ``IF.scan`` and ``AdaptiveLIF.scan``); their C lives beside the Python reference of each model
   (``spikerl/neurons/lif_scan.h``, ``adaptive_lif_scan.h``, ``phases.h``);
-* :func:`propagate`: event-driven spike train x dense weights (used by ``Dense.forward_many``).
+* :func:`propagate`: event-driven spike train x dense weights (used by ``Dense.forward_many``);
+* :func:`compiled`: the ``"compiled"`` backend, a layer's reference step loop fused by ``torch.compile``
+  (:mod:`spikerl.kernels.compiled`; CPU and CUDA).
 
 They take plain numbers and tensors (no engine types; this package imports nothing from ``spikerl.neurons``),
 give bit-identical results to the torch code they replace (same IEEE operations in the same order; tested),
@@ -15,8 +17,9 @@ the kernels off. See :mod:`spikerl.kernels.build` for the cache.
 
 from spikerl.kernels.backend import BackendUnavailable
 from spikerl.kernels.build import available, cache_dir, disabled, library
+from spikerl.kernels.compiled import compiled
 from spikerl.kernels.event_driven import propagate
 from spikerl.kernels.scan import adaptive_lif_scan, lif_scan
 
 __all__ = ["BackendUnavailable", "available", "cache_dir", "disabled", "library", "lif_scan", "adaptive_lif_scan",
-           "propagate"]
+           "propagate", "compiled"]

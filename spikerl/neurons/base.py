@@ -29,6 +29,8 @@ Backends. A layer runs these paths with one of the implementations named in its 
 * ``"c"``: the Network path as one fused C call per scan (:mod:`spikerl.kernels`; LIF, IF, AdaptiveLIF on CPU);
 * ``"fused"``: the multi-step module mode with a surrogate as one autograd node (LIF,
   :mod:`spikerl.neurons.fused_lif`);
+* ``"compiled"``: the Network path's step loop fused by ``torch.compile`` (LIF, IF; CPU and CUDA; opt-in, never
+  chosen by ``"auto"``; :mod:`spikerl.kernels.compiled`);
 * ``"auto"`` (the default): for each call the fastest of these that can serve it, falling back silently.
 
 A backend named explicitly serves every call of those paths or raises
@@ -228,6 +230,10 @@ class NeuronLayer(nn.Module):
         if self.backend == "c":
             raise BackendUnavailable("c", "a surrogate asks for gradients, which the C kernels do not compute "
                                           f"(the {type(self).__name__} layer has backends {self.BACKENDS})")
+        if self.backend == "compiled":
+            raise BackendUnavailable("compiled", "it compiles the Network path (scan, no gradients); a surrogate "
+                                                 f"asks for gradients (the {type(self).__name__} layer has backends "
+                                                 f"{self.BACKENDS})")
         fused = self.fused_multistep(x, state, keep_state)
         if fused is not None:
             return fused, None

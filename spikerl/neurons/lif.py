@@ -15,7 +15,8 @@ The usual neuron of deep SNNs trained by surrogate gradients (snnTorch's ``Leaky
 
 Backends (``backend=``, see :mod:`spikerl.neurons.base`): ``"torch"`` (the step loop), ``"c"`` (the Network path's
 scan in C, value reset only: ``lif_scan.h`` beside this file restates :func:`lif_step`), ``"fused"`` (the
-multi-step module mode with a surrogate, :mod:`spikerl.neurons.fused_lif`), ``"auto"``.
+multi-step module mode with a surrogate, :mod:`spikerl.neurons.fused_lif`), ``"compiled"`` (the Network path's
+step loop, :func:`lif_scan_loop`, fused by ``torch.compile``: CPU and CUDA, opt-in), ``"auto"``.
 """
 
 from __future__ import annotations
@@ -40,11 +41,12 @@ RESETS = ("value", "subtract")
 """LIF reset modes: ``"value"`` sets the membrane to ``v_reset_mv``; ``"subtract"`` lowers it by
 ``v_thresh_mv - v_reset_mv``."""
 
-BACKENDS = ("auto", "torch", "c", "fused")
+BACKENDS = ("auto", "torch", "c", "fused", "compiled")
 """LIF's backends: ``"torch"`` (the reference loop over :func:`lif_step`), ``"c"`` (the Network path's scan in
 one C call, :func:`spikerl.kernels.lif_scan`), ``"fused"`` (the multi-step mode with a surrogate as one
-autograd node, :func:`~spikerl.neurons.fused_lif.fused_lif_scan`), ``"auto"`` (for each call the fastest that
-can serve it)."""
+autograd node, :func:`~spikerl.neurons.fused_lif.fused_lif_scan`), ``"compiled"`` (the Network path's step loop
+:func:`lif_scan_loop` compiled by ``torch.compile``, :mod:`spikerl.kernels.compiled`; never chosen by
+``"auto"``: compiling takes seconds per shape), ``"auto"`` (for each call the fastest that can serve it)."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,19 @@ def lif_step(current: torch.Tensor, state: LIFState, params: LIFParams, dt_ms: f
     return spikes, LIFState(v, state.refractory if refr is None else refr)
 
 
+def lif_scan_loop(currents: torch.Tensor, state: LIFState, params: LIFParams, dt_ms: float,
+                  record: tuple[str, ...] = ()) -> tuple[torch.Tensor, LIFState, dict[str, torch.Tensor]]:
+    """``T`` calls of :func:`lif_step` on currents ``[T, B, *shape]``: bool spikes ``[T, B, *shape]``, the final
+    state and the fields named in ``record`` at every step (what ``"compiled"`` hands to ``torch.compile``)."""
+    spikes, recorded = [], {f: [] for f in record}
+    for t in range(currents.shape[0]):
+        s, state = lif_step(currents[t], state, params, dt_ms)
+        spikes.append(s)
+        for f in record:
+            recorded[f].append(getattr(state, f))
+    return torch.stack(spikes), state, {f: torch.stack(values) for f, values in recorded.items()}
+
+
 class LIF(NeuronLayer):
     """Layer of leaky integrate-and-fire neurons.
 
@@ -131,7 +146,8 @@ class LIF(NeuronLayer):
                  backend: str = "auto", **overrides: float) -> None:
         super().__init__(shape, dataclasses.replace(params or LIFParams(), **overrides), dt_ms, trace,
                          surrogate, detach_reset, backend)
-        reason = {"c": self._c_unsupported, "fused": self._fused_unsupported}.get(backend, lambda: None)()
+        reason = {"c": self._c_unsupported, "fused": self._fused_unsupported,
+                  "compiled": self._compiled_unsupported}.get(backend, lambda: None)()
         if reason is not None:
             raise BackendUnavailable(backend, reason, what="layer")
 
@@ -159,8 +175,17 @@ class LIF(NeuronLayer):
              backend: str | None = None) -> tuple[torch.Tensor, LIFState, dict[str, torch.Tensor]]:
         """As :meth:`NeuronLayer.scan`. ``"c"``: one C call (:func:`spikerl.kernels.lif_scan`, bit-identical to
         the step loop) on CPU float tensors for the ``"value"`` reset; ``"auto"``: that where it can serve the
-        call, else the step loop (always when a subclass overrides ``step``); ``"torch"``: the step loop."""
+        call, else the step loop (always when a subclass overrides ``step``); ``"torch"``: the step loop;
+        ``"compiled"``: the step loop :func:`lif_scan_loop` compiled by ``torch.compile`` (CPU or CUDA)."""
         backend = self.choose_backend(backend)
+        if backend == "compiled":
+            reason = self._compiled_unsupported()
+            if reason is not None:
+                raise BackendUnavailable("compiled", reason)
+            if currents.shape[0] == 0:
+                return super().scan(currents, state, record, "torch")
+            loop = kernels.compiled(lif_scan_loop, currents.device)
+            return loop(currents, state, self.params, self.dt_ms, tuple(record))
         if backend == "fused":
             raise BackendUnavailable("fused", "it serves the multi-step mode with a surrogate (float spikes with a "
                                               "gradient); scan, the Network path, takes 'auto', 'c' or 'torch'")
@@ -184,6 +209,12 @@ class LIF(NeuronLayer):
             return f"the C kernel has the value reset only, got reset={self.params.reset!r}"
         if currents is not None and currents.dtype != self.dtype:
             return f"currents are {currents.dtype} but the layer is {self.dtype}"
+        return None
+
+    def _compiled_unsupported(self) -> str | None:
+        """Why the compiled backend cannot serve this layer at all, or ``None``."""
+        if type(self).step is not LIF.step:
+            return f"{type(self).__name__} overrides step, which the compiled lif_scan_loop does not call"
         return None
 
     def _fused_unsupported(self) -> str | None:

@@ -83,11 +83,10 @@ def reset(v: torch.Tensor, spikes: torch.Tensor, v_reset: float, detach: bool = 
     ``v - s (v - v_reset)``: ``dv'/dv = 1 - s`` and ``dv'/ds = v_reset - v`` (the latter dropped when
     ``detach``).
     """
-    target = torch.as_tensor(v_reset, dtype=v.dtype, device=v.device)
-    out = torch.where(fired(spikes), target, v)
+    out = torch.where(fired(spikes), v_reset, v)  # a Python scalar: no host-to-device copy per step
     if detach or not spikes.requires_grad:
         return out
-    return out + (spikes - spikes.detach()) * (target - v)  # adds exact zeros; carries dv'/ds
+    return out + (spikes - spikes.detach()) * (v_reset - v)  # adds exact zeros; carries dv'/ds
 
 
 def reset_subtract(v: torch.Tensor, spikes: torch.Tensor, amount: float | torch.Tensor,
@@ -106,7 +105,7 @@ def count_refractory(refractory: torch.Tensor | None, spikes: torch.Tensor, step
     if refractory is None:
         return None
     down = (refractory - 1).clamp_min(0)
-    return torch.where(fired(spikes), torch.as_tensor(float(steps), dtype=down.dtype, device=down.device), down)
+    return torch.where(fired(spikes), float(steps), down)
 
 
 def clamp_min(v: torch.Tensor, v_min: float | None) -> torch.Tensor:

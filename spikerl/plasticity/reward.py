@@ -22,6 +22,7 @@ from typing import Literal
 
 import torch
 
+from spikerl import sync
 from spikerl.connections.base import Connection
 from spikerl.plasticity.base import LearningRule, TraceState
 from spikerl.plasticity.baseline import RewardBaseline
@@ -82,7 +83,7 @@ class RewardModulatedRule(LearningRule):
 
     def step_reward(self, reward: float | torch.Tensor, batch_size: int, like: torch.Tensor) -> torch.Tensor:
         """:meth:`effective_reward` inside the time loop: checks finiteness only where that is free (CPU)."""
-        return self.effective_reward(reward, batch_size, like, check_finite=like.device.type == "cpu")
+        return self.effective_reward(reward, batch_size, like, check_finite=sync.reads_are_free(like.device))
 
     def without_reward(self, connection: Connection) -> torch.Tensor | None:
         """The update of a step without reward: only weight decay (``None`` when there is none)."""

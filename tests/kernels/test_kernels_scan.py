@@ -259,7 +259,7 @@ def test_c_layer_rejects_what_it_can_never_serve() -> None:
         LIF.trainable(4, backend="fused").scan(x, layer.initial_state(2))
     with pytest.raises(ValueError, match=r"backend must be one of \('auto', 'torch'\), got 'c'"):
         CurrentLIF(4).scan(x, CurrentLIF(4).initial_state(2), backend="c")  # a model without C has no "c"
-    with pytest.raises(ValueError, match=r"backend must be one of \('auto', 'torch', 'c', 'fused'\), got 'gpu'"):
+    with pytest.raises(ValueError, match=r"backend must be one of \('auto', 'torch', 'c', 'fused', 'compiled'\), got 'gpu'"):
         layer.scan(x, layer.initial_state(2), backend="gpu")
 
 

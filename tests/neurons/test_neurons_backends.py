@@ -25,7 +25,7 @@ def run(layer: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 def test_each_model_lists_its_backends() -> None:
-    assert LIF.BACKENDS == IF.BACKENDS == ("auto", "torch", "c", "fused")
+    assert LIF.BACKENDS == IF.BACKENDS == ("auto", "torch", "c", "fused", "compiled")
     assert AdaptiveLIF.BACKENDS == ("auto", "torch", "c")
     assert CurrentLIF.BACKENDS == Izhikevich.BACKENDS == ("auto", "torch")  # the step loop only
     assert LIF(N).backend == AdaptiveLIF(N).backend == CurrentLIF(N).backend == "auto"

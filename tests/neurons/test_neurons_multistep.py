@@ -439,7 +439,7 @@ def test_bad_settings_raise_clear_errors() -> None:
         CurrentLIF(SHAPE, surrogate=2.0)
     with pytest.raises(TypeError, match="detach_reset must be a bool, got str"):
         AdaptiveLIF(SHAPE, surrogate="arctan", detach_reset="yes")
-    with pytest.raises(ValueError, match=r"backend must be one of \('auto', 'torch', 'c', 'fused'\), got 'step'"):
+    with pytest.raises(ValueError, match=r"backend must be one of \('auto', 'torch', 'c', 'fused', 'compiled'\), got 'step'"):
         LIF(SHAPE, backend="step")
     with pytest.raises(BackendUnavailable, match=r"'fused' backend cannot serve this layer: it has no refractory"):
         LIF(SHAPE, surrogate="arctan", backend="fused")  # BindsNET defaults: 5 ms refractory
