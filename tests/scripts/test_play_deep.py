@@ -4,28 +4,16 @@ tiny budgets, the standard Atari envs they use, and the score columns shared wit
 from __future__ import annotations
 
 import json
-import os
+import signal
 import subprocess
-import sys
-from pathlib import Path
+import time
 
 import pytest
-from script_helpers import load_script
-
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "play.py"
+from script_helpers import last_json, load_script, run_script, start_script, wait_for_line
 
 
-def run(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=300,
-                          cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    if check:
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
-
-
-def last_json(proc: subprocess.CompletedProcess) -> dict:
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+def run(*args: str, cwd, check: bool = True) -> subprocess.CompletedProcess:
+    return run_script("play", *args, cwd=cwd, check=check)
 
 
 def test_spiking_ppo_trains_saves_and_load_reproduces_its_score(tmp_path):
@@ -200,19 +188,13 @@ def test_sigterm_saves_a_deep_agent_that_resume_trains_on(tmp_path):
     so far and the resume command printed (with ``--algo ppo``); ``--resume`` then trains the remaining steps
     and the step count adds up."""
     import re
-    import signal
-    import time
 
     from agents import SpikingPPO
 
     model = tmp_path / "ppo.zip"
-    proc = subprocess.Popen([sys.executable, str(SCRIPT), "CartPole-v1", "--algo", "ppo", "--timesteps", "10000000",
-                             "--save", str(model), "--tensorboard", "", "--no-progress", "--eval-episodes", "1"],
-                            cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    line = proc.stderr.readline()
-    while line and "training spiking PPO" not in line:
-        line = proc.stderr.readline()
+    proc = start_script("play", "CartPole-v1", "--algo", "ppo", "--timesteps", "10000000", "--save", str(model),
+                        "--tensorboard", "", "--no-progress", "--eval-episodes", "1", cwd=tmp_path)
+    wait_for_line(proc, "training spiking PPO")
     time.sleep(3.0)
     proc.send_signal(signal.SIGTERM)
     rest = proc.stderr.read()
