@@ -33,7 +33,9 @@ and the greedy agent's action histogram, then one JSON line (the last line of st
      "episodes": ..., "timesteps": ..., "train_seconds": ...,
      "selected": {...} or null, "protocol": {...}, "settings": {...}, "overridden_by_checkpoint": {...}}
 
-The deep agents add ``spiking`` and ``converted``; ``--convert`` adds ``source_mean``, ``source_std``,
+The deep agents add ``spiking`` and ``converted``, and with ``--sampled`` ``agent_sampled`` (``{"mean", "std",
+"action_histogram"}`` of the policy sampling its actions; ``--convert``: ``source_sampled`` and a ``sampled``
+entry per T); ``--convert`` adds ``source_mean``, ``source_std``,
 ``conversion`` (one ``{"time_steps", "mean", "std", "vs_source", "seconds"}`` per T; ``agent_mean`` is the last
 T's), ``percentile`` and ``calibration_observations``.
 
@@ -207,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     deep = parser.add_argument_group("deep agents", "--algo ppo/a2c/dqn only")
     deep.add_argument("--time-steps", type=number_flag(1, integer=True), default=None,
                       help="simulation steps T of the spiking policy per env step (default: agents.deep's, 2)")
+    deep.add_argument("--sampled", action="store_true",
+                      help="PPO/A2C: also score the policy sampling its actions (as in training; torch seeded with "
+                           "--seed) beside the greedy one: greedy play of an actor-critic can collapse onto one "
+                           "action")
     deep.add_argument("--convert-time-steps", type=number_flag(1, integer=True), nargs="+",
                       default=list(DEFAULT_CONVERT_TIME_STEPS), metavar="T",
                       help="--convert: simulation steps per env step to evaluate the converted network at")
@@ -291,15 +297,17 @@ class ConstantPolicy:
         return np.full(len(observation), self.action), None
 
 
-def evaluate(policy: Any, env: Any, episodes: int, histogram: np.ndarray | None = None) -> tuple[float, float]:
-    """SB3's ``evaluate_policy`` (greedy: ``deterministic=True``): mean and std of the episode returns. With
-    ``histogram`` (an int array of one slot per action), also counts the actions taken in the scored episodes."""
+def evaluate(policy: Any, env: Any, episodes: int, histogram: np.ndarray | None = None,
+             deterministic: bool = True) -> tuple[float, float]:
+    """SB3's ``evaluate_policy`` (greedy: ``deterministic=True``; else the policy samples its actions): mean and
+    std of the episode returns. With ``histogram`` (an int array of one slot per action), also counts the actions
+    taken in the scored episodes."""
     from stable_baselines3.common.evaluation import evaluate_policy
 
     def count(local: dict[str, Any], _: dict[str, Any]) -> None:
         histogram[int(local["actions"][local["i"]])] += 1
 
-    mean, std = evaluate_policy(policy, env, n_eval_episodes=episodes, deterministic=True,
+    mean, std = evaluate_policy(policy, env, n_eval_episodes=episodes, deterministic=deterministic,
                                 callback=None if histogram is None else count)
     return float(mean), float(std)
 
@@ -519,7 +527,8 @@ def slug(name: str) -> str:
 def check_algo_flags(args: argparse.Namespace) -> None:
     """Usage errors for flags that do not apply to ``--algo`` (or to each other)."""
     error = build_parser().error
-    deep_only = {"ann": args.ann, "convert": args.convert, "time_steps": args.time_steps is not None}
+    deep_only = {"ann": args.ann, "convert": args.convert, "time_steps": args.time_steps is not None,
+                 "sampled": args.sampled}
     if args.algo == "rstdp":
         for flag, given in deep_only.items():
             if given:
@@ -689,6 +698,15 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
     env = make_eval_env()
     source_mean, source_std = evaluate(model, env, args.eval_episodes, None if args.convert else histogram)
     env.close()
+    sampled = args.sampled and args.algo != "dqn"
+
+    def evaluate_sampled(policy: Any) -> dict[str, Any]:
+        """The policy sampling its actions, on the same evaluation episodes: mean, std, action histogram."""
+        torch.manual_seed(args.seed)
+        counts, env = np.zeros(len(names), dtype=np.int64), make_eval_env()
+        mean, std = evaluate(policy, env, args.eval_episodes, counts, deterministic=False)
+        env.close()
+        return {"mean": mean, "std": std, "action_histogram": dict(zip(names, counts.tolist()))}
     if args.convert:
         calibration_env = make_env(n_eval_envs, args.seed + CALIBRATION_SEED_OFFSET, training=False)
         observations = rollout_observations(model, calibration_env, args.calibration_steps)
@@ -706,6 +724,10 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
                                "vs_source": mean / source_mean if source_mean else None,
                                "seconds": round(time.perf_counter() - start, 1)})
             rows.append((f"converted SNN, T = {steps}", mean, std))
+            if sampled:
+                conversion[-1]["sampled"] = evaluate_sampled(converted)
+                rows.append((f"converted SNN, T = {steps} (sampled)", conversion[-1]["sampled"]["mean"],
+                             conversion[-1]["sampled"]["std"]))
             print(f"converted at T = {steps}: {mean:.2f} +- {std:.2f} (source {source_mean:.2f})", file=sys.stderr,
                   flush=True)
         agent_mean, agent_std = conversion[-1]["mean"], conversion[-1]["std"]
@@ -714,6 +736,11 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
         agent_mean, agent_std = source_mean, source_std
         agent_label = f"{'spiking' if spiking else 'SB3'} {args.algo.upper()}"
         rows.append((agent_label, agent_mean, agent_std))
+    source_sampled = evaluate_sampled(model) if sampled else None
+    if source_sampled is not None:
+        label = f"source ANN {args.algo.upper()}" if args.convert else agent_label
+        rows.insert(1 if args.convert else len(rows), (f"{label} (sampled)", source_sampled["mean"],
+                                                         source_sampled["std"]))
     base = baselines(make_eval_env, args.eval_episodes, eval_seed)
 
     if args.video:
@@ -734,6 +761,8 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
               "timesteps": int(model.num_timesteps), "train_seconds": round(train_seconds, 2), "selected": None,
               "protocol": protocol, "settings": settings, "overridden_by_checkpoint": {},
               "algo_label": agent_label}
+    if sampled:
+        result["source_sampled" if args.convert else "agent_sampled"] = source_sampled
     if args.convert:
         result.update(source_mean=source_mean, source_std=source_std, conversion=conversion,
                       percentile=args.percentile, calibration_observations=int(len(observations)))

@@ -33,9 +33,13 @@ def test_spiking_ppo_trains_saves_and_load_reproduces_its_score(tmp_path):
     assert set(first["constant_means"]) == {"0", "1"}
     assert first["best_constant_mean"] == max(first["constant_means"].values())
     assert first["human_normalized"] is None
-    again = last_json(run(*common, "--load", str(model), cwd=tmp_path))
+    again = last_json(run(*common, "--load", str(model), "--sampled", cwd=tmp_path))
     assert again["agent_mean"] == first["agent_mean"] and again["action_histogram"] == first["action_histogram"]
     assert again["random_mean"] == first["random_mean"] and again["timesteps"] == 512
+    assert "agent_sampled" not in first
+    sampled = again["agent_sampled"]  # the policy sampling its actions: seeded, so reproducible
+    assert sum(sampled["action_histogram"].values()) == round(sampled["mean"] * 3)
+    assert last_json(run(*common, "--load", str(model), "--sampled", cwd=tmp_path))["agent_sampled"] == sampled
 
 
 def test_ann_then_convert_scores_the_source_and_each_t_on_the_same_episodes(tmp_path):
@@ -47,7 +51,9 @@ def test_ann_then_convert_scores_the_source_and_each_t_on_the_same_episodes(tmp_
     assert ann["ann"] and not ann["spiking"] and ann["settings"]["policy"] == "MlpPolicy"
     converted = last_json(run("CartPole-v1", "--algo", "ppo", "--convert", "--load", str(model), "--eval-episodes",
                               "2", "--convert-time-steps", "4", "16", "--calibration-steps", "8", "--tensorboard", "",
-                              cwd=tmp_path))
+                              "--sampled", cwd=tmp_path))
+    assert set(converted["source_sampled"]) == {"mean", "std", "action_histogram"}
+    assert all(set(row["sampled"]) == {"mean", "std", "action_histogram"} for row in converted["conversion"])
     assert converted["converted"] and converted["source_mean"] == ann["agent_mean"]
     assert [row["time_steps"] for row in converted["conversion"]] == [4, 16]
     assert converted["calibration_observations"] == 8 * 2  # 8 steps on min(8, 2 episodes) = 2 envs
@@ -68,6 +74,7 @@ def test_dqn_with_spiking_mlp_runs_with_its_zoo_settings(tmp_path):
 
 @pytest.mark.parametrize("argv, message", [
     (["--ann"], "applies to the deep agents"),
+    (["--sampled"], "applies to the deep agents"),
     (["--algo", "ppo", "--convert"], "--convert needs --load"),
     (["--algo", "ppo", "--ann", "--time-steps", "4"], "--time-steps does not apply"),
     (["--algo", "a2c", "--hidden-size", "10"], "R-STDP setting"),
