@@ -19,6 +19,12 @@ The TD error replaces RSTDP's ``r - baseline`` (the actor has no baseline). Rewa
 TensorBoard work as for :class:`~agents.rstdp.RSTDP`; the TD error waiting for the next step is saved too.
 TensorBoard also shows ``value/V_mean``, ``value/td_error``, ``value/td_error_abs`` and the critic's rate
 ``spikes/C_rate_hz``.
+
+Known limitation (measured on the toy tasks, see ``tests/agents/test_actor_critic_learning.py``): the critic learns
+the value of the policy it sees, so when the actor settles on a wrong action for a state with ``pi`` near 1, that
+state's value drops to match and the TD error of the choice fades; only softmax exploration can then show a better
+action (RSTDP's global baseline kept punishing it). Some seeds stall there for a while (PatternAction) or settle
+at about half of Catch's balls.
 """
 
 from __future__ import annotations
@@ -52,11 +58,6 @@ class RSTDPActorCritic(RSTDP):
         gamma: discount factor of the TD error, in ``[0, 1]``.
         critic_population_size, critic_drive_mv, critic_wmax_ratio, critic_learning_rate, critic_tau_e_ms,
             value_scale: see :class:`agents.actor_critic_policy.CriticConfig`.
-        epsilon: probability of a uniformly random action per exploring step (RSTDP's default is 0). The
-            critic learns the value of the policy it sees, so once the actor picks a wrong action for a state
-            with ``pi`` near 1, ``V(s)`` drops to match and ``delta`` of that choice goes to 0: only exploration
-            can then show that another action does better (with RSTDP's global baseline, ``r - b`` kept
-            punishing it). With ``epsilon = 0`` PatternAction stalls at 2 of 3 patterns for some seeds.
         baseline_window: must be None (the TD error is the actor's reward-prediction error).
         **kwargs: every other keyword of :class:`~agents.rstdp.RSTDP` (architecture, STDP, ``reward_clip``,
             logging, ``seed``, ...).
@@ -71,7 +72,7 @@ class RSTDPActorCritic(RSTDP):
                  critic_wmax_ratio: float = CriticConfig.wmax_ratio,
                  critic_learning_rate: float = CriticConfig.learning_rate,
                  critic_tau_e_ms: float = CriticConfig.tau_e_ms,
-                 value_scale: float = CriticConfig.value_scale, epsilon: float = 0.05,
+                 value_scale: float = CriticConfig.value_scale,
                  baseline_window: int | None = None, _init_setup_model: bool = True, **kwargs: Any) -> None:
         if policy != self.policy_name:
             raise ValueError(f"RSTDPActorCritic has one policy, {self.policy_name!r}; got {policy!r}")
@@ -85,8 +86,8 @@ class RSTDPActorCritic(RSTDP):
         self._pending: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         self._td_sums = np.zeros(4)  # sum of V, count of V, sum of delta, sum of |delta| (count: deliveries)
         self._td_count = 0
-        super().__init__(policy, env, learning_rate, epsilon=epsilon, baseline_window=None,
-                         _init_setup_model=_init_setup_model, **kwargs)
+        super().__init__(policy, env, learning_rate, baseline_window=None, _init_setup_model=_init_setup_model,
+                         **kwargs)
 
     def _setup_model(self) -> None:
         if self.seed is not None:
