@@ -290,8 +290,7 @@ class SpikingPolicy(nn.Module):
         """
         self.calibrate(obs)
         spikes_in = self.encode(obs)
-        record = ["O.spikes"] + (["H.spikes"] if self.config.hidden_size else [])
-        out, state = self.network.run({"X": spikes_in}, state=state, record=record)
+        out, state = self.network.run({"X": spikes_in}, state=state, record=self.recorded())
         scores = self.action_scores(out["O.spikes"])
         pi = softmax_policy(scores, self.config.temperature, validate=False)  # counts: finite by construction
         if explore:
@@ -302,6 +301,10 @@ class SpikingPolicy(nn.Module):
         actions = handed_to_env(actions)
         info = {"scores": scores, "policy": pi, "input": spikes_in, **out}
         return actions, info, state
+
+    def recorded(self) -> list[str]:
+        """The variables :meth:`act` records (``"layer.spikes"``), returned in its run info."""
+        return ["O.spikes"] + (["H.spikes"] if self.config.hidden_size else [])
 
     def learn_from_run(self, actions: torch.Tensor, info: dict, state: NetworkState) -> NetworkState:
         """:meth:`learn_from_step` for the run :meth:`act` just made (``info``: its run info), e.g. while the

@@ -45,7 +45,7 @@ import pathlib
 import time
 from collections import deque
 from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import torch
@@ -55,8 +55,9 @@ from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from spikerl import sync
-from spikerl.checkpoint import (check_finite, json_field, read_checkpoint, state_from_dict,
+from spikerl.checkpoint import (CheckpointError, check_finite, json_field, read_checkpoint, state_from_dict,
                                 state_to_dict, write_checkpoint)
+from spikerl.network import NetworkState
 
 from agents.policy import RuleConfig, SpikingPolicy, SpikingPolicyConfig
 from agents.spaces import check_action_space, check_observation_space, space_from_json, space_to_json
@@ -64,6 +65,16 @@ from agents.tensorboard import log_network
 
 FORMAT = "spikerl.agent/1"
 SelfRSTDP = TypeVar("SelfRSTDP", bound="RSTDP")
+
+
+class EnvStep(NamedTuple):
+    """One step of the training envs: the actions ``long [n_envs]`` and what ``step_wait`` returned."""
+
+    actions: torch.Tensor
+    new_obs: np.ndarray
+    rewards: np.ndarray
+    dones: np.ndarray
+    infos: list[dict]
 
 
 class RSTDP(BaseAlgorithm):
@@ -105,8 +116,8 @@ class RSTDP(BaseAlgorithm):
                  tensorboard_log: str | None = None,
                  verbose: int = 0, seed: int | None = None, device: torch.device | str = "cpu",
                  _init_setup_model: bool = True) -> None:
-        if policy != "SpikingPolicy":
-            raise ValueError(f"RSTDP has one policy, 'SpikingPolicy'; got {policy!r}")
+        if policy != self.policy_name:
+            raise ValueError(f"{type(self).__name__} has one policy, {self.policy_name!r}; got {policy!r}")
         super().__init__(policy=SpikingPolicy, env=env, learning_rate=learning_rate,
                          stats_window_size=stats_window_size, tensorboard_log=tensorboard_log, verbose=verbose,
                          device=device, support_multi_env=True, seed=seed,
@@ -134,6 +145,9 @@ class RSTDP(BaseAlgorithm):
             check_action_space(self.action_space)
         if _init_setup_model:
             self._setup_model()
+
+    #: The one policy this agent takes (its ``policy`` argument, for SB3 compatibility).
+    policy_name = "SpikingPolicy"
 
     def _setup_model(self) -> None:
         if self.seed is not None:
@@ -182,36 +196,18 @@ class RSTDP(BaseAlgorithm):
                                                       tb_log_name, progress_bar)
         callback.on_training_start(locals(), globals())
         env: VecEnv = self.env
-        policy, net = self.policy, self.policy.network
+        policy = self.policy
         state = policy.reset_episodes("train", self._last_episode_starts)  # fresh for another number of envs
         episodes_at_last_log = self._episode_num
         rollout_logs = 0
         callback.on_rollout_start()
         while self.num_timesteps < total_timesteps:
-            obs = policy.check_observation(self._last_obs)
-            with torch.no_grad():
-                actions, info, state = policy.act(obs, state, explore=True)
-                env.step_async(actions.numpy())
-                # the eligibility update overlaps subprocess envs' steps
-                state = policy.learn_from_run(actions, info, state)
-            new_obs, rewards, dones, infos = env.step_wait()
-            self._action_log.append(actions.numpy())
-            rewards = np.asarray(rewards, dtype=np.float32)
-            if not np.isfinite(rewards).all():
-                raise ValueError(f"the environment returned a non-finite reward {rewards.tolist()}; "
-                                 "refusing to apply it to the weights")
-            learn_rewards = rewards if self.reward_clip is None else np.clip(rewards, -self.reward_clip,
-                                                                               self.reward_clip)
-            self._record_prediction_error(learn_rewards)
-            with torch.no_grad():  # host arrays: checked on the host, copied without waiting
-                net.apply_reward(learn_rewards, state=state)
-                state = net.reset_rows(np.asarray(dones, dtype=bool), state=state)
+            state, (actions, new_obs, rewards, dones, infos) = self._train_step(state)
             policy.train_state = state
             self.num_timesteps += env.num_envs
             self._update_info_buffer(infos, dones)
             self._episode_num += int(np.sum(dones))
             self._last_obs, self._last_episode_starts = new_obs, dones
-            self._last_run_info = info
             callback.update_locals(locals())
             if not callback.on_step():
                 break
@@ -222,6 +218,37 @@ class RSTDP(BaseAlgorithm):
         callback.on_rollout_end()
         callback.on_training_end()
         return self
+
+    def _train_step(self, state: NetworkState) -> tuple[NetworkState, EnvStep]:
+        """One environment step of training from ``state``: act, let the envs carry the actions out, learn from
+        the reward, reset finished episodes. Returns the new state and the step (for callbacks' ``locals``)."""
+        policy, net = self.policy, self.policy.network
+        obs = policy.check_observation(self._last_obs)
+        with torch.no_grad():
+            actions, info, state = policy.act(obs, state, explore=True)
+            self.env.step_async(actions.numpy())
+            # the eligibility update overlaps subprocess envs' steps
+            state = policy.learn_from_run(actions, info, state)
+        step, learn_rewards = self._finish_env_step(actions)
+        self._record_prediction_error(learn_rewards)
+        with torch.no_grad():  # host arrays: checked on the host, copied without waiting
+            net.apply_reward(learn_rewards, state=state)
+            state = net.reset_rows(np.asarray(step.dones, dtype=bool), state=state)
+        self._last_run_info = info
+        return state, step
+
+    def _finish_env_step(self, actions: torch.Tensor) -> tuple[EnvStep, np.ndarray]:
+        """``step_wait`` for ``actions`` (logged for :meth:`replay_env`); refuses non-finite rewards. Returns the
+        step and the rewards the learning rule sees (clipped to ``reward_clip``), float32 ``[n_envs]``."""
+        new_obs, rewards, dones, infos = self.env.step_wait()
+        self._action_log.append(actions.numpy())
+        rewards = np.asarray(rewards, dtype=np.float32)
+        if not np.isfinite(rewards).all():
+            raise ValueError(f"the environment returned a non-finite reward {rewards.tolist()}; "
+                             "refusing to apply it to the weights")
+        learn_rewards = rewards if self.reward_clip is None else np.clip(rewards, -self.reward_clip,
+                                                                           self.reward_clip)
+        return EnvStep(actions, new_obs, rewards, dones, infos), learn_rewards
 
     def _record_prediction_error(self, rewards: np.ndarray) -> None:
         """Add this step's reward-prediction errors ``r - b`` (``b`` the rule's baseline before it sees ``r``;
@@ -302,7 +329,15 @@ class RSTDP(BaseAlgorithm):
         if self._log_seeds is not None:
             payload["replay"] = {"seeds": json.dumps(self._log_seeds),
                                  "actions": torch.from_numpy(self._action_log.array(len(self._log_seeds)))}
+        payload.update(self._extra_checkpoint())
         write_checkpoint(payload, path)
+
+    def _extra_checkpoint(self) -> dict[str, Any]:
+        """Entries a subclass adds to the checkpoint (plain data), read back by :meth:`_restore_extra`."""
+        return {}
+
+    def _restore_extra(self, payload: dict[str, Any], path: str | pathlib.Path | Any) -> None:
+        """Restore what :meth:`_extra_checkpoint` saved (``payload``: the whole checkpoint read from ``path``)."""
 
     @classmethod
     def load(cls: type[SelfRSTDP], path: str | pathlib.Path | Any, env: GymEnv | None = None,
@@ -315,18 +350,21 @@ class RSTDP(BaseAlgorithm):
         freshly built envs seeded as the saved run's and call :meth:`replay_env` before ``learn``.
 
         Raises :class:`spikerl.checkpoint.CorruptCheckpointError` for a damaged file and
-        :class:`spikerl.checkpoint.CheckpointError` (a ``ValueError``) for another format, missing keys, bad JSON
-        or non-finite weights.
+        :class:`spikerl.checkpoint.CheckpointError` (a ``ValueError``) for another format, another agent class,
+        missing keys, bad JSON or non-finite weights.
         """
         payload = read_checkpoint(path, expected_format=FORMAT, kind="spikerl agent",
                                   required=("hyperparameters", "observation_space", "action_space", "num_timesteps",
                                             "episode_num", "policy", "generator"))
+        saved = payload.get("class", cls.__name__)
+        if saved != cls.__name__:
+            raise CheckpointError(f"{path} holds a {saved} agent, not a {cls.__name__}: load it with {saved}.load")
         hyper = json_field(payload, "hyperparameters", path)
         hyper.update(kwargs)
         obs_space = space_from_json(json_field(payload, "observation_space", path))
         act_space = space_from_json(json_field(payload, "action_space", path))
         check_finite(payload["policy"], path, "policy tensor")
-        model = cls("SpikingPolicy", env=None, device=device, _init_setup_model=False, **hyper)
+        model = cls(cls.policy_name, env=None, device=device, _init_setup_model=False, **hyper)
         model.observation_space, model.action_space = obs_space, act_space
         if env is not None:
             model._attach_env(env)
@@ -343,6 +381,7 @@ class RSTDP(BaseAlgorithm):
         if "replay" in payload:
             model._log_seeds = json_field(payload["replay"], "seeds", path)
             model._action_log = ActionLog(payload["replay"]["actions"].numpy())
+        model._restore_extra(payload, path)
         return model
 
     def replay_env(self) -> int:
