@@ -126,13 +126,25 @@ VALIDATION_SEED_OFFSET = 500
 CALIBRATION_SEED_OFFSET = 2000
 
 #: ``--algo`` choices: the R-STDP agent and SB3's algorithms with spiking policies.
-ALGOS = ("rstdp", "ppo", "a2c", "dqn")
+ALGOS = ("rstdp", "rstdp-ac", "ppo", "a2c", "dqn")
+
+#: The local-learning agents (the others are SB3's gradient-trained algorithms).
+RSTDP_ALGOS = ("rstdp", "rstdp-ac")
 
 #: ``--convert-time-steps`` default: the T values of the conversion table.
 DEFAULT_CONVERT_TIME_STEPS = (8, 16, 32, 64, 128)
 
 #: R-STDP envs of the default: 8 (the deep agents take rl-baselines3-zoo's number).
 RSTDP_N_ENVS = 8
+
+#: ALE defaults of ``--algo rstdp-ac`` beyond :data:`ATARI_DEFAULTS`: a shorter eligibility trace for actor and
+#: critic, discount 0.95, V read out in units of 2 rewards (untuned: one 10k-step smoke run so far).
+ACTOR_CRITIC_ATARI_DEFAULTS: dict[str, Any] = {**ATARI_DEFAULTS, "tau_e_ms": 40.0, "gamma": 0.95,
+                                               "critic_population_size": 32, "critic_learning_rate": None,
+                                               "critic_tau_e_ms": 40.0, "value_scale": 2.0}
+
+#: Flags of the actor-critic's critic (``--algo rstdp-ac`` only).
+CRITIC_FLAGS = ("gamma", "critic_population_size", "critic_learning_rate", "critic_tau_e_ms", "value_scale")
 
 AGENT_FLAGS = ("hidden_size", "population_size", "steps_per_action", "input_spikes_per_step", "learning_rate",
                "tau_e_ms", "temperature", "epsilon")
@@ -150,7 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="env steps to train for, summed over the envs (the default takes about 10 minutes "
                              "on 2 CPU cores for an ALE game)")
     parser.add_argument("--algo", choices=ALGOS, default="rstdp",
-                        help="rstdp: the R-STDP agent (agents.RSTDP); ppo, a2c, dqn: SB3's algorithm with a spiking "
+                        help="rstdp: the R-STDP agent (agents.RSTDP); rstdp-ac: R-STDP actor with a spiking critic, "
+                             "both modulated by the TD error (agents.RSTDPActorCritic); ppo, a2c, dqn: SB3's "
+                             "algorithm with a spiking "
                              "policy (agents.deep: spiking Nature-CNN for ALE games, spiking MLP otherwise), "
                              "rl-baselines3-zoo's hyperparameters and, for ALE games, the standard Atari "
                              "preprocessing (envs.standard_atari)")
@@ -242,16 +256,35 @@ def build_parser() -> argparse.ArgumentParser:
                             "counts")
     agent.add_argument("--epsilon", type=number_flag(0, 1), default=None,
                        help="probability per env step of a uniformly random action while training")
+    critic = parser.add_argument_group("critic", "--algo rstdp-ac only; unset flags take "
+                                                 f"{ {k: ACTOR_CRITIC_ATARI_DEFAULTS[k] for k in CRITIC_FLAGS} } "
+                                                 "for ALE games (None: the agent's default), else the agent's")
+    critic.add_argument("--gamma", type=number_flag(0, 1), default=None, help="discount of the TD error")
+    critic.add_argument("--critic-population-size", type=number_flag(1, integer=True), default=None,
+                        help="critic neurons (V is read from their spike count)")
+    critic.add_argument("--critic-learning-rate", type=number_flag(0, low_open=True), default=None,
+                        help="the critic's MSTDPET learning rate")
+    critic.add_argument("--critic-tau-e-ms", type=number_flag(0, low_open=True), default=None,
+                        help="the critic's eligibility time constant, ms")
+    critic.add_argument("--value-scale", type=number_flag(0, low_open=True), default=None,
+                        help="V per relative change of the critic's spike count, in reward units")
     return parser
 
 
+def agent_flags(algo: str) -> tuple[str, ...]:
+    """The agent flags of ``--algo`` (R-STDP's, plus the critic's for rstdp-ac)."""
+    return AGENT_FLAGS + (CRITIC_FLAGS if algo == "rstdp-ac" else ())
+
+
 def agent_kwargs(args: argparse.Namespace, ale: bool) -> dict[str, Any]:
-    """RSTDP keyword arguments from the agent flags (ALE defaults for ALE games, else the agent's defaults)."""
+    """RSTDP (or RSTDPActorCritic) keyword arguments from the agent flags (ALE defaults for ALE games, else the
+    agent's defaults)."""
+    defaults = ACTOR_CRITIC_ATARI_DEFAULTS if args.algo == "rstdp-ac" else ATARI_DEFAULTS
     kwargs = {}
-    for name in AGENT_FLAGS:
+    for name in agent_flags(args.algo):
         value = getattr(args, name)
         if value is None and ale:
-            value = ATARI_DEFAULTS[name]
+            value = defaults[name]
         if value is not None:
             kwargs[name] = value
     return kwargs
@@ -266,7 +299,7 @@ def checkpoint_overrides(args: argparse.Namespace, used: dict[str, Any], path: s
     """
     if not path:
         return {}
-    overridden = {name: {"requested": getattr(args, name), "used": used[name]} for name in AGENT_FLAGS
+    overridden = {name: {"requested": getattr(args, name), "used": used[name]} for name in agent_flags(args.algo)
                   if getattr(args, name) is not None and getattr(args, name) != used[name]}
     for name, values in overridden.items():
         print(f"warning: --{name.replace('_', '-')} {values['requested']} is ignored: the agent loaded from {path} "
@@ -529,7 +562,11 @@ def check_algo_flags(args: argparse.Namespace) -> None:
     error = build_parser().error
     deep_only = {"ann": args.ann, "convert": args.convert, "time_steps": args.time_steps is not None,
                  "sampled": args.sampled}
-    if args.algo == "rstdp":
+    if args.algo != "rstdp-ac":
+        for flag in CRITIC_FLAGS:
+            if getattr(args, flag) is not None:
+                error(f"--{flag.replace('_', '-')} is a critic setting: it applies to --algo rstdp-ac")
+    if args.algo in RSTDP_ALGOS:
         for flag, given in deep_only.items():
             if given:
                 error(f"--{flag.replace('_', '-')} applies to the deep agents: add --algo ppo, a2c or dqn")
@@ -795,7 +832,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from stable_baselines3.common.evaluation import evaluate_policy
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-    from agents import RSTDP
+    from agents import RSTDP, RSTDPActorCritic
     from spikerl.checkpoint import CheckpointWriteError, check_writable
     from spikerl.stopping import run_guarded
 
@@ -804,11 +841,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     except ValueError as error:
         build_parser().error(str(error))
     ale = envs.is_ale_id(env_id)
-    if args.algo != "rstdp":
+    if args.algo not in RSTDP_ALGOS:
         return run_deep(args, env_id, ale)
+    agent_cls = RSTDPActorCritic if args.algo == "rstdp-ac" else RSTDP
+    label = "R-STDP actor-critic" if args.algo == "rstdp-ac" else "R-STDP"
     args.n_envs = args.n_envs or RSTDP_N_ENVS
     env_kwargs = ATARI_ENV_KWARGS if ale else {}
-    name = slug(args.env)
+    name = slug(args.env) + ("_rstdp-ac" if args.algo == "rstdp-ac" else "")
     tensorboard = args.tensorboard or None
     train = not (args.no_train or args.load)
     save = None
@@ -821,7 +860,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     if args.load:
         try:
-            model = RSTDP.load(args.load, device=args.device, tensorboard_log=tensorboard)
+            model = agent_cls.load(args.load, device=args.device, tensorboard_log=tensorboard)
         except ValueError as error:
             build_parser().error(f"--load {args.load}: {error}")
     else:
@@ -830,12 +869,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                   vec_env_cls=SubprocVecEnv if subproc else DummyVecEnv, **env_kwargs)
         if args.resume:
             try:
-                model = RSTDP.load(args.resume, env=train_env, device=args.device, tensorboard_log=tensorboard)
+                model = agent_cls.load(args.resume, env=train_env, device=args.device, tensorboard_log=tensorboard)
             except ValueError as error:
                 train_env.close()
                 build_parser().error(f"--resume {args.resume}: {error}")
         else:
-            model = RSTDP("SpikingPolicy", train_env, seed=args.seed, device=args.device,
+            model = agent_cls(agent_cls.policy_name, train_env, seed=args.seed, device=args.device,
                           tensorboard_log=tensorboard, **agent_kwargs(args, ale))
     overridden = checkpoint_overrides(args, model.hyperparameters(), args.load or args.resume)
     train_seconds, selected, last_model = 0.0, None, None
@@ -848,7 +887,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             except ValueError as error:
                 print(f"note: cannot continue the saved run's episodes exactly ({error}); training goes on from "
                       "fresh episodes", file=sys.stderr, flush=True)
-        print(f"training R-STDP on {env_id} for {args.timesteps} steps ({args.n_envs} envs, seed {args.seed})"
+        print(f"training {label} on {env_id} for {args.timesteps} steps ({args.n_envs} envs, seed {args.seed})"
               + (f", resuming {args.resume} after {model.num_timesteps} steps" if args.resume else ""),
               file=sys.stderr, flush=True)
         best = best_path(save)
@@ -860,7 +899,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         progress_bar=not args.no_progress, tb_log_name=name, reset_num_timesteps=not args.resume)
 
         start = time.perf_counter()
-        run_guarded(train_agent, lambda why: interrupted(model, save, args.env, target, why))
+        flags = "" if args.algo == "rstdp" else f" --algo {args.algo}"
+        run_guarded(train_agent, lambda why: interrupted(model, save, args.env, target, why, flags))
         train_seconds = time.perf_counter() - start
         model.save(save)
         print(f"saved the agent to {save}", file=sys.stderr, flush=True)
@@ -870,7 +910,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 trained = model.num_timesteps
                 model.get_env().close()
                 last_model = model
-                model = RSTDP.load(best, device=args.device, tensorboard_log=tensorboard)
+                model = agent_cls.load(best, device=args.device, tensorboard_log=tensorboard)
                 selected = {"timesteps": int(model.num_timesteps), "trained_timesteps": int(trained),
                             "validation_mean": float(validation.best_mean_reward),
                             "validation_episodes": args.validate_episodes, "every": args.validate_every}
@@ -895,14 +935,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     histogram = np.zeros(len(names), dtype=np.int64)
     agent_mean, agent_std = evaluate(model, agent_env, args.eval_episodes, histogram)
     agent_env.close()
-    rows = [("R-STDP" + (" (selected)" if selected else ""), agent_mean, agent_std)]
+    rows = [(label + (" (selected)" if selected else ""), agent_mean, agent_std)]
     last = {"mean": agent_mean, "std": agent_std, "action_histogram": dict(zip(names, histogram.tolist()))}
     if last_model is not None:  # validation picked another checkpoint: the last one is scored too
         last_env, last_histogram = make_eval_env(), np.zeros(len(names), dtype=np.int64)
         mean, std = evaluate(last_model, last_env, args.eval_episodes, last_histogram)
         last_env.close()
         last = {"mean": mean, "std": std, "action_histogram": dict(zip(names, last_histogram.tolist()))}
-        rows.append(("R-STDP (last checkpoint)", mean, std))
+        rows.append((f"{label} (last checkpoint)", mean, std))
     base = baselines(make_eval_env, args.eval_episodes, eval_seed)
 
     if args.render and not has_display():
@@ -917,7 +957,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(f"recorded one greedy episode (return {ret:g}, {length} steps) to {args.video}",
                   file=sys.stderr, flush=True)
 
-    result = {"env": env_id, "algo": "rstdp", "ann": False, "agent_mean": agent_mean, "agent_std": agent_std,
+    result = {"env": env_id, "algo": args.algo, "ann": False, "agent_mean": agent_mean, "agent_std": agent_std,
               **baseline_fields(base), "episodes": args.eval_episodes,
               "human_normalized": human_normalized_scores(protocol, {"agent": agent_mean,
                                                                     "random": base["random"][0],
@@ -925,7 +965,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               "action_histogram": dict(zip(names, histogram.tolist())), "last": last,
               "timesteps": int(model.num_timesteps), "train_seconds": round(train_seconds, 2), "selected": selected,
               "protocol": protocol, "settings": model.hyperparameters(), "overridden_by_checkpoint": overridden,
-              "algo_label": "R-STDP"}
+              "algo_label": label}
     print_report(result, [*rows, *baseline_rows(base)], eval_seed)
     return result
 

@@ -207,3 +207,21 @@ def test_ctrl_c_saves_the_agent_and_says_how_to_resume(tmp_path):
     assert f"--resume {model}" in rest
     steps = torch.load(model, weights_only=True)["num_timesteps"]
     assert 0 < steps < 10_000_000
+
+
+def test_actor_critic_trains_saves_and_load_reproduces(tmp_path):
+    """``--algo rstdp-ac``: the critic flags reach the agent (its settings in the JSON line), the checkpoint
+    reloads with the same score, and R-STDP's loader refuses it (and the other way round)."""
+    model = tmp_path / "ac.pt"
+    common = ["--n-envs", "2", "--eval-episodes", "2", "--tensorboard", "", "--no-progress"]
+    first = last_json(run(CATCH, "--algo", "rstdp-ac", "--timesteps", "400", "--gamma", "0.8",
+                          "--critic-population-size", "8", "--save", str(model), *common, cwd=tmp_path))
+    assert first["algo"] == "rstdp-ac" and first["timesteps"] == 400
+    assert first["settings"]["gamma"] == 0.8 and first["settings"]["critic_population_size"] == 8
+    assert sum(first["action_histogram"].values()) == 2 * CATCH_EPISODE_STEPS
+    again = last_json(run(CATCH, "--algo", "rstdp-ac", "--load", str(model), *common, cwd=tmp_path))
+    assert (again["agent_mean"], again["action_histogram"]) == (first["agent_mean"], first["action_histogram"])
+    refused = run(CATCH, "--load", str(model), *common, cwd=tmp_path, check=False)
+    assert refused.returncode == 2 and "RSTDPActorCritic" in refused.stderr
+    critic_flag = run(CATCH, "--gamma", "0.9", cwd=tmp_path, check=False)
+    assert critic_flag.returncode == 2 and "--gamma is a critic setting" in critic_flag.stderr
