@@ -395,10 +395,10 @@ def print_report(result: dict[str, Any], rows: list[tuple[str, float, float]], e
     game = result["protocol"].get("game")
     print(f"\n{result['env']}: greedy {result['algo_label']} agent vs baselines, {result['episodes']} episodes each "
           f"(eval seeds {eval_seed}..)")
-    print(f"{'policy':<26} {'return (mean +- std)':>22} {'human-norm.':>12}")
+    print(f"{'policy':<34} {'return (mean +- std)':>22} {'human-norm.':>12}")
     for label, mean, std in rows:
         normalized = f"{human_normalized(game, mean):>12.3f}" if game in REFERENCE_SCORES else f"{'-':>12}"
-        print(f"{label:<26} {mean:>11.2f} +- {std:>7.2f} {normalized}")
+        print(f"{label:<34} {mean:>11.2f} +- {std:>7.2f} {normalized}")
     if result.get("action_histogram"):
         total = sum(result["action_histogram"].values()) or 1
         print("greedy agent's actions: " + ", ".join(f"{name} {100 * n / total:.1f}%"
