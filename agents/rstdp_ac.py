@@ -124,18 +124,20 @@ class RSTDPActorCritic(RSTDP):
             state = policy.learn_from_run(actions, info, state)
         step, learn_rewards = self._finish_env_step(actions)
         rewards = torch.as_tensor(learn_rewards, device=values.device)
-        dones = torch.as_tensor(np.asarray(step.dones, dtype=bool), device=values.device)
+        host_dones = np.asarray(step.dones, dtype=bool)  # decided on the host: no read-back per step
+        dones = torch.as_tensor(host_dones, device=values.device)
         with torch.no_grad():
-            if bool(dones.any()):
-                truncated = dones & torch.tensor([bool(i.get("TimeLimit.truncated", False)) for i in step.infos],
-                                                 device=values.device)
+            if host_dones.any():
+                host_truncated = host_dones & np.array([bool(i.get("TimeLimit.truncated", False))
+                                                        for i in step.infos])
+                truncated = torch.as_tensor(host_truncated, device=values.device)
                 next_values = torch.zeros_like(values)
-                if bool(truncated.any()):
+                if host_truncated.any():
                     final = np.stack([i["terminal_observation"] if cut else o
-                                      for i, cut, o in zip(step.infos, truncated.tolist(), step.new_obs)])
+                                      for i, cut, o in zip(step.infos, host_truncated, step.new_obs)])
                     next_values = policy.values(policy.check_observation(final), state)
                 self._deliver(td_error(rewards, values, next_values, dones & ~truncated, self.gamma), dones, state)
-            state = net.reset_rows(dones.cpu(), state=state)
+            state = net.reset_rows(host_dones, state=state)
         self._pending = (rewards, values, ~dones)
         self._last_run_info = info
         return state, step

@@ -584,18 +584,11 @@ def check_algo_flags(args: argparse.Namespace) -> None:
         error("--ann trains a non-spiking network: --time-steps does not apply")
 
 
-def save_deep(model: Any, path: Path) -> None:
-    """Save an SB3 model so that it loads without unpickling (:func:`agents.deep.safe_zip.safe_save`)."""
-    from agents.deep.safe_zip import safe_save
-
-    safe_save(model, path)
-
-
-def is_spiking(model: Any) -> bool:
-    """Whether an SB3 model's policy holds a spiking features extractor."""
+def spiking_extractor(model: Any) -> Any:
+    """The spiking features extractor of an SB3 model's policy, or ``None`` for a non-spiking policy."""
     from agents.deep import SpikingFeaturesExtractor
 
-    return any(isinstance(module, SpikingFeaturesExtractor) for module in model.policy.modules())
+    return next((m for m in model.policy.modules() if isinstance(m, SpikingFeaturesExtractor)), None)
 
 
 def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]:
@@ -611,7 +604,7 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
     import envs
     from agents.deep import SpikingA2C, SpikingDQN, SpikingPPO, convert, rollout_observations
     from agents.deep.extractors import DEFAULT_TIME_STEPS
-    from agents.deep.safe_zip import UnsafeModelError, read_policy_weights
+    from agents.deep.safe_zip import UnsafeModelError, read_policy_weights, safe_save
     from agents.deep.zoo import ZOO_N_ENVS, describe_hyperparameters, zoo_hyperparameters, zoo_kind
     from envs.standard_atari import make_standard_atari
     from spikerl.checkpoint import CheckpointWriteError, check_writable
@@ -691,7 +684,8 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
                         policy_kwargs=policy_kwargs, **hyperparameters)
             hyperparameters = {**hyperparameters, "policy": policy, "policy_kwargs": policy_kwargs,
                                "n_envs": n_envs}
-    spiking = is_spiking(model)
+    extractor = spiking_extractor(model)
+    spiking = extractor is not None
     if args.convert and spiking:
         build_parser().error(f"--convert: {args.load} is already a spiking model (convert a model trained with --ann)")
 
@@ -709,9 +703,9 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
                         tb_log_name=name, reset_num_timesteps=not args.resume)
 
         start = time.perf_counter()
-        run_guarded(train_agent, lambda why: interrupted(model, save, args.env, target, why, flags, save_deep))
+        run_guarded(train_agent, lambda why: interrupted(model, save, args.env, target, why, flags, safe_save))
         train_seconds = time.perf_counter() - start
-        save_deep(model, save)
+        safe_save(model, save)
         print(f"saved the agent to {save}", file=sys.stderr, flush=True)
     if model.get_env() is not None:
         model.get_env().close()
@@ -784,8 +778,6 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
         print("--video: recording is available for --algo rstdp only", file=sys.stderr, flush=True)
     settings = describe_hyperparameters(hyperparameters) if hyperparameters else {}
     if spiking:
-        extractor = next(m for m in model.policy.modules() if type(m).__name__.startswith("Spiking")
-                         and hasattr(m, "time_steps"))
         settings["time_steps"] = int(extractor.time_steps)
     scores = {"agent": agent_mean, "random": base["random"][0], "best_constant": best_constant_mean(base)}
     if args.convert:

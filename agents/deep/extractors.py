@@ -153,8 +153,9 @@ class SpikingFeaturesExtractor(BaseFeaturesExtractor):
         return torch.einsum("t,tbf->bf", self.readout_weights, spikes)
 
     def simulate(self, observations: torch.Tensor) -> torch.Tensor:
-        """The last spiking layer's spikes ``[T, B, F]`` for observations ``[B, *obs]``."""
-        raise NotImplementedError
+        """The last spiking layer's spikes ``[T, B, F]`` for observations ``[B, *obs]`` (each subclass defines
+        its layers here)."""
+        raise NotImplementedError(f"{type(self).__name__} must define simulate(observations) -> spikes [T, B, F]")
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         """Features ``[B, F]`` (the readout, see the module docstring) of observations ``[B, *obs]``."""
