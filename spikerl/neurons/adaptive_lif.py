@@ -11,7 +11,9 @@ samples had been shown one after another). With ``one_spike=True`` at most one n
 a step: among those above threshold, the one with the largest overshoot ``v - v_thresh - theta``.
 
 ``theta`` is kept in a buffer (saved with ``state_dict``); a run's changes are committed to it when the
-run ends, so resetting the network between samples keeps what was learned.
+run ends, so resetting the network between samples keeps what was learned. A run simulated with frozen
+thresholds (not adapting) can commit its adaptation afterwards with :meth:`AdaptiveLIF.adapt_to` (the
+thresholds of batched learning: they rise by ``theta_plus`` per spike of the run, after it).
 
 Backends: ``"torch"`` (the step loop), ``"c"`` (the Network path's scan in one C call;
 ``adaptive_lif_scan.h`` beside this file restates :func:`adaptive_lif_step`), ``"auto"``.
@@ -30,7 +32,7 @@ from spikerl.kernels import BackendUnavailable
 from spikerl.neurons import phases
 from spikerl.neurons.base import NeuronLayer, check_positive
 from spikerl.neurons.surrogate import SpikeFn, SurrogateArg
-from spikerl.traces import TraceParams
+from spikerl.traces import TraceParams, decay_powers
 from spikerl.validation import check_fields_finite
 
 
@@ -171,6 +173,19 @@ class AdaptiveLIF(NeuronLayer):
         if currents is not None and currents.dtype != self.dtype:
             return f"currents are {currents.dtype} but the layer is {self.dtype}"
         return None
+
+    @torch.no_grad()
+    def adapt_to(self, spikes: torch.Tensor) -> None:
+        """Commit the adaptation of a run of spikes ``[T, B, *shape]`` simulated with the thresholds frozen:
+        ``theta <- d^T theta + theta_plus * sum_t d^(T-1-t) sum_b s_t[b]`` with ``d = exp(-dt / tau_theta)``,
+        what the adapting step gives for these spikes. Updates the ``theta`` buffer in place."""
+        if spikes.dim() != 2 + len(self.shape) or tuple(spikes.shape[2:]) != self.shape:
+            raise ValueError(f"expected spikes [T, B, {', '.join(map(str, self.shape))}], got {list(spikes.shape)}")
+        p, steps = self.params, spikes.shape[0]
+        decay = phases.decay_factor(p.tau_theta_ms, self.dt_ms)
+        weights = decay_powers(steps, decay, self.theta.dtype, self.theta.device)
+        counts = torch.tensordot(weights, spikes.sum(1, dtype=self.theta.dtype), dims=1)
+        self.theta.mul_(decay ** steps).add_(counts, alpha=p.theta_plus_mv)
 
     @torch.no_grad()
     def end_run(self, state: AdaptiveLIFState, learning: bool) -> None:
