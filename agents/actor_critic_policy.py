@@ -3,8 +3,10 @@ LIF neurons whose spike count reads out the value of the current state.
 
 Architecture (the actor as in :mod:`agents.policy`; the critic is new)::
 
-    X (input spikes)  [--fixed--> H | --STDP--> F]  --MSTDPET, factor 1[chosen] - pi-->   O: LIF(n_actions * population)  actor
+    X (input spikes)  [--fixed--> H]  --MSTDPET, factor 1[chosen] - pi-->   O: LIF(n_actions * population)  actor
                                       --MSTDPET, the critic's own spikes--> C: LIF(critic population)       critic
+
+    (or X --reward-free STDP--> F, the feature layer of :mod:`agents.features`, in place of H)
 
 Value read-out. With ``c`` the critic population's spike count over the ``T = steps_per_action`` steps of one
 environment step (all ``N`` critic neurons together) and ``c0`` its expected count at calibration (the initial
