@@ -6,6 +6,8 @@ Architecture (the actor as in :mod:`agents.policy`; the critic is new)::
     X (input spikes)  [--fixed--> H]  --MSTDPET, factor 1[chosen] - pi-->   O: LIF(n_actions * population)  actor
                                       --MSTDPET, the critic's own spikes--> C: LIF(critic population)       critic
 
+    (or X --reward-free STDP--> F, the feature layer of :mod:`agents.features`, in place of H)
+
 Value read-out. With ``c`` the critic population's spike count over the ``T = steps_per_action`` steps of one
 environment step (all ``N`` critic neurons together) and ``c0`` its expected count at calibration (the initial
 weights, the first observations)::
@@ -95,7 +97,7 @@ class ActorCriticSpikingPolicy(SpikingPolicy):
                              f"baseline_window must be None, got {rule.baseline_window!r}")
         self.critic_config = critic  # read by _build, which the parent's __init__ calls
         super().__init__(observation_space, action_space, config, rule, seed)
-        self.critic_source = "H" if config.hidden_size else "X"
+        self.critic_source = self.source_layer
         self.critic = f"{self.critic_source}->C"
         self.register_buffer("critic_weight_scale", torch.tensor(1.0))
         self.register_buffer("critic_count0", torch.tensor(1.0))
@@ -103,12 +105,12 @@ class ActorCriticSpikingPolicy(SpikingPolicy):
     def _build(self) -> Network:
         net = super()._build()
         c, r, k = self.config, self.rule_config, self.critic_config
-        n_source = c.hidden_size or math.prod(self.obs_shape)
-        source: tuple[int, ...] | int = c.hidden_size or self.obs_shape
+        source = net.layers[self.source_layer].shape
+        n_source = math.prod(source)
         net.add_layer("C", LIF(k.population_size, tau_mem_ms=c.tau_mem_ms, refractory_ms=1.0))
         rule = MSTDPET(lr=k.learning_rate, a_plus=r.a_plus, a_minus=r.a_minus, tau_e_ms=k.tau_e_ms,
                        pre_trace=TraceParams(r.tau_plus_ms), post_trace=TraceParams(r.tau_minus_ms))
-        net.add_connection("H" if c.hidden_size else "X", "C",
+        net.add_connection(self.source_layer, "C",
                            Dense(source, k.population_size, w=torch.zeros(n_source, k.population_size), wmin=0.0,
                                  wmax=k.wmax_ratio), rule=rule)
         return net
@@ -152,7 +154,8 @@ class ActorCriticSpikingPolicy(SpikingPolicy):
     def values(self, obs: torch.Tensor, state: NetworkState) -> torch.Tensor:
         """``V`` of observations ``[B, *obs_shape]`` seen from ``state`` for one environment step (a run whose new
         state is discarded; it draws input spikes from the policy's generator)."""
-        out, _ = self.network.run({"X": self.encode(obs)}, state=state, record=["C.spikes"])
+        out, _ = self.network.run({"X": self.encode(obs)}, state=self.with_current_thresholds(state),
+                                  record=["C.spikes"])
         return self.value(out["C.spikes"])
 
     # --- acting and learning -------------------------------------------------------------------------
@@ -170,5 +173,5 @@ class ActorCriticSpikingPolicy(SpikingPolicy):
         """The actor's eligibility (:meth:`SpikingPolicy.learn_from_run`) and the critic's: STDP between the
         source's trains and the critic's spikes of the run, in place in ``state``."""
         state = super().learn_from_run(actions, info, state)
-        source = info["input"] if not self.config.hidden_size else info["H.spikes"]
-        return self.network.accumulate_eligibility(self.critic, source, info["C.spikes"], state=state, inplace=True)
+        return self.network.accumulate_eligibility(self.critic, self.source_train(info), info["C.spikes"],
+                                                   state=state, inplace=True)

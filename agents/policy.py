@@ -4,7 +4,8 @@ Architecture (all sizes configurable in :class:`SpikingPolicyConfig`)::
 
     observation [B, *obs_shape]  --Bernoulli spikes, T steps-->  X: Input(obs_shape)
     X --Dense, fixed random-->  H: LIF(hidden)                   (omitted with hidden_size=0)
-    H --Dense, MSTDPET (plastic, one eligibility column per action)-->  O: LIF(n_actions * population)
+    or X --local/conv STDP, no reward-->  F: AdaptiveLIF(maps, H', W')  (feature_maps > 0; see agents.features)
+    H (or F, or X) --Dense, MSTDPET (plastic, one eligibility column per action)-->  O: LIF(n_actions * population)
     O --Dense, fixed, -inhibition between populations--> O       (optional, inhibition_mv > 0)
 
 Each environment step shows the observation for ``steps_per_action`` simulation steps (``dt = 1 ms``), encoded by a
@@ -51,6 +52,8 @@ from spikerl.neurons import LIF, Input
 from spikerl.traces import TraceParams
 from spikerl.validation import check_finite, check_number
 
+from agents.features import (FEATURE_CONNECTION, FEATURE_LAYER, add_feature_layer, apply_feature_scale,
+                             feature_norm, initialise_features)
 from agents.population_rule import PopulationMSTDPET
 from agents.spaces import check_action_space, check_observation_space
 
@@ -80,6 +83,21 @@ class SpikingPolicyConfig:
         temperature: softmax temperature (spikes) of the exploring policy over the population spike counts,
             and of the ``pi`` in the learning rule (> 0).
         epsilon: probability per environment step of a uniformly random action while exploring.
+        feature_maps: feature maps of the unsupervised feature layer ``F`` between the pixels and the plastic
+            output (0: no feature layer; needs ``hidden_size=0`` and image observations ``(C, H, W)``; see
+            :mod:`agents.features`).
+        feature_patch, feature_stride: side and stride (pixels) of each feature's square receptive field.
+        feature_shared: one filter bank for all positions (convolution) instead of weights per position
+            (locally connected).
+        feature_drive_mv: mean current (mV per step) into a feature neuron with uniform weights (sets the
+            incoming weight sum ``norm`` at calibration).
+        feature_inhibition_mv: inhibition between the maps at the same position (mV per spike, >= 0).
+        feature_learning_rate: STDP potentiation rate of the feature weights, in units of their mean weight.
+        feature_theta_plus_mv: adaptive-threshold increase per feature spike (Diehl & Cook's homeostasis; the
+            spikes of all environments of the batch add up).
+        feature_tau_theta_ms: decay time constant of the adaptive thresholds (simulated ms): with ``B``
+            environments and a rate ``r`` (spikes per ms) a threshold settles near ``theta_plus * B * r *
+            tau_theta`` instead of growing until the layer falls silent.
     """
 
     hidden_size: int = 0
@@ -94,13 +112,30 @@ class SpikingPolicyConfig:
     inhibition_mv: float = 0.0
     temperature: float = 4.0
     epsilon: float = 0.0
+    feature_maps: int = 0
+    feature_patch: int = 5
+    feature_stride: int = 2
+    feature_shared: bool = False
+    feature_drive_mv: float = 3.0
+    feature_inhibition_mv: float = 10.0
+    feature_learning_rate: float = 0.1
+    feature_theta_plus_mv: float = 0.01
+    feature_tau_theta_ms: float = 1000.0
 
     def __post_init__(self) -> None:
-        for name in ("population_size", "steps_per_action"):
+        for name in ("population_size", "steps_per_action", "feature_patch", "feature_stride"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.hidden_size < 0:
-            raise ValueError(f"hidden_size must be >= 0, got {self.hidden_size}")
+        for name in ("hidden_size", "feature_maps"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.hidden_size and self.feature_maps:
+            raise ValueError(f"choose a fixed random hidden layer (hidden_size={self.hidden_size}) or a learned "
+                             f"feature layer (feature_maps={self.feature_maps}), not both")
+        for name in ("feature_drive_mv", "feature_learning_rate", "feature_tau_theta_ms"):
+            check_number(name, getattr(self, name), low=0.0, low_open=True)
+        for name in ("feature_inhibition_mv", "feature_theta_plus_mv"):
+            check_number(name, getattr(self, name), low=0.0)
         for name in ("input_spikes_per_step", "tau_mem_ms", "output_drive_mv", "wmax_ratio", "temperature"):
             check_number(name, getattr(self, name), low=0.0, low_open=True)
         for name in ("hidden_drive_mv", "hidden_spread", "inhibition_mv"):
@@ -158,10 +193,14 @@ class SpikingPolicy(nn.Module):
         # intensities are clamped to [0, 1] (and observations checked finite): no range check to read back
         self.encoder = NormalizedBernoulliEncoder(config.steps_per_action, config.input_spikes_per_step,
                                                   self.generator, validate=False)
-        self.plastic = "H->O" if config.hidden_size else "X->O"
+        #: the layer the plastic output (and a critic) reads: X (pixels), H (fixed random) or F (features)
+        self.source_layer = "H" if config.hidden_size else FEATURE_LAYER if config.feature_maps else "X"
+        self.plastic = f"{self.source_layer}->O"
         self.network = self._build()
         self.register_buffer("calibrated", torch.tensor(False))
         self.register_buffer("weight_scale", torch.tensor(1.0))
+        if config.feature_maps:  # only then: checkpoints of policies without features keep loading
+            self.register_buffer("feature_norm", torch.tensor(1.0))
         self._calibrated = False  # mirrors the buffer, so acting never reads it back from the device
         self.register_load_state_dict_post_hook(lambda module, keys: module._mirror_calibrated())
         self.train_state: NetworkState | None = None
@@ -180,12 +219,17 @@ class SpikingPolicy(nn.Module):
             net.add_connection("X", "H", Dense(self.obs_shape, c.hidden_size, w=torch.zeros(
                 math.prod(self.obs_shape), c.hidden_size)))
             source = c.hidden_size
+        elif c.feature_maps:
+            source = add_feature_layer(net, self.obs_shape, c.feature_maps, c.feature_patch, c.feature_stride,
+                                       shared=c.feature_shared, inhibition_mv=c.feature_inhibition_mv,
+                                       theta_plus_mv=c.feature_theta_plus_mv,
+                                       tau_theta_ms=c.feature_tau_theta_ms, tau_mem_ms=c.tau_mem_ms)
         net.add_layer("O", LIF(n_out, **neuron))
         rule = PopulationMSTDPET(c.population_size, lr=r.learning_rate, a_plus=r.a_plus, a_minus=r.a_minus,
                                  tau_e_ms=r.tau_e_ms, pre_trace=TraceParams(r.tau_plus_ms),
                                  post_trace=TraceParams(r.tau_minus_ms), baseline_window=r.baseline_window)
-        n_source = c.hidden_size or math.prod(self.obs_shape)
-        net.add_connection("H" if c.hidden_size else "X", "O",
+        n_source = math.prod(net.layers[self.source_layer].shape)
+        net.add_connection(self.source_layer, "O",
                            Dense(source, n_out, w=torch.zeros(n_source, n_out), wmin=0.0, wmax=c.wmax_ratio),
                            rule=rule)
         if c.inhibition_mv > 0:
@@ -199,7 +243,8 @@ class SpikingPolicy(nn.Module):
         """Set the initial weights from the activity the first observations cause (once).
 
         Measures ``m``, the expected input spikes per step, draws the input->hidden weights for a mean drive of
-        ``hidden_drive_mv``, measures the hidden spikes per step over ``4 * steps_per_action`` steps, and
+        ``hidden_drive_mv`` (or the feature weights for ``feature_drive_mv``, see :mod:`agents.features`),
+        measures the hidden (feature) spikes per step over ``4 * steps_per_action`` steps, and
         draws the plastic weights for a mean drive of ``output_drive_mv``; the rule's ``lr`` and the
         weight bound follow the weight scale ``s``. Skipped (returns False) while observations are blank.
         """
@@ -217,10 +262,15 @@ class SpikingPolicy(nn.Module):
             noise = torch.randn(n_in, c.hidden_size, generator=g, device=g.device)
             w = c.hidden_drive_mv / m_in + c.hidden_spread * c.hidden_drive_mv / math.sqrt(m_in) * noise
             net.connections["X->H"].set_weights(w)
+        if c.feature_maps:
+            self.feature_norm.fill_(feature_norm(c.feature_drive_mv, math.prod(self.obs_shape), m_in))
+            self.apply_scale()
+            initialise_features(net, g)
+        if self.source_layer != "X":
             state, steps, spikes = net.initial_state(obs.shape[0]), 4, 0.0
             for _ in range(steps):
-                out, state = net.run({"X": self.encode(obs)}, state=state, record=["H.spikes"])
-                spikes += float(out["H.spikes"].sum())
+                out, state = net.run({"X": self.encode(obs)}, state=state, record=[f"{self.source_layer}.spikes"])
+                spikes += float(out[f"{self.source_layer}.spikes"].sum())
             m_source = max(spikes / (steps * c.steps_per_action * obs.shape[0]), 0.5)
         plastic = net.connections[self.plastic]
         scale = c.output_drive_mv / m_source
@@ -240,6 +290,8 @@ class SpikingPolicy(nn.Module):
         scale = float(self.weight_scale)
         self.network.rules[self.plastic].lr = self.rule_config.learning_rate * scale
         self.network.connections[self.plastic].wmax = self.config.wmax_ratio * scale
+        if self.config.feature_maps:
+            apply_feature_scale(self.network, float(self.feature_norm), self.config.feature_learning_rate)
 
     # --- encoding / decoding ------------------------------------------------------------------------
     def intensities(self, obs: torch.Tensor) -> torch.Tensor:
@@ -289,6 +341,7 @@ class SpikingPolicy(nn.Module):
         the only read back of the step.
         """
         self.calibrate(obs)
+        state = self.with_current_thresholds(state)
         spikes_in = self.encode(obs)
         out, state = self.network.run({"X": spikes_in}, state=state, record=self.recorded())
         scores = self.action_scores(out["O.spikes"])
@@ -302,15 +355,40 @@ class SpikingPolicy(nn.Module):
         info = {"scores": scores, "policy": pi, "input": spikes_in, **out}
         return actions, info, state
 
+    def with_current_thresholds(self, state: NetworkState) -> NetworkState:
+        """``state`` with the feature layer's learned thresholds (a state holds the thresholds of its creation;
+        :meth:`learn_features` raises them after each training step). ``state`` itself is not changed."""
+        if not self.config.feature_maps:
+            return state
+        state = state.copy()
+        neurons = state.neurons[FEATURE_LAYER]
+        state.neurons[FEATURE_LAYER] = neurons._replace(theta=self.network.layers[FEATURE_LAYER].theta)
+        return state
+
     def recorded(self) -> list[str]:
         """The variables :meth:`act` records (``"layer.spikes"``), returned in its run info."""
-        return ["O.spikes"] + (["H.spikes"] if self.config.hidden_size else [])
+        return ["O.spikes"] + ([f"{self.source_layer}.spikes"] if self.source_layer != "X" else [])
+
+    def source_train(self, info: dict) -> torch.Tensor:
+        """The spikes ``[T, B, *shape]`` of the layer the plastic connections read, from :meth:`act`'s run info."""
+        return info["input"] if self.source_layer == "X" else info[f"{self.source_layer}.spikes"]
 
     def learn_from_run(self, actions: torch.Tensor, info: dict, state: NetworkState) -> NetworkState:
-        """:meth:`learn_from_step` for the run :meth:`act` just made (``info``: its run info), e.g. while the
-        environments carry out ``actions``."""
-        source = info["input"] if not self.config.hidden_size else info["H.spikes"]
-        return self.learn_from_step(source, actions, info["policy"], state)
+        """:meth:`learn_features` (with a feature layer) and :meth:`learn_from_step` for the run :meth:`act` just
+        made (``info``: its run info), e.g. while the environments carry out ``actions``."""
+        if self.config.feature_maps:
+            state = self.learn_features(info["input"], info[f"{FEATURE_LAYER}.spikes"], state)
+        return self.learn_from_step(self.source_train(info), actions, info["policy"], state)
+
+    def learn_features(self, input_train: torch.Tensor, feature_train: torch.Tensor, state: NetworkState
+                       ) -> NetworkState:
+        """The feature layer's unsupervised step (no reward, see :mod:`agents.features`): the summed STDP update
+        of the input ``[T, B, *obs_shape]`` and feature ``[T, B, maps, H', W']`` trains of one environment step,
+        renormalisation, and the thresholds' rise. Returns the new state (the rule's traces advanced)."""
+        net = self.network
+        state = net.learn_from_trains(FEATURE_CONNECTION, input_train, feature_train, state=state)
+        net.layers[FEATURE_LAYER].adapt_to(feature_train)
+        return state
 
     def learn_from_step(self, source_train: torch.Tensor, actions: torch.Tensor, pi: torch.Tensor,
                         state: NetworkState) -> NetworkState:

@@ -85,7 +85,10 @@ class RSTDP(BaseAlgorithm):
         env: a Gymnasium env, an SB3 ``VecEnv`` (several envs run as one batch) or a registered id.
         learning_rate: MSTDPET learning rate (mV per unit reward per unit eligibility).
         hidden_size, population_size, steps_per_action, input_spikes_per_step, tau_mem_ms, hidden_drive_mv, hidden_spread,
-        output_drive_mv, wmax_ratio, inhibition_mv, temperature, epsilon: see :class:`agents.policy.SpikingPolicyConfig`.
+        output_drive_mv, wmax_ratio, inhibition_mv, temperature, epsilon, feature_maps, feature_patch, feature_stride,
+        feature_shared, feature_drive_mv, feature_inhibition_mv, feature_learning_rate, feature_theta_plus_mv,
+        feature_tau_theta_ms: see
+            :class:`agents.policy.SpikingPolicyConfig` (the feature layer: :mod:`agents.features`).
         tau_plus_ms, tau_minus_ms, a_plus, a_minus, tau_e_ms, baseline_window: see
             :class:`agents.policy.RuleConfig`.
         reward_clip: rewards reach the learning rule clipped to ``[-reward_clip, reward_clip]`` (None: as they
@@ -109,6 +112,15 @@ class RSTDP(BaseAlgorithm):
                  inhibition_mv: float = SpikingPolicyConfig.inhibition_mv,
                  temperature: float = SpikingPolicyConfig.temperature,
                  epsilon: float = SpikingPolicyConfig.epsilon,
+                 feature_maps: int = SpikingPolicyConfig.feature_maps,
+                 feature_patch: int = SpikingPolicyConfig.feature_patch,
+                 feature_stride: int = SpikingPolicyConfig.feature_stride,
+                 feature_shared: bool = SpikingPolicyConfig.feature_shared,
+                 feature_drive_mv: float = SpikingPolicyConfig.feature_drive_mv,
+                 feature_inhibition_mv: float = SpikingPolicyConfig.feature_inhibition_mv,
+                 feature_learning_rate: float = SpikingPolicyConfig.feature_learning_rate,
+                 feature_theta_plus_mv: float = SpikingPolicyConfig.feature_theta_plus_mv,
+                 feature_tau_theta_ms: float = SpikingPolicyConfig.feature_tau_theta_ms,
                  tau_plus_ms: float = RuleConfig.tau_plus_ms, tau_minus_ms: float = RuleConfig.tau_minus_ms,
                  a_plus: float = RuleConfig.a_plus, a_minus: float = RuleConfig.a_minus,
                  tau_e_ms: float = RuleConfig.tau_e_ms, baseline_window: int | None = RuleConfig.baseline_window,
@@ -127,7 +139,10 @@ class RSTDP(BaseAlgorithm):
             input_spikes_per_step=input_spikes_per_step, tau_mem_ms=tau_mem_ms, hidden_drive_mv=hidden_drive_mv,
             hidden_spread=hidden_spread,
             output_drive_mv=output_drive_mv, wmax_ratio=wmax_ratio, inhibition_mv=inhibition_mv,
-            temperature=temperature, epsilon=epsilon)
+            temperature=temperature, epsilon=epsilon, feature_maps=feature_maps, feature_patch=feature_patch,
+            feature_stride=feature_stride, feature_shared=feature_shared, feature_drive_mv=feature_drive_mv,
+            feature_inhibition_mv=feature_inhibition_mv, feature_learning_rate=feature_learning_rate,
+            feature_theta_plus_mv=feature_theta_plus_mv, feature_tau_theta_ms=feature_tau_theta_ms)
         self.rule_config = RuleConfig(learning_rate=float(learning_rate), tau_plus_ms=tau_plus_ms,
                                       tau_minus_ms=tau_minus_ms, a_plus=a_plus, a_minus=a_minus,
                                       tau_e_ms=tau_e_ms, baseline_window=baseline_window)

@@ -147,7 +147,7 @@ ACTOR_CRITIC_ATARI_DEFAULTS: dict[str, Any] = {**ATARI_DEFAULTS, "tau_e_ms": 40.
 CRITIC_FLAGS = ("gamma", "critic_population_size", "critic_learning_rate", "critic_tau_e_ms", "value_scale")
 
 AGENT_FLAGS = ("hidden_size", "population_size", "steps_per_action", "input_spikes_per_step", "learning_rate",
-               "tau_e_ms", "temperature", "epsilon")
+               "tau_e_ms", "temperature", "epsilon", "feature_maps", "feature_patch", "feature_stride")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -256,6 +256,13 @@ def build_parser() -> argparse.ArgumentParser:
                             "counts")
     agent.add_argument("--epsilon", type=number_flag(0, 1), default=None,
                        help="probability per env step of a uniformly random action while training")
+    agent.add_argument("--feature-maps", type=number_flag(0, integer=True), default=None,
+                       help="feature maps of the reward-free STDP feature layer between the pixels and the actions "
+                            "(agents.features; 0: none; needs --hidden-size 0)")
+    agent.add_argument("--feature-patch", type=number_flag(1, integer=True), default=None,
+                       help="side (pixels) of each feature's square receptive field")
+    agent.add_argument("--feature-stride", type=number_flag(1, integer=True), default=None,
+                       help="stride (pixels) between the feature layer's receptive fields")
     critic = parser.add_argument_group("critic", "--algo rstdp-ac only; unset flags take "
                                                  f"{ {k: ACTOR_CRITIC_ATARI_DEFAULTS[k] for k in CRITIC_FLAGS} } "
                                                  "for ALE games (None: the agent's default), else the agent's")
@@ -284,7 +291,7 @@ def agent_kwargs(args: argparse.Namespace, ale: bool) -> dict[str, Any]:
     for name in agent_flags(args.algo):
         value = getattr(args, name)
         if value is None and ale:
-            value = defaults[name]
+            value = defaults.get(name)
         if value is not None:
             kwargs[name] = value
     return kwargs

@@ -35,7 +35,8 @@ never swaps one object's insides. Without ``state=``, ``run`` uses and advances 
 ``net.state`` (created by ``reset(B)`` or by the first run), as a single-purpose user expects. The other
 state-driven operations take ``state=`` the same way: :meth:`Network.reset_rows` (new episodes in some rows),
 :meth:`Network.accumulate_eligibility` (pairings of given trains, e.g. a policy-gradient factor, added to a
-rule's eligibility without simulating) and :meth:`Network.apply_reward` (a reward turns a state's
+rule's eligibility without simulating), :meth:`Network.learn_from_trains` (an unsupervised rule's update from
+the trains of a run simulated without learning) and :meth:`Network.apply_reward` (a reward turns a state's
 eligibility into a weight change). Rule state is only advanced through these methods; callers never write
 into ``state.rules``.
 """
@@ -376,6 +377,35 @@ class Network(nn.Module):
         state = self.state if implicit else _checked_state(state).copy()
         state.rules[connection] = rule.accumulate(self.connections[connection], pre, post, state.rules[connection],
                                                   self.dt_ms, inplace=inplace)
+        return state
+
+    def learn_from_trains(self, connection: str, pre: torch.Tensor, post: torch.Tensor, *,
+                          state: NetworkState | None = None) -> NetworkState:
+        """Apply the unsupervised rule on ``connection`` to trains a run has already produced (weights frozen
+        during that run, the update applied after it, as in batched learning).
+
+        ``pre [T, B, *source]`` and ``post [T, B, *target]`` are the source's and the target's spike trains;
+        the rule's ``run_update`` (e.g. :meth:`spikerl.plasticity.PostPre.run_update`) gives the summed weight
+        change, which is applied (bounds, mask), then the connection is renormalised (``norm``). The rule's
+        traces advance over the ``T`` steps; no reward is involved.
+
+        With ``state``, returns the new state and leaves ``state`` as it was; without, updates ``net.state``.
+        """
+        if connection not in self.rules:
+            raise KeyError(f"connection {connection!r} has no learning rule; plastic connections are "
+                           f"{sorted(self.rules)}")
+        rule = self.rules[connection]
+        if not hasattr(rule, "run_update"):
+            raise TypeError(f"the rule {type(rule).__name__} on {connection!r} has no run_update: it cannot learn "
+                            "from given trains")
+        implicit = state is None
+        if implicit and self.state is None:
+            raise RuntimeError("the network has no state yet: run it (or reset it) before learn_from_trains")
+        state = self.state if implicit else _checked_state(state).copy()
+        conn = self.connections[connection]
+        dw, state.rules[connection] = rule.run_update(conn, pre, post, state.rules[connection], self.dt_ms)
+        conn.apply_update(dw)
+        conn.normalize()
         return state
 
     # --- the step-by-step loop (one group of layers) --------------------------------------------------

@@ -8,10 +8,15 @@ the network sets from ``run(learning=...)``)::
 
 i.e. every spike raises its neuron's threshold by ``theta_plus`` (batch increments add up, as if the
 samples had been shown one after another). With ``one_spike=True`` at most one neuron per sample fires in
-a step: among those above threshold, the one with the largest overshoot ``v - v_thresh - theta``.
+a step: among those above threshold, the one with the largest overshoot ``v - v_thresh - theta``. With
+``one_spike_per="position"`` the competition is local instead: in a layer of shape ``(C, *positions)`` (feature
+maps), at most one of the ``C`` neurons at each position fires per step (a winner-take-all per position, as in
+convolutional STDP networks).
 
 ``theta`` is kept in a buffer (saved with ``state_dict``); a run's changes are committed to it when the
-run ends, so resetting the network between samples keeps what was learned.
+run ends, so resetting the network between samples keeps what was learned. A run simulated with frozen
+thresholds (not adapting) can commit its adaptation afterwards with :meth:`AdaptiveLIF.adapt_to` (the
+thresholds of batched learning: they rise by ``theta_plus`` per spike of the run, after it).
 
 Backends: ``"torch"`` (the step loop), ``"c"`` (the Network path's scan in one C call;
 ``adaptive_lif_scan.h`` beside this file restates :func:`adaptive_lif_step`), ``"auto"``.
@@ -30,7 +35,7 @@ from spikerl.kernels import BackendUnavailable
 from spikerl.neurons import phases
 from spikerl.neurons.base import NeuronLayer, check_positive
 from spikerl.neurons.surrogate import SpikeFn, SurrogateArg
-from spikerl.traces import TraceParams
+from spikerl.traces import TraceParams, decay_powers
 from spikerl.validation import check_fields_finite
 
 
@@ -42,7 +47,9 @@ class AdaptiveLIFParams:
         v_rest_mv, v_reset_mv, v_thresh_mv, tau_mem_ms, refractory_ms, v_min_mv: as in ``LIFParams``.
         theta_plus_mv: threshold increase per spike.
         tau_theta_ms: time constant of the threshold's decay (1e7 ms: practically none).
-        one_spike: at most one spike per sample and step.
+        one_spike: at most one spike per sample and step (see ``one_spike_per``).
+        one_spike_per: ``"sample"`` (one spike in the whole layer) or ``"position"`` (one per position of a
+            layer of shape ``(C, *positions)``, among its ``C`` neurons there).
     """
 
     v_rest_mv: float = -65.0
@@ -54,8 +61,11 @@ class AdaptiveLIFParams:
     theta_plus_mv: float = 0.05
     tau_theta_ms: float = 1e7
     one_spike: bool = True
+    one_spike_per: str = "sample"
 
     def __post_init__(self) -> None:
+        if self.one_spike_per not in ("sample", "position"):
+            raise ValueError(f"one_spike_per must be 'sample' or 'position', got {self.one_spike_per!r}")
         check_fields_finite(self, allow_inf=("tau_mem_ms", "tau_theta_ms"))
         check_positive("tau_mem_ms", self.tau_mem_ms, allow_inf=True)
         check_positive("tau_theta_ms", self.tau_theta_ms, allow_inf=True)
@@ -72,15 +82,17 @@ class AdaptiveLIFState(NamedTuple):
     theta: torch.Tensor
 
 
-def keep_largest(spikes: torch.Tensor, overshoot: torch.Tensor) -> torch.Tensor:
-    """Per sample, keep only the spike with the largest ``overshoot`` (``[B, *shape]``, bool or float 0/1).
+def keep_largest(spikes: torch.Tensor, overshoot: torch.Tensor, per_position: bool = False) -> torch.Tensor:
+    """Per sample, keep only the spike with the largest ``overshoot`` (``[B, *shape]``, bool or float 0/1);
+    ``per_position``: per sample and position of a ``[B, C, *positions]`` layer, among its ``C`` neurons there.
 
     On float spikes the losers are silenced and pass no gradient (the choice of the winner is an argmax);
     every other neuron keeps its spike function's gradient.
     """
     batch = spikes.shape[0]
     fired = phases.fired(spikes)
-    flat = torch.where(fired, overshoot.detach(), torch.full_like(overshoot, -torch.inf)).reshape(batch, -1)
+    groups = (batch, spikes.shape[1], -1) if per_position else (batch, -1)
+    flat = torch.where(fired, overshoot.detach(), torch.full_like(overshoot, -torch.inf)).reshape(groups)
     winner = torch.zeros_like(flat, dtype=torch.bool).scatter_(1, flat.argmax(1, keepdim=True), True)
     winner = winner.reshape(spikes.shape)
     return phases.suppress(spikes, winner if spikes.dtype == torch.bool else winner | ~fired)
@@ -104,7 +116,7 @@ def adaptive_lif_step(current: torch.Tensor, state: AdaptiveLIFState, params: Ad
     threshold = p.v_thresh_mv + state.theta
     spikes = phases.fire(v, threshold, spike_fn)
     if p.one_spike:
-        spikes = keep_largest(spikes, v - threshold)
+        spikes = keep_largest(spikes, v - threshold, p.one_spike_per == "position")
     v = phases.reset(v, spikes, p.v_reset_mv, detach_reset)
     refr = phases.count_refractory(refr, spikes, steps)
     theta = state.theta
@@ -168,9 +180,24 @@ class AdaptiveLIF(NeuronLayer):
         """Why the C backend cannot serve this layer (or its scan of ``currents``) at all, or ``None``."""
         if type(self).step is not AdaptiveLIF.step:
             return f"{type(self).__name__} overrides step, which the C kernel does not know"
+        if self.params.one_spike and self.params.one_spike_per != "sample":
+            return "the C kernel keeps one spike per sample, not one per position"
         if currents is not None and currents.dtype != self.dtype:
             return f"currents are {currents.dtype} but the layer is {self.dtype}"
         return None
+
+    @torch.no_grad()
+    def adapt_to(self, spikes: torch.Tensor) -> None:
+        """Commit the adaptation of a run of spikes ``[T, B, *shape]`` simulated with the thresholds frozen:
+        ``theta <- d^T theta + theta_plus * sum_t d^(T-1-t) sum_b s_t[b]`` with ``d = exp(-dt / tau_theta)``,
+        what the adapting step gives for these spikes. Updates the ``theta`` buffer in place."""
+        if spikes.dim() != 2 + len(self.shape) or tuple(spikes.shape[2:]) != self.shape:
+            raise ValueError(f"expected spikes [T, B, {', '.join(map(str, self.shape))}], got {list(spikes.shape)}")
+        p, steps = self.params, spikes.shape[0]
+        decay = phases.decay_factor(p.tau_theta_ms, self.dt_ms)
+        weights = decay_powers(steps, decay, self.theta.dtype, self.theta.device)
+        counts = torch.tensordot(weights, spikes.sum(1, dtype=self.theta.dtype), dims=1)
+        self.theta.mul_(decay ** steps).add_(counts, alpha=p.theta_plus_mv)
 
     @torch.no_grad()
     def end_run(self, state: AdaptiveLIFState, learning: bool) -> None:
