@@ -577,6 +577,9 @@ def check_algo_flags(args: argparse.Namespace) -> None:
         for flag, given in deep_only.items():
             if given:
                 error(f"--{flag.replace('_', '-')} applies to the deep agents: add --algo ppo, a2c or dqn")
+        if args.feature_maps and args.hidden_size:
+            error(f"--feature-maps {args.feature_maps} and --hidden-size {args.hidden_size}: choose the learned "
+                  "feature layer or the fixed random hidden layer, not both")
         return
     for flag in AGENT_FLAGS:
         if getattr(args, flag) is not None:

@@ -20,6 +20,8 @@ CATCH = "spikerl/Catch-v0"
     (["--feature-maps", "2.5"], "argument --feature-maps: expected an integer"),
     (["--feature-patch", "0"], "argument --feature-patch: must be an integer >= 1, got 0"),
     (["--feature-stride", "0"], "argument --feature-stride: must be an integer >= 1, got 0"),
+    (["--feature-maps", "4", "--hidden-size", "16"], "--feature-maps 4 and --hidden-size 16: choose the learned "
+                                                     "feature layer or the fixed random hidden layer, not both"),
 ])
 def test_bad_feature_flags_are_usage_errors(capsys, argv, message):
     with pytest.raises(SystemExit) as exit_info:
