@@ -52,3 +52,22 @@ class CorruptRewardAfter(gym.Wrapper):
 def corrupt_reward_after():
     """The :class:`CorruptRewardAfter` wrapper class."""
     return CorruptRewardAfter
+
+
+@pytest.fixture
+def greedy_before_and_after():
+    """Factory: ``greedy_before_and_after(agent, env_id, budget)`` -> ``(before, after)``, the agent's mean greedy
+    return on 10 unseen episodes (env seeded 1000) before and after ``agent.learn(budget)``."""
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    def score(agent: Any, env_id: str) -> float:
+        mean, _ = evaluate_policy(agent, envs.make_vec(env_id, n_envs=1, seed=1000), n_eval_episodes=10,
+                                  deterministic=True)
+        return mean
+
+    def run(agent: Any, env_id: str, budget: int) -> tuple[float, float]:
+        before = score(agent, env_id)
+        agent.learn(budget)
+        return before, score(agent, env_id)
+
+    return run

@@ -135,17 +135,13 @@ def test_agents_learn_pattern_action_through_the_feature_layer(cls):
 CATCH_FEATURE_BUDGET = 15_000
 
 
-def test_rstdp_learns_catch_through_the_feature_layer():
+def test_rstdp_learns_catch_through_the_feature_layer(greedy_before_and_after):
     """Catch's reward comes 7 steps after the ball appears: the eligibility of the F->O connection must carry it
     back through the feature spikes. Greedy return >= 0.8 * optimal on unseen episodes."""
     agent = RSTDP(env=envs.make_vec(CATCH, n_envs=4, seed=0), seed=0, feature_maps=8, feature_patch=3,
                   feature_stride=1)
     optimal = envs.make(CATCH).unwrapped.optimal_return
-    before, _ = evaluate_policy(agent, envs.make_vec(CATCH, n_envs=1, seed=1000), n_eval_episodes=10,
-                                deterministic=True)
-    agent.learn(CATCH_FEATURE_BUDGET)
-    mean, _ = evaluate_policy(agent, envs.make_vec(CATCH, n_envs=1, seed=1000), n_eval_episodes=10,
-                              deterministic=True)
+    before, mean = greedy_before_and_after(agent, CATCH, CATCH_FEATURE_BUDGET)
     assert mean >= 0.8 * optimal, (mean, optimal)
     assert before < 0.5 * optimal, before
 

@@ -38,16 +38,12 @@ def test_learns_pattern_action_to_90_percent_of_optimal(seed):
     assert untrained < 0.9 * optimal  # the task is not solved by an untrained network
 
 
-def test_learns_catch_with_its_delayed_reward_to_90_percent_of_optimal():
+def test_learns_catch_with_its_delayed_reward_to_90_percent_of_optimal(greedy_before_and_after):
     """Catch pays +-1 only when the ball lands, 7 steps after it appears: the eligibility traces must carry the
     reward back to the moves that caused it. Greedy return >= 0.9 * optimal_return on unseen episodes."""
     agent = RSTDP("SpikingPolicy", envs.make_vec(CATCH, n_envs=4, seed=0), seed=0)
     optimal = envs.make(CATCH).unwrapped.optimal_return
-    before, _ = evaluate_policy(agent, envs.make_vec(CATCH, n_envs=1, seed=1000), n_eval_episodes=10,
-                                deterministic=True)
-    agent.learn(CATCH_BUDGET)
-    mean, _ = evaluate_policy(agent, envs.make_vec(CATCH, n_envs=1, seed=1000), n_eval_episodes=10,
-                              deterministic=True)
+    before, mean = greedy_before_and_after(agent, CATCH, CATCH_BUDGET)
     assert mean >= 0.9 * optimal, (mean, optimal)
     assert before < 0.5 * optimal, before
 
