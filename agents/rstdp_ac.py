@@ -84,8 +84,11 @@ class RSTDPActorCritic(RSTDP):
                                           wmax_ratio=critic_wmax_ratio, learning_rate=critic_learning_rate,
                                           tau_e_ms=critic_tau_e_ms, value_scale=value_scale)
         self._pending: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
-        self._td_sums = np.zeros(4)  # sum of V, count of V, sum of delta, sum of |delta| (count: deliveries)
-        self._td_count = 0
+        # TensorBoard sums since the last log, kept on the policy's device (read back only in dump_logs):
+        # sum of V, and of delta, |delta| and the number of deliveries [3]; V's count is known on the host
+        self._value_sum: torch.Tensor | float = 0.0
+        self._value_count = 0
+        self._td_sums: torch.Tensor | float = 0.0
         super().__init__(policy, env, learning_rate, baseline_window=None, _init_setup_model=_init_setup_model,
                          **kwargs)
 
@@ -115,7 +118,8 @@ class RSTDPActorCritic(RSTDP):
         with torch.no_grad():
             actions, info, state = policy.act(obs, state, explore=True)
             values = info["value"]
-            self._td_sums[:2] += (float(values.sum()), values.numel())
+            self._value_sum = self._value_sum + values.sum()
+            self._value_count += values.numel()
             if self._pending is not None:
                 rewards, old_values, waiting = self._pending
                 self._deliver(td_error(rewards, old_values, values, torch.zeros_like(waiting), self.gamma),
@@ -146,21 +150,20 @@ class RSTDPActorCritic(RSTDP):
         """Apply the TD errors ``delta [B]`` of the environments ``rows`` (bool ``[B]``; the others get 0) to both
         rules, from the eligibility in ``state``."""
         delta = torch.where(rows, delta, torch.zeros_like(delta))
-        self.policy.network.apply_reward(delta, state=state)
-        chosen = delta[rows]
-        self._td_sums[2:] += (float(chosen.sum()), float(chosen.abs().sum()))
-        self._td_count += int(chosen.numel())
+        # finite by construction (rewards checked on the host, V from spike counts and c0 >= 1): no read back
+        self.policy.network.apply_reward(delta, state=state, validate=False)
+        self._td_sums = self._td_sums + torch.stack([delta.sum(), delta.abs().sum(), rows.sum(dtype=delta.dtype)])
 
     def dump_logs(self, rollout_logs: int = 0) -> None:
         """RSTDP's logs plus ``value/V_mean`` (the critic's V on the training steps since the last log),
         ``value/td_error`` and ``value/td_error_abs`` (mean TD error and its magnitude)."""
-        v_sum, v_count, d_sum, d_abs = self._td_sums
-        if v_count:
-            self.logger.record("value/V_mean", v_sum / v_count)
-        if self._td_count:
-            self.logger.record("value/td_error", d_sum / self._td_count)
-            self.logger.record("value/td_error_abs", d_abs / self._td_count)
-        self._td_sums[:], self._td_count = 0.0, 0
+        if self._value_count:
+            self.logger.record("value/V_mean", float(self._value_sum) / self._value_count)
+        d_sum, d_abs, count = torch.as_tensor(self._td_sums).expand(3).tolist()  # the one read-back per log
+        if count:
+            self.logger.record("value/td_error", d_sum / count)
+            self.logger.record("value/td_error_abs", d_abs / count)
+        self._value_sum, self._value_count, self._td_sums = 0.0, 0, 0.0
         super().dump_logs(rollout_logs)
 
     # --- saving --------------------------------------------------------------------------------------

@@ -334,19 +334,21 @@ class Network(nn.Module):
         records = {k: recorders[k] for k in record}
         return (records, state) if explicit else records
 
-    def apply_reward(self, reward: float | torch.Tensor, *, state: NetworkState | None = None) -> None:
+    def apply_reward(self, reward: float | torch.Tensor, *, state: NetworkState | None = None,
+                     validate: bool = True) -> None:
         """Deliver a reward to rules that keep eligibility traces (e.g. MSTDPET) without simulating.
 
         ``reward``: a number, ``[B]`` (a tensor, or a NumPy array checked on the host and copied to the device
         without waiting: pass host rewards as arrays, not as device tensors, to keep an accelerator from
-        stalling on the finiteness check). Each such rule changes its connection's weights by its
+        stalling on the finiteness check; or pass ``validate=False`` for a device tensor that is finite by
+        construction, which skips the check). Each such rule changes its connection's weights by its
         ``reward_update`` (``lr * sum_b r_b * e_b``, see the rule) from the eligibility in ``state`` (default:
         ``net.state``); the state itself does not change (a rule's reward baseline, if any, is the rule's).
         """
         state = self.state if state is None else _checked_state(state)
         if state is None:
             raise RuntimeError("the network has no state yet: run it (or reset it) before apply_reward")
-        r = self._check_reward(reward, 1, state.batch_size)[0]
+        r = self._check_reward(reward, 1, state.batch_size, validate)[0]
         for key, rule in self.rules.items():
             if hasattr(rule, "reward_update"):
                 dw = rule.reward_update(self.connections[key], state.rules[key], r, check_finite=False)
@@ -672,13 +674,14 @@ class Network(nn.Module):
             out[name] = m.to(layer.device)
         return out
 
-    def _check_reward(self, reward: float | torch.Tensor | None, T: int, B: int) -> torch.Tensor | None:
+    def _check_reward(self, reward: float | torch.Tensor | None, T: int, B: int,
+                      validate: bool = True) -> torch.Tensor | None:
         if reward is None:
             return None
         dtype = next((c.weight.dtype for c in self.connections.values()), torch.get_default_dtype())
         if isinstance(reward, torch.Tensor):
             r = reward.to(dtype)
-            finite = bool(torch.isfinite(r).all())  # a read back (a stall for a tensor on an accelerator)
+            finite = not validate or bool(torch.isfinite(r).all())  # a read back (an accelerator stalls)
         else:  # host data: checked on the host, in float64 and against the range of ``dtype``
             host = np.asarray(reward, dtype=np.float64)
             finite = bool(np.isfinite(host).all() and np.abs(host).max(initial=0.0) <= torch.finfo(dtype).max)

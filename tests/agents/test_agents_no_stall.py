@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import envs
-from agents import RSTDP
+from agents import RSTDP, RSTDPActorCritic
 from agents import policy as policy_module
 
 CATCH = "spikerl/Catch-v0"
@@ -34,6 +34,18 @@ def test_learning_reads_back_only_the_actions(read_backs, hidden_size: int) -> N
     assert max(i for i, b in enumerate(by) if b == "SpikingPolicy.calibrate") < by.index("handed_to_env")
     assert recorder.count("RSTDP.dump_logs") > 0                    # the logger ran, and read only there
     assert model._episode_num > 0 and torch.isfinite(model.policy.network.connections[model.policy.plastic].w).all()
+
+
+def test_actor_critic_learning_reads_back_only_the_actions(read_backs) -> None:
+    """The TD errors and values are summed for TensorBoard on the device and read back only when logged."""
+    n_envs, steps = 2, 300
+    model = RSTDPActorCritic(env=envs.make_vec(CATCH, n_envs=n_envs, seed=0), seed=0)
+    allowed = ALLOWED + ("ActorCriticSpikingPolicy.calibrate", "RSTDPActorCritic.dump_logs")
+    with read_backs(allowed) as recorder:
+        model.learn(steps, log_interval=1)
+    assert recorder.unexpected == []
+    assert recorder.count("handed_to_env") == steps // n_envs
+    assert recorder.count("RSTDPActorCritic.dump_logs") > 0
 
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; CPU-only machine")

@@ -138,6 +138,23 @@ def test_apply_reward_reads_the_eligibility_of_the_given_state() -> None:
     torch.testing.assert_close(net.connections["X->O"].w, expected, rtol=0, atol=1e-6)
 
 
+def test_apply_reward_without_validation_reads_nothing_back_and_gives_the_same_update(read_backs) -> None:
+    """``validate=False`` (a device reward finite by construction) skips the finiteness read back only; the
+    default still refuses a non-finite tensor."""
+    x = torch.rand(25, 2, 30, generator=torch.Generator().manual_seed(11)) < 0.4
+    nets = eligibility_net(), eligibility_net()
+    r = torch.tensor([1.0, -0.5])
+    for net, validate in zip(nets, (True, False)):
+        out, state = net.run({"X": x}, state=net.initial_state(2), record=["O.spikes"])
+        state = net.accumulate_eligibility("X->O", x, out["O.spikes"], state=state)
+        with read_backs() as recorder:
+            net.apply_reward(r, state=state, validate=validate)
+        assert (recorder.calls != []) == validate
+    assert torch.equal(nets[0].connections["X->O"].w, nets[1].connections["X->O"].w)
+    with pytest.raises(ValueError, match="reward must be finite"):
+        nets[0].apply_reward(torch.tensor([float("nan"), 0.0]), state=state)
+
+
 def test_explicit_state_errors_name_the_problem() -> None:
     net = eligibility_net()
     x = torch.zeros(4, 2, 30, dtype=torch.bool)
