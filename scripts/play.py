@@ -223,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     deep = parser.add_argument_group("deep agents", "--algo ppo/a2c/dqn only")
     deep.add_argument("--time-steps", type=number_flag(1, integer=True), default=None,
                       help="simulation steps T of the spiking policy per env step (default: agents.deep's, 2)")
+    deep.add_argument("--init-gain", type=number_flag(0, low_open=True), default=None,
+                      help="gain of the spiking policy's orthogonal weight initialisation (default: agents.deep's, "
+                           "3; more gain, more activity in the first layers)")
     deep.add_argument("--sampled", action="store_true",
                       help="PPO/A2C: also score the policy sampling its actions (as in training; torch seeded with "
                            "--seed) beside the greedy one: greedy play of an actor-critic can collapse onto one "
@@ -568,7 +571,7 @@ def check_algo_flags(args: argparse.Namespace) -> None:
     """Usage errors for flags that do not apply to ``--algo`` (or to each other)."""
     error = build_parser().error
     deep_only = {"ann": args.ann, "convert": args.convert, "time_steps": args.time_steps is not None,
-                 "sampled": args.sampled}
+                 "init_gain": args.init_gain is not None, "sampled": args.sampled}
     if args.algo != "rstdp-ac":
         for flag in CRITIC_FLAGS:
             if getattr(args, flag) is not None:
@@ -590,8 +593,10 @@ def check_algo_flags(args: argparse.Namespace) -> None:
               "agents.deep.safe_zip.safe_save)")
     if args.convert and args.time_steps is not None:
         error("--convert evaluates at each --convert-time-steps T; --time-steps is the spiking policy's T")
-    if args.ann and args.time_steps is not None:
-        error("--ann trains a non-spiking network: --time-steps does not apply")
+    for flag in ("time_steps", "init_gain"):
+        if getattr(args, flag) is not None and (args.ann or args.convert):
+            mode = "--ann trains a non-spiking network" if args.ann else "--convert sets the converted network"
+            error(f"{mode}: --{flag.replace('_', '-')} applies to a spiking policy trained by --algo {args.algo}")
 
 
 def spiking_extractor(model: Any) -> Any:
@@ -689,7 +694,10 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
                     policy_kwargs["activation_fn"] = torch.nn.ReLU  # convertible (PPO/A2C default to Tanh)
             else:
                 cls, policy = spiking_cls, f"Spiking{kind}Policy"
-                policy_kwargs["features_extractor_kwargs"] = {"time_steps": args.time_steps or DEFAULT_TIME_STEPS}
+                extractor_kwargs: dict[str, Any] = {"time_steps": args.time_steps or DEFAULT_TIME_STEPS}
+                if args.init_gain is not None:
+                    extractor_kwargs["init_gain"] = args.init_gain
+                policy_kwargs["features_extractor_kwargs"] = extractor_kwargs
             model = cls(policy, train_env, seed=args.seed, device=args.device, tensorboard_log=tensorboard,
                         policy_kwargs=policy_kwargs, **hyperparameters)
             hyperparameters = {**hyperparameters, "policy": policy, "policy_kwargs": policy_kwargs,
@@ -789,6 +797,15 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
     settings = describe_hyperparameters(hyperparameters) if hyperparameters else {}
     if spiking:
         settings["time_steps"] = int(extractor.time_steps)
+        settings["init_gain"] = float(extractor.init_gain)
+    overridden: dict[str, dict[str, Any]] = {}
+    if spiking and (args.load or args.resume):
+        for flag in ("time_steps", "init_gain"):
+            requested = getattr(args, flag)
+            if requested is not None and requested != settings[flag]:
+                overridden[flag] = {"requested": requested, "used": settings[flag]}
+                print(f"warning: --{flag.replace('_', '-')} {requested}: the checkpoint's {settings[flag]} is used",
+                      file=sys.stderr, flush=True)
     scores = {"agent": agent_mean, "random": base["random"][0], "best_constant": best_constant_mean(base)}
     if args.convert:
         scores["source"] = source_mean
@@ -798,7 +815,7 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
               "human_normalized": human_normalized_scores(protocol, scores),
               "action_histogram": dict(zip(names, histogram.tolist())),
               "timesteps": int(model.num_timesteps), "train_seconds": round(train_seconds, 2), "selected": None,
-              "protocol": protocol, "settings": settings, "overridden_by_checkpoint": {},
+              "protocol": protocol, "settings": settings, "overridden_by_checkpoint": overridden,
               "algo_label": agent_label}
     if sampled:
         result["source_sampled" if args.convert else "agent_sampled"] = source_sampled

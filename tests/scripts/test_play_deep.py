@@ -33,7 +33,9 @@ def test_spiking_ppo_trains_saves_and_load_reproduces_its_score(tmp_path):
     assert set(first["constant_means"]) == {"0", "1"}
     assert first["best_constant_mean"] == max(first["constant_means"].values())
     assert first["human_normalized"] is None
-    again = last_json(run(*common, "--load", str(model), "--sampled", cwd=tmp_path))
+    assert settings["init_gain"] == 3.0 and first["overridden_by_checkpoint"] == {}
+    again = last_json(run(*common, "--load", str(model), "--sampled", "--init-gain", "7", cwd=tmp_path))
+    assert again["overridden_by_checkpoint"] == {"init_gain": {"requested": 7.0, "used": 3.0}}
     assert again["agent_mean"] == first["agent_mean"] and again["action_histogram"] == first["action_histogram"]
     assert again["random_mean"] == first["random_mean"] and again["timesteps"] == 512
     assert "agent_sampled" not in first
@@ -64,9 +66,10 @@ def test_ann_then_convert_scores_the_source_and_each_t_on_the_same_episodes(tmp_
 
 def test_dqn_with_spiking_mlp_runs_with_its_zoo_settings(tmp_path):
     result = last_json(run("CartPole-v1", "--algo", "dqn", "--timesteps", "300", "--eval-episodes", "2",
-                           "--time-steps", "3", "--save", str(tmp_path / "dqn.zip"), "--tensorboard", "",
+                           "--time-steps", "3", "--init-gain", "5", "--save", str(tmp_path / "dqn.zip"), "--tensorboard", "",
                            "--no-progress", cwd=tmp_path))
     assert result["algo"] == "dqn" and result["spiking"] and result["settings"]["time_steps"] == 3
+    assert result["settings"]["init_gain"] == 5.0
     assert result["settings"]["policy_kwargs"]["net_arch"] == [256, 256]
     # rl-zoo3's CartPole DQN collects train_freq = 256 steps per rollout: 300 steps round up to 512
     assert result["settings"]["n_envs"] == 1 and result["timesteps"] == 512
@@ -76,7 +79,10 @@ def test_dqn_with_spiking_mlp_runs_with_its_zoo_settings(tmp_path):
     (["--ann"], "applies to the deep agents"),
     (["--sampled"], "applies to the deep agents"),
     (["--algo", "ppo", "--convert"], "--convert needs --load"),
-    (["--algo", "ppo", "--ann", "--time-steps", "4"], "--time-steps does not apply"),
+    (["--algo", "ppo", "--ann", "--time-steps", "4"], "--time-steps applies to a spiking policy"),
+    (["--algo", "ppo", "--ann", "--init-gain", "6"], "--init-gain applies to a spiking policy"),
+    (["--algo", "ppo", "--convert", "--load", "x.zip", "--init-gain", "6"], "--init-gain applies to a spiking"),
+    (["--init-gain", "6"], "applies to the deep agents"),
     (["--algo", "a2c", "--hidden-size", "10"], "R-STDP setting"),
     (["--algo", "sarsa"], "invalid choice"),
 ])
