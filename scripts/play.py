@@ -65,7 +65,11 @@ this run saves under a new name ``<name>-2.pt``, ``-3``, ... and says so; an exi
 ``--overwrite`` (except the ``--resume`` file itself, which the resumed run continues).
 
 The deep agents resume (``--resume MODEL.zip``) from their saved weights, optimiser and step count on fresh
-episodes (not bit-exact).
+episodes (not bit-exact). A stopped DQN also saves its replay buffer beside the model (``MODEL.replay.npz``, no
+pickle: :mod:`agents.deep.replay_io`; about 5.6 GB for Atari's 100k transitions) and ``--resume`` refills the
+buffer from it (without the file it warns and resumes with an empty buffer). The first ``ep_rew_mean`` logged
+after a resume averages only the games that ended in the first rollout, the shortest (SB3 keeps no episode
+history in its files); it is the same selection as at the start of any run.
 
 Examples::
 
@@ -599,6 +603,23 @@ def check_algo_flags(args: argparse.Namespace) -> None:
             error(f"{mode}: --{flag.replace('_', '-')} applies to a spiking policy trained by --algo {args.algo}")
 
 
+def restore_replay_buffer(model: Any, resume: str) -> None:
+    """``--resume`` of a DQN: refill its replay buffer from the file saved beside ``resume`` when it stopped
+    (:mod:`agents.deep.replay_io`), or warn that it resumes with an empty one."""
+    from agents.deep.replay_io import ReplayBufferFileError, load_replay_buffer, replay_buffer_path
+
+    path = replay_buffer_path(resume)
+    if not path.is_file():
+        print(f"warning: no replay buffer {path} beside {resume}: the DQN resumes with an empty buffer (it learns "
+              "from its first transitions at once)", file=sys.stderr, flush=True)
+        return
+    try:
+        rows = load_replay_buffer(model.replay_buffer, path)
+    except ReplayBufferFileError as error:
+        build_parser().error(f"--resume: {error}")
+    print(f"restored {rows} transitions per env from {path}", file=sys.stderr, flush=True)
+
+
 def spiking_extractor(model: Any) -> Any:
     """The spiking features extractor of an SB3 model's policy, or ``None`` for a non-spiking policy."""
     from agents.deep import SpikingFeaturesExtractor
@@ -619,6 +640,7 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
     import envs
     from agents.deep import SpikingA2C, SpikingDQN, SpikingPPO, convert, rollout_observations
     from agents.deep.extractors import DEFAULT_TIME_STEPS
+    from agents.deep.replay_io import replay_buffer_path, save_replay_buffer
     from agents.deep.safe_zip import UnsafeModelError, read_policy_weights, safe_save
     from agents.deep.zoo import ZOO_N_ENVS, describe_hyperparameters, zoo_hyperparameters, zoo_kind
     from envs.standard_atari import make_standard_atari
@@ -684,6 +706,8 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
         train_env = make_env(n_envs, args.seed, training=True)
         if args.resume:
             model = load(args.resume, env=train_env)
+            if args.algo == "dqn":
+                restore_replay_buffer(model, args.resume)
         else:
             hyperparameters = zoo_hyperparameters(args.algo, env_id, ale)
             kind = "Cnn" if len(train_env.observation_space.shape) == 3 else "Mlp"
@@ -720,8 +744,15 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
             model.learn(args.timesteps, callback=stop_on_request(stop), progress_bar=not args.no_progress,
                         tb_log_name=name, reset_num_timesteps=not args.resume)
 
+        def save_for_resume(model: Any, path: Path) -> None:
+            safe_save(model, path)
+            if args.algo == "dqn":
+                buffer_path = replay_buffer_path(path)
+                save_replay_buffer(model.replay_buffer, buffer_path)
+                print(f"saved the replay buffer to {buffer_path}", file=sys.stderr, flush=True)
+
         start = time.perf_counter()
-        run_guarded(train_agent, lambda why: interrupted(model, save, args.env, target, why, flags, safe_save))
+        run_guarded(train_agent, lambda why: interrupted(model, save, args.env, target, why, flags, save_for_resume))
         train_seconds = time.perf_counter() - start
         safe_save(model, save)
         print(f"saved the agent to {save}", file=sys.stderr, flush=True)

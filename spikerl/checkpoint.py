@@ -1,7 +1,7 @@
 """Checkpoints: one writer, one reader, and the network format built on them.
 
 Every checkpoint in the project is a plain ``dict`` of tensors, strings and numbers (JSON strings for configs),
-written by :func:`write_checkpoint` and read by :func:`read_checkpoint` with ``torch.load(weights_only=True)``:
+written by :func:`write_checkpoint` (other files, e.g. a DQN's replay buffer, by :func:`write_file_atomically`) and read by :func:`read_checkpoint` with ``torch.load(weights_only=True)``:
 nothing pickled, nothing runs on load.
 
 Writing is atomic and durable: the payload goes to a temporary file with a unique name in the destination
@@ -28,8 +28,8 @@ import io
 import json
 import os
 import secrets
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, BinaryIO
 
 import torch
 
@@ -73,17 +73,15 @@ def _fsync_folder(folder: str) -> None:
         os.close(fd)
 
 
-def _write_new_file(path: str, data: bytes | memoryview) -> None:
-    """Create ``path`` (which must not exist), write ``data`` and ``fsync`` it; removes it on any failure."""
+def _write_new_file(path: str, write: Callable[[BinaryIO], None]) -> None:
+    """Create ``path`` (which must not exist), let ``write`` fill it and ``fsync`` it; removes it on any
+    failure."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode minus umask, like open(path, "wb")
     try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        with os.fdopen(fd, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
     except BaseException:
         _remove_quietly(path)
         raise
@@ -96,20 +94,17 @@ def _remove_quietly(path: str) -> None:
         pass
 
 
-def write_checkpoint(payload: Mapping[str, Any], path: str | os.PathLike) -> None:
-    """Write ``payload`` (plain data: tensors, str, numbers, lists, dicts) to ``path`` atomically and durably.
+def write_file_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
+    """Let ``write`` fill a binary file that then replaces ``path`` atomically and durably (module docstring).
 
-    Serialises with ``torch.save`` into memory, writes a uniquely named temporary file in ``path``'s folder,
-    ``fsync``-s it, renames it onto ``path`` and ``fsync``-s the folder. On failure nothing is left behind and an
-    existing ``path`` is untouched. Raises :class:`CheckpointWriteError` for a full disk ("no space left on
-    device while writing PATH") and for a missing or unwritable folder.
+    ``write`` gets the open temporary file and writes the content (``torch.save``, ``np.savez``, ...). On
+    failure nothing is left behind and an existing ``path`` is untouched. Raises :class:`CheckpointWriteError`
+    for a full disk ("no space left on device while writing PATH") and for a missing or unwritable folder.
     """
     path = os.fspath(path)
-    buffer = io.BytesIO()
-    torch.save(dict(payload), buffer)
     tmp = _temporary_path(path)
     try:
-        _write_new_file(tmp, buffer.getbuffer())
+        _write_new_file(tmp, write)
         os.replace(tmp, path)
     except BaseException as error:
         _remove_quietly(tmp)
@@ -120,6 +115,15 @@ def write_checkpoint(payload: Mapping[str, Any], path: str | os.PathLike) -> Non
                                        ) from error
         raise
     _fsync_folder(os.path.dirname(os.path.abspath(path)))
+
+
+def write_checkpoint(payload: Mapping[str, Any], path: str | os.PathLike) -> None:
+    """Write ``payload`` (plain data: tensors, str, numbers, lists, dicts) to ``path`` atomically and durably
+    (:func:`write_file_atomically`): serialised with ``torch.save`` into memory first, so a payload that cannot
+    be serialised fails before any file is created."""
+    buffer = io.BytesIO()
+    torch.save(dict(payload), buffer)
+    write_file_atomically(path, lambda file: file.write(buffer.getbuffer()))
 
 
 def check_writable(path: str | os.PathLike) -> None:
@@ -136,7 +140,7 @@ def check_writable(path: str | os.PathLike) -> None:
     probe = _temporary_path(path)
     try:
         os.makedirs(folder, exist_ok=True)
-        _write_new_file(probe, b"")
+        _write_new_file(probe, lambda file: None)
         os.unlink(probe)
     except OSError as error:
         raise CheckpointWriteError(error.errno, f"cannot write checkpoints to {folder} (for {path}): "

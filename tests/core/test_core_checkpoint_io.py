@@ -66,15 +66,16 @@ def test_failure_removes_the_temporary_file_and_keeps_the_previous_checkpoint(tm
 
 
 def test_a_full_disk_says_no_space_left(tmp_path, monkeypatch):
-    """ENOSPC from a write: the error says so in words and names the file; nothing is left behind."""
+    """ENOSPC when the data reaches the disk (``fsync``; file systems with delayed allocation report a full disk
+    there): the error says so in words and names the file; nothing is left behind."""
     path = tmp_path / "c.pt"
     write_checkpoint(PAYLOAD, path)
     before = path.read_bytes()
 
-    def full(fd, data):
+    def full(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(os, "write", full)
+    monkeypatch.setattr(os, "fsync", full)
     with pytest.raises(CheckpointWriteError, match=f"no space left on device while writing {path}") as info:
         write_checkpoint(PAYLOAD, path)
     assert info.value.errno == errno.ENOSPC

@@ -219,3 +219,32 @@ def test_sigterm_saves_a_deep_agent_that_resume_trains_on(tmp_path):
     resumed = last_json(run("CartPole-v1", "--algo", "ppo", "--resume", str(model), "--timesteps", "256",
                             "--eval-episodes", "1", "--tensorboard", "", "--no-progress", cwd=tmp_path))
     assert resumed["timesteps"] == done + 256 and SpikingPPO.load(model).num_timesteps == done + 256
+
+
+def test_a_stopped_dqn_saves_its_replay_buffer_and_resume_refills_it(tmp_path):
+    """SIGTERM during an SB3 DQN run on CartPole: the model and its replay buffer (``dqn.replay.npz``, the filled
+    rows) are saved; ``--resume`` refills the buffer (as many transitions as were collected, up to its size) and
+    trains on. Without the file, ``--resume`` warns that the buffer starts empty."""
+    import numpy as np
+
+    from agents.deep.replay_io import replay_buffer_path
+
+    model = tmp_path / "dqn.zip"
+    proc = start_script("play", "CartPole-v1", "--algo", "dqn", "--ann", "--timesteps", "10000000", "--save",
+                        str(model), "--tensorboard", "", "--no-progress", "--eval-episodes", "1", cwd=tmp_path)
+    wait_for_line(proc, "training SB3 DQN")
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=120) == 143, rest[-2000:]
+    buffer = replay_buffer_path(model)
+    assert f"saved the replay buffer to {buffer}" in rest
+    with np.load(buffer) as stored:
+        rows = 100_000 if bool(stored["full"]) else int(stored["pos"])
+        assert rows > 0 and stored["observations"].shape == (rows, 1, 4)
+    common = ["CartPole-v1", "--algo", "dqn", "--resume", str(model), "--timesteps", "256", "--eval-episodes", "1",
+              "--tensorboard", "", "--no-progress"]
+    resumed = run(*common, cwd=tmp_path)
+    assert f"restored {rows} transitions per env from {buffer}" in resumed.stderr
+    buffer.unlink()
+    assert "resumes with an empty buffer" in run(*common, cwd=tmp_path).stderr
