@@ -155,6 +155,11 @@ class RuleConfig:
         tau_e_ms: eligibility time constant; with ``steps_per_action`` ms per env step, a reward ``k`` env
             steps after a pairing sees ``exp(-k * steps_per_action / tau_e_ms)`` of it.
         baseline_window: moving-average reward baseline over about this many rewards (None: no baseline).
+        entropy_rate: a policy-entropy term (SB3's ``ent_coef`` in a local, two-factor form; 0: off). Every
+            env step the plastic weights also move by ``entropy_rate * s * mean_b n_i(b) g_k(b)``, ``n_i`` the
+            spikes of source neuron ``i`` in the step and ``g_k = -pi_k (ln pi_k + H)`` the entropy's gradient
+            with respect to action ``k``'s score (times the temperature), ``H`` the entropy of ``pi``. It is not
+            gated by reward: it counteracts the collapse of the policy onto one action.
     """
 
     learning_rate: float = 0.002
@@ -164,10 +169,12 @@ class RuleConfig:
     a_minus: float = 0.0
     tau_e_ms: float = 20.0
     baseline_window: int | None = 20
+    entropy_rate: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("learning_rate", "tau_plus_ms", "tau_minus_ms", "tau_e_ms"):
             check_number(name, getattr(self, name), low=0.0, low_open=True)
+        check_number("entropy_rate", self.entropy_rate, low=0.0)
         for name in ("a_plus", "a_minus"):
             check_number(name, getattr(self, name))
 
@@ -400,7 +407,21 @@ class SpikingPolicy(nn.Module):
         chosen = torch.nn.functional.one_hot(actions.to(pi.device, non_blocking=True), self.n_actions).to(pi.dtype)
         factor = chosen - pi
         post = factor.unsqueeze(0).expand(source_train.shape[0], *factor.shape)
+        if self.rule_config.entropy_rate > 0:
+            self.raise_entropy(source_train, pi)
         return self.network.accumulate_eligibility(self.plastic, source_train, post, state=state, inplace=True)
+
+    @torch.no_grad()
+    def raise_entropy(self, source_train: torch.Tensor, pi: torch.Tensor) -> None:
+        """The entropy term of :class:`RuleConfig` (``entropy_rate``) for one env step: source spikes
+        ``[T, B, *source]`` and the policy ``pi [B, n_actions]`` it was acted on."""
+        counts = source_train.flatten(2).sum(0).to(pi.dtype)  # [B, n_source]
+        plogp = torch.special.xlogy(pi, pi)
+        gradient = -(plogp + pi * -plogp.sum(1, keepdim=True))  # -pi_k (ln pi_k + H)  [B, n_actions]
+        scale = self.network.rules[self.plastic].lr / self.rule_config.learning_rate  # s, on the host
+        dw = (self.rule_config.entropy_rate * scale / pi.shape[0]) * counts.T @ gradient
+        self.network.connections[self.plastic].apply_update(
+            dw.repeat_interleave(self.config.population_size, dim=1))
 
     def state(self, which: str, batch: int) -> NetworkState:
         """The held ``which`` ('train' or 'predict') state; a fresh one is made (and held) when it is missing

@@ -89,7 +89,7 @@ class RSTDP(BaseAlgorithm):
         feature_shared, feature_drive_mv, feature_inhibition_mv, feature_learning_rate, feature_theta_plus_mv,
         feature_tau_theta_ms: see
             :class:`agents.policy.SpikingPolicyConfig` (the feature layer: :mod:`agents.features`).
-        tau_plus_ms, tau_minus_ms, a_plus, a_minus, tau_e_ms, baseline_window: see
+        tau_plus_ms, tau_minus_ms, a_plus, a_minus, tau_e_ms, baseline_window, entropy_rate: see
             :class:`agents.policy.RuleConfig`.
         reward_clip: rewards reach the learning rule clipped to ``[-reward_clip, reward_clip]`` (None: as they
             are). Atari scores of 5..200 points per event would otherwise make single updates huge; episode
@@ -124,6 +124,7 @@ class RSTDP(BaseAlgorithm):
                  tau_plus_ms: float = RuleConfig.tau_plus_ms, tau_minus_ms: float = RuleConfig.tau_minus_ms,
                  a_plus: float = RuleConfig.a_plus, a_minus: float = RuleConfig.a_minus,
                  tau_e_ms: float = RuleConfig.tau_e_ms, baseline_window: int | None = RuleConfig.baseline_window,
+                 entropy_rate: float = RuleConfig.entropy_rate,
                  reward_clip: float | None = 1.0, log_weights_every: int = 10, stats_window_size: int = 100,
                  tensorboard_log: str | None = None,
                  verbose: int = 0, seed: int | None = None, device: torch.device | str = "cpu",
@@ -145,7 +146,8 @@ class RSTDP(BaseAlgorithm):
             feature_theta_plus_mv=feature_theta_plus_mv, feature_tau_theta_ms=feature_tau_theta_ms)
         self.rule_config = RuleConfig(learning_rate=float(learning_rate), tau_plus_ms=tau_plus_ms,
                                       tau_minus_ms=tau_minus_ms, a_plus=a_plus, a_minus=a_minus,
-                                      tau_e_ms=tau_e_ms, baseline_window=baseline_window)
+                                      tau_e_ms=tau_e_ms, baseline_window=baseline_window,
+                                      entropy_rate=entropy_rate)
         if reward_clip is not None and not reward_clip > 0:
             raise ValueError(f"reward_clip must be a positive number or None, got {reward_clip!r}")
         self.reward_clip = reward_clip

@@ -151,7 +151,8 @@ ACTOR_CRITIC_ATARI_DEFAULTS: dict[str, Any] = {**ATARI_DEFAULTS, "tau_e_ms": 40.
 CRITIC_FLAGS = ("gamma", "critic_population_size", "critic_learning_rate", "critic_tau_e_ms", "value_scale")
 
 AGENT_FLAGS = ("hidden_size", "population_size", "steps_per_action", "input_spikes_per_step", "learning_rate",
-               "tau_e_ms", "temperature", "epsilon", "feature_maps", "feature_patch", "feature_stride")
+               "tau_e_ms", "temperature", "epsilon", "entropy_rate", "feature_maps", "feature_patch",
+               "feature_stride")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -263,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "counts")
     agent.add_argument("--epsilon", type=number_flag(0, 1), default=None,
                        help="probability per env step of a uniformly random action while training")
+    agent.add_argument("--entropy-rate", type=number_flag(0), default=None,
+                       help="policy-entropy term of the plastic weights, in units of the weight scale per spike "
+                            "(agents.policy.RuleConfig; 0: off): keeps the policy from collapsing onto one action")
     agent.add_argument("--feature-maps", type=number_flag(0, integer=True), default=None,
                        help="feature maps of the reward-free STDP feature layer between the pixels and the actions "
                             "(agents.features; 0: none; needs --hidden-size 0)")
