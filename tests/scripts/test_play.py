@@ -162,8 +162,9 @@ def test_agent_flags_take_atari_defaults_only_for_ale_games():
     assert ale == {k: v for k, v in script.ATARI_DEFAULTS.items() if v is not None}
     assert script.agent_kwargs(parse([CATCH]), ale=False) == {}
     chosen = script.agent_kwargs(parse([CATCH, "--hidden-size", "7", "--epsilon", "0.2", "--learning-rate", "0.01",
-                                        "--steps-per-action", "3"]), ale=False)
-    assert chosen == {"hidden_size": 7, "epsilon": 0.2, "learning_rate": 0.01, "steps_per_action": 3}
+                                        "--steps-per-action", "3", "--entropy-rate", "0.02"]), ale=False)
+    assert chosen == {"hidden_size": 7, "epsilon": 0.2, "learning_rate": 0.01, "steps_per_action": 3,
+                      "entropy_rate": 0.02}
     with pytest.raises(SystemExit):
         parse([CATCH, "--vec-env", "threads"])
 

@@ -84,6 +84,7 @@ def test_dqn_with_spiking_mlp_runs_with_its_zoo_settings(tmp_path):
     (["--algo", "ppo", "--convert", "--load", "x.zip", "--init-gain", "6"], "--init-gain applies to a spiking"),
     (["--init-gain", "6"], "applies to the deep agents"),
     (["--algo", "a2c", "--hidden-size", "10"], "R-STDP setting"),
+    (["--algo", "ppo", "--entropy-rate", "0.01"], "--entropy-rate is an R-STDP setting"),
     (["--algo", "sarsa"], "invalid choice"),
 ])
 def test_flags_that_do_not_apply_are_usage_errors(argv, message, capsys):
