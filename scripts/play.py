@@ -311,16 +311,18 @@ def agent_kwargs(args: argparse.Namespace, ale: bool) -> dict[str, Any]:
     return kwargs
 
 
-def checkpoint_overrides(args: argparse.Namespace, used: dict[str, Any], path: str | None
-                         ) -> dict[str, dict[str, Any]]:
-    """Agent flags given on the command line that a loaded agent (``--load``/``--resume`` ``path``) overrides.
+def checkpoint_overrides(args: argparse.Namespace, used: dict[str, Any], path: str | None,
+                         flags: tuple[str, ...] | None = None) -> dict[str, dict[str, Any]]:
+    """Agent flags (``flags``, default :func:`agent_flags`) given on the command line that a loaded agent
+    (``--load``/``--resume`` ``path``) overrides.
 
     The checkpoint's settings ``used`` win: each such flag is named on stderr with the value actually used.
     Returns ``{name: {"requested": flag value, "used": checkpoint value}}`` (empty without ``path``).
     """
     if not path:
         return {}
-    overridden = {name: {"requested": getattr(args, name), "used": used[name]} for name in agent_flags(args.algo)
+    flags = agent_flags(args.algo) if flags is None else flags
+    overridden = {name: {"requested": getattr(args, name), "used": used[name]} for name in flags
                   if getattr(args, name) is not None and getattr(args, name) != used[name]}
     for name, values in overridden.items():
         print(f"warning: --{name.replace('_', '-')} {values['requested']} is ignored: the agent loaded from {path} "
@@ -836,14 +838,8 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
     if spiking:
         settings["time_steps"] = int(extractor.time_steps)
         settings["init_gain"] = float(extractor.init_gain)
-    overridden: dict[str, dict[str, Any]] = {}
-    if spiking and (args.load or args.resume):
-        for flag in ("time_steps", "init_gain"):
-            requested = getattr(args, flag)
-            if requested is not None and requested != settings[flag]:
-                overridden[flag] = {"requested": requested, "used": settings[flag]}
-                print(f"warning: --{flag.replace('_', '-')} {requested}: the checkpoint's {settings[flag]} is used",
-                      file=sys.stderr, flush=True)
+    overridden = checkpoint_overrides(args, settings, (args.load or args.resume) if spiking else None,
+                                      ("time_steps", "init_gain"))
     scores = {"agent": agent_mean, "random": base["random"][0], "best_constant": best_constant_mean(base)}
     if args.convert:
         scores["source"] = source_mean

@@ -81,9 +81,9 @@ def load_replay_buffer(buffer: ReplayBuffer, path: str | os.PathLike) -> int:
                     raise ReplayBufferFileError(f"{path}: {name} has shape {array.shape} and dtype {array.dtype}; "
                                                 f"this model's buffer needs {wanted} and {target.dtype}")
                 target[:rows] = array
+    except ReplayBufferFileError:
+        raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        if isinstance(error, ReplayBufferFileError):
-            raise
         raise ReplayBufferFileError(f"{path}: not a readable replay buffer ({error})") from error
     buffer.pos, buffer.full = pos, full
     return rows
