@@ -10,7 +10,8 @@ Agents (``--algo``):
   ``<save>_best.pt``; that checkpoint is the one scored (``selected`` in the JSON line).
 * ``ppo``, ``a2c``, ``dqn``: SB3's algorithm with a spiking policy (:mod:`agents.deep`: a spiking Nature-CNN for
   ALE games, a spiking MLP otherwise, ``--time-steps`` simulation steps per env step) and rl-baselines3-zoo's
-  hyperparameters (:mod:`agents.deep.zoo`); ``--ann`` trains SB3's own non-spiking network (``CnnPolicy``, or
+  hyperparameters (:mod:`agents.deep.zoo`; ``--learning-rate`` replaces the zoo's initial learning rate and keeps
+  its schedule); ``--ann`` trains SB3's own non-spiking network (``CnnPolicy``, or
   ``MlpPolicy`` with ReLU) instead, the reference. ALE games use the standard deep-RL preprocessing through SB3's
   wrappers (:mod:`envs.standard_atari`: 84x84 grayscale, 4 stacked frames, frames skipped once, sticky actions;
   life loss ends an episode and rewards are clipped in training only). The last model is scored (no selection)
@@ -153,6 +154,10 @@ ACTOR_CRITIC_ATARI_DEFAULTS: dict[str, Any] = {**ATARI_DEFAULTS, "tau_e_ms": 40.
 #: Flags of the actor-critic's critic (``--algo rstdp-ac`` only).
 CRITIC_FLAGS = ("gamma", "critic_population_size", "critic_learning_rate", "critic_tau_e_ms", "value_scale")
 
+#: Agent flags that the deep agents (--algo ppo/a2c/dqn) take too: --learning-rate replaces the zoo's initial
+#: learning rate (its schedule shape kept, agents.deep.zoo.with_learning_rate).
+DEEP_AGENT_FLAGS = ("learning_rate",)
+
 AGENT_FLAGS = ("hidden_size", "population_size", "steps_per_action", "input_spikes_per_step", "learning_rate",
                "tau_e_ms", "temperature", "epsilon", "entropy_rate", "feature_maps", "feature_patch",
                "feature_stride")
@@ -258,7 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--input-spikes-per-step", type=number_flag(0, low_open=True), default=None,
                        help="expected input spikes per simulation step, spread over the pixels by intensity")
     agent.add_argument("--learning-rate", type=number_flag(0, low_open=True), default=None,
-                       help="MSTDPET learning rate, in units of the initial mean weight")
+                       help="MSTDPET learning rate, in units of the initial mean weight; with --algo ppo/a2c/dqn "
+                            "(also --ann): the optimiser's initial learning rate instead of rl-baselines3-zoo's, "
+                            "with the zoo's schedule (PPO on ALE games: linear decay to 0)")
     agent.add_argument("--tau-e-ms", type=number_flag(0, low_open=True), default=None,
                        help="eligibility trace time constant, ms (a reward k env steps after a pairing sees "
                             "exp(-k * steps_per_action / tau_e_ms) of it)")
@@ -598,9 +605,12 @@ def check_algo_flags(args: argparse.Namespace) -> None:
                   "feature layer or the fixed random hidden layer, not both")
         return
     for flag in AGENT_FLAGS:
-        if getattr(args, flag) is not None:
+        if flag not in DEEP_AGENT_FLAGS and getattr(args, flag) is not None:
             error(f"--{flag.replace('_', '-')} is an R-STDP setting; --algo {args.algo} takes rl-baselines3-zoo's "
                   "hyperparameters")
+    if args.learning_rate is not None and (args.load or args.resume or args.convert):
+        error(f"--learning-rate sets the initial learning rate of a new --algo {args.algo} model; a loaded one "
+              "(--load, --resume, --convert) keeps the schedule saved with it")
     if args.convert and not args.load:
         error("--convert needs --load MODEL.zip: a non-spiking model trained with --ann (or saved with "
               "agents.deep.safe_zip.safe_save)")
@@ -651,7 +661,8 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
     from agents.deep.extractors import DEFAULT_TIME_STEPS
     from agents.deep.replay_io import replay_buffer_path, save_replay_buffer
     from agents.deep.safe_zip import UnsafeModelError, read_policy_weights, safe_save
-    from agents.deep.zoo import ZOO_N_ENVS, describe_hyperparameters, zoo_hyperparameters, zoo_kind
+    from agents.deep.zoo import (ZOO_N_ENVS, describe_hyperparameters, with_learning_rate, zoo_hyperparameters,
+                                  zoo_kind)
     from envs.standard_atari import make_standard_atari
     from spikerl.checkpoint import CheckpointWriteError, check_writable
     from spikerl.stopping import run_guarded
@@ -719,6 +730,8 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
                 restore_replay_buffer(model, args.resume)
         else:
             hyperparameters = zoo_hyperparameters(args.algo, env_id, ale)
+            if args.learning_rate is not None:
+                hyperparameters = with_learning_rate(hyperparameters, args.learning_rate)
             kind = "Cnn" if len(train_env.observation_space.shape) == 3 else "Mlp"
             policy_kwargs = dict(hyperparameters.pop("policy_kwargs", {}))
             if args.ann:

@@ -9,6 +9,7 @@ separately (:data:`ZOO_N_ENVS`), since they shape the env and the policy rather 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
@@ -63,6 +64,21 @@ def zoo_hyperparameters(algo: str, env_id: str, ale: bool) -> dict[str, Any]:
         raise ValueError(f"algo must be one of {ALGOS}, got {algo!r}")
     kind = zoo_kind(env_id, ale)
     return _atari(algo) if kind == "atari" else _cartpole(algo) if kind == "CartPole-v1" else {}
+
+
+def with_learning_rate(hyperparameters: dict[str, Any], learning_rate: float) -> dict[str, Any]:
+    """A copy of ``hyperparameters`` whose initial learning rate is ``learning_rate``: the zoo's schedule shape is
+    kept (a ``lin_<x>`` entry becomes ``lin_<learning_rate>``, a constant stays constant).
+
+    Raises:
+        ValueError: ``learning_rate`` is not a positive finite number.
+    """
+    number = isinstance(learning_rate, (int, float)) and not isinstance(learning_rate, bool)
+    if not number or not 0 < learning_rate < math.inf:
+        raise ValueError(f"learning_rate must be a positive finite number, got {learning_rate!r}")
+    schedule = hyperparameters.get("learning_rate")
+    value = _linear(float(learning_rate)) if isinstance(schedule, LinearSchedule) else float(learning_rate)
+    return {**hyperparameters, "learning_rate": value}
 
 
 def describe_hyperparameters(hyperparameters: dict[str, Any]) -> dict[str, Any]:

@@ -66,10 +66,11 @@ def test_ann_then_convert_scores_the_source_and_each_t_on_the_same_episodes(tmp_
 
 def test_dqn_with_spiking_mlp_runs_with_its_zoo_settings(tmp_path):
     result = last_json(run("CartPole-v1", "--algo", "dqn", "--timesteps", "300", "--eval-episodes", "2",
-                           "--time-steps", "3", "--init-gain", "5", "--save", str(tmp_path / "dqn.zip"), "--tensorboard", "",
-                           "--no-progress", cwd=tmp_path))
+                           "--time-steps", "3", "--init-gain", "5", "--learning-rate", "0.0005", "--save",
+                           str(tmp_path / "dqn.zip"), "--tensorboard", "", "--no-progress", cwd=tmp_path))
     assert result["algo"] == "dqn" and result["spiking"] and result["settings"]["time_steps"] == 3
     assert result["settings"]["init_gain"] == 5.0
+    assert result["settings"]["learning_rate"] == 0.0005  # the zoo's CartPole DQN rate (2.3e-3) replaced
     assert result["settings"]["policy_kwargs"]["net_arch"] == [256, 256]
     # rl-zoo3's CartPole DQN collects train_freq = 256 steps per rollout: 300 steps round up to 512
     assert result["settings"]["n_envs"] == 1 and result["timesteps"] == 512
@@ -85,6 +86,8 @@ def test_dqn_with_spiking_mlp_runs_with_its_zoo_settings(tmp_path):
     (["--init-gain", "6"], "applies to the deep agents"),
     (["--algo", "a2c", "--hidden-size", "10"], "R-STDP setting"),
     (["--algo", "ppo", "--entropy-rate", "0.01"], "--entropy-rate is an R-STDP setting"),
+    (["--algo", "ppo", "--resume", "x.zip", "--learning-rate", "1e-3"], "keeps the schedule saved with it"),
+    (["--algo", "dqn", "--load", "x.zip", "--learning-rate", "1e-3"], "keeps the schedule saved with it"),
     (["--algo", "sarsa"], "invalid choice"),
 ])
 def test_flags_that_do_not_apply_are_usage_errors(argv, message, capsys):
