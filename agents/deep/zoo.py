@@ -9,11 +9,12 @@ separately (:data:`ZOO_N_ENVS`), since they shape the env and the policy rather 
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
 from stable_baselines3.common.utils import LinearSchedule
+
+from spikerl.validation import check_number
 
 ALGOS = ("ppo", "a2c", "dqn")
 
@@ -71,13 +72,11 @@ def with_learning_rate(hyperparameters: dict[str, Any], learning_rate: float) ->
     kept (a ``lin_<x>`` entry becomes ``lin_<learning_rate>``, a constant stays constant).
 
     Raises:
-        ValueError: ``learning_rate`` is not a positive finite number.
+        TypeError, ValueError: ``learning_rate`` is not a finite number > 0 (:func:`spikerl.validation.check_number`).
     """
-    number = isinstance(learning_rate, (int, float)) and not isinstance(learning_rate, bool)
-    if not number or not 0 < learning_rate < math.inf:
-        raise ValueError(f"learning_rate must be a positive finite number, got {learning_rate!r}")
+    learning_rate = check_number("learning_rate", learning_rate, 0.0, low_open=True)
     schedule = hyperparameters.get("learning_rate")
-    value = _linear(float(learning_rate)) if isinstance(schedule, LinearSchedule) else float(learning_rate)
+    value = _linear(learning_rate) if isinstance(schedule, LinearSchedule) else learning_rate
     return {**hyperparameters, "learning_rate": value}
 
 
