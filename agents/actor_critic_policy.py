@@ -3,10 +3,15 @@ LIF neurons whose spike count reads out the value of the current state.
 
 Architecture (the actor as in :mod:`agents.policy`; the critic is new)::
 
-    X (input spikes)  [--fixed--> H]  --MSTDPET, factor 1[chosen] - pi-->   O: LIF(n_actions * population)  actor
+    X (input spikes)  [--fixed or e-prop--> H]  --MSTDPET, factor 1[chosen] - pi-->   O: LIF(n_actions * population)  actor
                                       --MSTDPET, the critic's own spikes--> C: LIF(critic population)       critic
 
     (or X --reward-free STDP--> F, the feature layer of :mod:`agents.features`, in place of H)
+
+With a plastic hidden layer (``hidden_learning_rate > 0``, :meth:`agents.policy.SpikingPolicy.learn_hidden`) the
+hidden neurons' learning signal also carries the critic's error through its own fixed random feedback,
+``L_j = sum_k B_jk (1[k chosen] - pi_k) + value_feedback * b_j``: reward-based e-prop's actor-critic signal (Bellec
+et al. 2020), both terms modulated by the same TD error.
 
 Value read-out. With ``c`` the critic population's spike count over the ``T = steps_per_action`` steps of one
 environment step (all ``N`` critic neurons together) and ``c0`` its expected count at calibration (the initial
@@ -64,6 +69,8 @@ class CriticConfig:
         tau_e_ms: the critic's eligibility time constant: a TD error ``k`` environment steps after a pairing sees
             ``exp(-k * steps_per_action / tau_e_ms)`` of it (a TD(lambda)-like trace).
         value_scale: ``V = value_scale * (c - c0) / c0`` (reward units; > 0, see the module docstring).
+        value_feedback: weight ``c_V`` of the critic's term in a plastic hidden layer's learning signal (>= 0;
+            used only with ``hidden_learning_rate > 0``).
     """
 
     population_size: int = 32
@@ -72,12 +79,14 @@ class CriticConfig:
     learning_rate: float = 0.01
     tau_e_ms: float = 10.0
     value_scale: float = 1.0
+    value_feedback: float = 1.0
 
     def __post_init__(self) -> None:
         if self.population_size < 1:
             raise ValueError(f"critic population_size must be >= 1, got {self.population_size}")
         for name in ("drive_mv", "wmax_ratio", "learning_rate", "tau_e_ms", "value_scale"):
             check_number(f"critic {name}", getattr(self, name), low=0.0, low_open=True)
+        check_number("critic value_feedback", self.value_feedback, low=0.0)
 
 
 class ActorCriticSpikingPolicy(SpikingPolicy):
@@ -101,6 +110,9 @@ class ActorCriticSpikingPolicy(SpikingPolicy):
         self.critic = f"{self.critic_source}->C"
         self.register_buffer("critic_weight_scale", torch.tensor(1.0))
         self.register_buffer("critic_count0", torch.tensor(1.0))
+        if config.hidden_learning_rate:
+            #: fixed random feedback ``b [hidden]`` of the critic's error to a plastic hidden layer
+            self.register_buffer("hidden_value_feedback", torch.zeros(config.hidden_size))
 
     def _build(self) -> Network:
         net = super()._build()
@@ -135,6 +147,9 @@ class ActorCriticSpikingPolicy(SpikingPolicy):
             out, state = net.run({"X": self.encode(obs)}, state=state, record=["C.spikes"])
             count += float(out["C.spikes"].sum())
         self.critic_count0.fill_(max(count / (steps * obs.shape[0]), 1.0))
+        if self.config.hidden_learning_rate:
+            self.hidden_value_feedback.copy_(torch.randn(self.hidden_value_feedback.shape, generator=self.generator,
+                                                         device=self.generator.device))
         return True
 
     def apply_scale(self) -> None:
@@ -168,6 +183,11 @@ class ActorCriticSpikingPolicy(SpikingPolicy):
         actions, info, state = super().act(obs, state, explore=explore)
         info["value"] = self.value(info["C.spikes"])
         return actions, info, state
+
+    def hidden_learning_signal(self, actions: torch.Tensor, info: dict) -> torch.Tensor:
+        """The actor's random-feedback signal plus the critic's, ``value_feedback * b_j`` ``[B, hidden]``."""
+        signal = super().hidden_learning_signal(actions, info)
+        return signal + self.critic_config.value_feedback * self.hidden_value_feedback
 
     def learn_from_run(self, actions: torch.Tensor, info: dict, state: NetworkState) -> NetworkState:
         """The actor's eligibility (:meth:`SpikingPolicy.learn_from_run`) and the critic's: STDP between the

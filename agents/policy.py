@@ -4,6 +4,7 @@ Architecture (all sizes configurable in :class:`SpikingPolicyConfig`)::
 
     observation [B, *obs_shape]  --Bernoulli spikes, T steps-->  X: Input(obs_shape)
     X --Dense, fixed random-->  H: LIF(hidden)                   (omitted with hidden_size=0)
+      (or plastic: reward-based e-prop with random feedback, hidden_learning_rate > 0; see learn_hidden)
     or X --local/conv STDP, no reward-->  F: AdaptiveLIF(maps, H', W')  (feature_maps > 0; see agents.features)
     H (or F, or X) --Dense, MSTDPET (plastic, one eligibility column per action)-->  O: LIF(n_actions * population)
     O --Dense, fixed, -inhibition between populations--> O       (optional, inhibition_mv > 0)
@@ -49,6 +50,7 @@ from spikerl.decoding import argmax_action, explore_uniformly, population_vote, 
 from spikerl.encoding import NormalizedBernoulliEncoder
 from spikerl.network import Network, NetworkState
 from spikerl.neurons import LIF, Input
+from spikerl.plasticity import MSTDPET
 from spikerl.traces import TraceParams
 from spikerl.validation import check_finite, check_number
 
@@ -56,6 +58,10 @@ from agents.features import (FEATURE_CONNECTION, FEATURE_LAYER, add_feature_laye
                              feature_norm, initialise_features)
 from agents.population_rule import PopulationMSTDPET
 from agents.spaces import check_action_space, check_observation_space
+
+
+#: How a plastic hidden layer receives the policy's learning signal (:attr:`SpikingPolicyConfig.hidden_feedback`).
+HIDDEN_FEEDBACK = ("random", "symmetric")
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,13 @@ class SpikingPolicyConfig:
             ``sigma = hidden_spread * hidden_drive_mv / sqrt(m)``, ``m`` the measured input spikes per step
             (see :meth:`SpikingPolicy.calibrate`).
         hidden_spread: standard deviation of the hidden drive across neurons, relative to its mean.
+        hidden_learning_rate: 0 keeps the input->hidden weights fixed; > 0 makes them learn by reward-based
+            e-prop with random feedback (Bellec et al. 2020; see :meth:`SpikingPolicy.learn_hidden`), with
+            ``lr = hidden_learning_rate * mu`` per unit reward per unit eligibility (``mu`` the mean initial
+            input->hidden weight). Needs ``hidden_size > 0``.
+        hidden_feedback: how the policy's learning signal reaches a plastic hidden layer: ``"random"`` (fixed
+            random weights ``B``, random e-prop) or ``"symmetric"`` (the hidden->output weights themselves, each
+            action's population summed, in units of the weight scale: symmetric e-prop).
         output_drive_mv: initial mean current (mV per step) into an output neuron: the plastic weights start
             uniform in ``[0, 2 s]`` with ``s = output_drive_mv / m_source`` (``m_source``: measured spikes per
             step of the layer feeding the output).
@@ -107,6 +120,8 @@ class SpikingPolicyConfig:
     tau_mem_ms: float = 10.0
     hidden_drive_mv: float = 1.5
     hidden_spread: float = 1.0
+    hidden_learning_rate: float = 0.0
+    hidden_feedback: str = "random"
     output_drive_mv: float = 5.0
     wmax_ratio: float = 7.0
     inhibition_mv: float = 0.0
@@ -132,6 +147,12 @@ class SpikingPolicyConfig:
         if self.hidden_size and self.feature_maps:
             raise ValueError(f"choose a fixed random hidden layer (hidden_size={self.hidden_size}) or a learned "
                              f"feature layer (feature_maps={self.feature_maps}), not both")
+        check_number("hidden_learning_rate", self.hidden_learning_rate, low=0.0)
+        if self.hidden_feedback not in HIDDEN_FEEDBACK:
+            raise ValueError(f"hidden_feedback must be one of {HIDDEN_FEEDBACK}, got {self.hidden_feedback!r}")
+        if self.hidden_learning_rate and not self.hidden_size:
+            raise ValueError(f"hidden_learning_rate={self.hidden_learning_rate} needs a hidden layer (hidden_size > "
+                             "0), got hidden_size=0")
         for name in ("feature_drive_mv", "feature_learning_rate", "feature_tau_theta_ms"):
             check_number(name, getattr(self, name), low=0.0, low_open=True)
         for name in ("feature_inhibition_mv", "feature_theta_plus_mv"):
@@ -208,6 +229,10 @@ class SpikingPolicy(nn.Module):
         self.register_buffer("weight_scale", torch.tensor(1.0))
         if config.feature_maps:  # only then: checkpoints of policies without features keep loading
             self.register_buffer("feature_norm", torch.tensor(1.0))
+        if config.hidden_learning_rate:  # likewise
+            self.register_buffer("hidden_weight_scale", torch.tensor(1.0))
+            #: fixed random feedback ``B [hidden, n_actions]`` of the policy's learning signal (drawn at calibration)
+            self.register_buffer("hidden_feedback", torch.zeros(config.hidden_size, self.n_actions))
         self._calibrated = False  # mirrors the buffer, so acting never reads it back from the device
         self.register_load_state_dict_post_hook(lambda module, keys: module._mirror_calibrated())
         self.train_state: NetworkState | None = None
@@ -223,8 +248,11 @@ class SpikingPolicy(nn.Module):
         source: tuple[int, ...] | int = self.obs_shape
         if c.hidden_size:
             net.add_layer("H", LIF(c.hidden_size, **neuron))
+            hidden_rule = MSTDPET(lr=c.hidden_learning_rate, a_plus=1.0, a_minus=0.0, tau_e_ms=r.tau_e_ms,
+                                  pre_trace=TraceParams(r.tau_plus_ms), post_trace=TraceParams(r.tau_minus_ms),
+                                  baseline_window=r.baseline_window) if c.hidden_learning_rate else None
             net.add_connection("X", "H", Dense(self.obs_shape, c.hidden_size, w=torch.zeros(
-                math.prod(self.obs_shape), c.hidden_size)))
+                math.prod(self.obs_shape), c.hidden_size)), rule=hidden_rule)
             source = c.hidden_size
         elif c.feature_maps:
             source = add_feature_layer(net, self.obs_shape, c.feature_maps, c.feature_patch, c.feature_stride,
@@ -269,6 +297,9 @@ class SpikingPolicy(nn.Module):
             noise = torch.randn(n_in, c.hidden_size, generator=g, device=g.device)
             w = c.hidden_drive_mv / m_in + c.hidden_spread * c.hidden_drive_mv / math.sqrt(m_in) * noise
             net.connections["X->H"].set_weights(w)
+            if c.hidden_learning_rate:
+                self.hidden_weight_scale.fill_(c.hidden_drive_mv / m_in)
+                self.hidden_feedback.copy_(torch.randn(self.hidden_feedback.shape, generator=g, device=g.device))
         if c.feature_maps:
             self.feature_norm.fill_(feature_norm(c.feature_drive_mv, math.prod(self.obs_shape), m_in))
             self.apply_scale()
@@ -297,6 +328,8 @@ class SpikingPolicy(nn.Module):
         scale = float(self.weight_scale)
         self.network.rules[self.plastic].lr = self.rule_config.learning_rate * scale
         self.network.connections[self.plastic].wmax = self.config.wmax_ratio * scale
+        if self.config.hidden_learning_rate:
+            self.network.rules["X->H"].lr = self.config.hidden_learning_rate * float(self.hidden_weight_scale)
         if self.config.feature_maps:
             apply_feature_scale(self.network, float(self.feature_norm), self.config.feature_learning_rate)
 
@@ -374,7 +407,8 @@ class SpikingPolicy(nn.Module):
 
     def recorded(self) -> list[str]:
         """The variables :meth:`act` records (``"layer.spikes"``), returned in its run info."""
-        return ["O.spikes"] + ([f"{self.source_layer}.spikes"] if self.source_layer != "X" else [])
+        return (["O.spikes"] + ([f"{self.source_layer}.spikes"] if self.source_layer != "X" else [])
+                + (["H.v"] if self.config.hidden_learning_rate else []))
 
     def source_train(self, info: dict) -> torch.Tensor:
         """The spikes ``[T, B, *shape]`` of the layer the plastic connections read, from :meth:`act`'s run info."""
@@ -385,6 +419,8 @@ class SpikingPolicy(nn.Module):
         made (``info``: its run info), e.g. while the environments carry out ``actions``."""
         if self.config.feature_maps:
             state = self.learn_features(info["input"], info[f"{FEATURE_LAYER}.spikes"], state)
+        if self.config.hidden_learning_rate:
+            state = self.learn_hidden(actions, info, state)
         return self.learn_from_step(self.source_train(info), actions, info["policy"], state)
 
     def learn_features(self, input_train: torch.Tensor, feature_train: torch.Tensor, state: NetworkState
@@ -397,6 +433,44 @@ class SpikingPolicy(nn.Module):
         net.layers[FEATURE_LAYER].adapt_to(feature_train)
         return state
 
+    def policy_factor(self, actions: torch.Tensor, pi: torch.Tensor) -> torch.Tensor:
+        """``1[k chosen] - pi_k`` ``[B, n_actions]``: the gradient of ``log pi(chosen)`` with respect to the scores
+        (times the temperature); ``actions`` long ``[B]`` (on any device), ``pi [B, n_actions]``."""
+        chosen = torch.nn.functional.one_hot(actions.to(pi.device, non_blocking=True), self.n_actions)
+        return chosen.to(pi.dtype) - pi
+
+    def hidden_learning_signal(self, actions: torch.Tensor, info: dict) -> torch.Tensor:
+        """The learning signal ``L [B, hidden]`` of each hidden neuron for one env step: the policy factor sent
+        back through the feedback weights, ``L_j = sum_k B_jk (1[k chosen] - pi_k)``, with ``B`` fixed and random
+        or (``hidden_feedback="symmetric"``) ``B_jk = sum_(n in population k) w_jn / s``, the hidden->output weights
+        in units of the weight scale ``s``."""
+        if self.config.hidden_feedback == "symmetric":
+            w = self.network.connections[self.plastic].w
+            feedback = w.reshape(w.shape[0], self.n_actions, -1).sum(-1) / self.weight_scale
+        else:
+            feedback = self.hidden_feedback
+        return self.policy_factor(actions, info["policy"]) @ feedback.T
+
+    def pseudo_derivative(self, v: torch.Tensor, spikes: torch.Tensor) -> torch.Tensor:
+        """e-prop's pseudo-derivative ``psi [T, B, hidden]`` of the hidden neurons: ``max(0, 1 - |v - v_thresh| /
+        (v_thresh - v_rest))`` from the membrane ``v`` (mV) after each step, and 1 at a spike (whose membrane
+        was at or above the threshold before the reset)."""
+        p = self.network.layers["H"].params
+        psi = (1.0 - (v - p.v_thresh_mv).abs() / (p.v_thresh_mv - p.v_rest_mv)).clamp_(min=0.0)
+        return torch.where(spikes.bool(), torch.ones_like(psi), psi)
+
+    def learn_hidden(self, actions: torch.Tensor, info: dict, state: NetworkState) -> NetworkState:
+        """Reward-based e-prop with random feedback on the input->hidden weights (Bellec et al. 2020), for the run
+        :meth:`act` just made. The eligibility of synapse ``i -> j`` accumulates ``x_i(t) psi_j(t) L_j``: the
+        presynaptic trace of input ``i``, the pseudo-derivative of hidden neuron ``j`` (:meth:`pseudo_derivative`)
+        and its learning signal (:meth:`hidden_learning_signal`), decayed with ``tau_e``; a later reward (or TD
+        error) ``r`` changes the weights by ``lr * r * e``, delivered with the output's by
+        ``Network.apply_reward``. Three factors, no backpropagation: the feedback weights are fixed and random.
+        Returns the new state (eligibility updated in place)."""
+        signal = self.hidden_learning_signal(actions, info)                       # [B, hidden]
+        post = self.pseudo_derivative(info["H.v"], info["H.spikes"]) * signal     # [T, B, hidden]
+        return self.network.accumulate_eligibility("X->H", info["input"], post, state=state, inplace=True)
+
     def learn_from_step(self, source_train: torch.Tensor, actions: torch.Tensor, pi: torch.Tensor,
                         state: NetworkState) -> NetworkState:
         """Accumulate the eligibility of one environment step: presynaptic traces of ``source_train
@@ -404,8 +478,7 @@ class SpikingPolicy(nn.Module):
         n_actions]``) that every neuron of action ``k``'s population shares (stored once per action, see
         :class:`agents.population_rule.PopulationMSTDPET`). Returns the new state; the eligibility tensor of
         ``state`` is updated in place (the policy owns its states, and in-place saves a copy per step)."""
-        chosen = torch.nn.functional.one_hot(actions.to(pi.device, non_blocking=True), self.n_actions).to(pi.dtype)
-        factor = chosen - pi
+        factor = self.policy_factor(actions, pi)
         post = factor.unsqueeze(0).expand(source_train.shape[0], *factor.shape)
         if self.rule_config.entropy_rate > 0:
             self.raise_entropy(source_train, pi)

@@ -57,7 +57,7 @@ class RSTDPActorCritic(RSTDP):
         learning_rate: the actor's MSTDPET learning rate (units of its weight scale, per unit TD error).
         gamma: discount factor of the TD error, in ``[0, 1]``.
         critic_population_size, critic_drive_mv, critic_wmax_ratio, critic_learning_rate, critic_tau_e_ms,
-            value_scale: see :class:`agents.actor_critic_policy.CriticConfig`.
+            value_scale, value_feedback: see :class:`agents.actor_critic_policy.CriticConfig`.
         baseline_window: must be None (the TD error is the actor's reward-prediction error).
         **kwargs: every other keyword of :class:`~agents.rstdp.RSTDP` (architecture, STDP, ``reward_clip``,
             logging, ``seed``, ...).
@@ -73,6 +73,7 @@ class RSTDPActorCritic(RSTDP):
                  critic_learning_rate: float = CriticConfig.learning_rate,
                  critic_tau_e_ms: float = CriticConfig.tau_e_ms,
                  value_scale: float = CriticConfig.value_scale,
+                 value_feedback: float = CriticConfig.value_feedback,
                  baseline_window: int | None = None, _init_setup_model: bool = True, **kwargs: Any) -> None:
         if policy != self.policy_name:
             raise ValueError(f"RSTDPActorCritic has one policy, {self.policy_name!r}; got {policy!r}")
@@ -82,7 +83,8 @@ class RSTDPActorCritic(RSTDP):
         self.gamma = check_number("gamma", gamma, 0.0, 1.0)
         self.critic_config = CriticConfig(population_size=critic_population_size, drive_mv=critic_drive_mv,
                                           wmax_ratio=critic_wmax_ratio, learning_rate=critic_learning_rate,
-                                          tau_e_ms=critic_tau_e_ms, value_scale=value_scale)
+                                          tau_e_ms=critic_tau_e_ms, value_scale=value_scale,
+                                          value_feedback=value_feedback)
         self._pending: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         # TensorBoard sums since the last log, kept on the policy's device (read back only in dump_logs):
         # sum of V, and of delta, |delta| and the number of deliveries [3]; V's count is known on the host
@@ -169,7 +171,7 @@ class RSTDPActorCritic(RSTDP):
     # --- saving --------------------------------------------------------------------------------------
     def hyperparameters(self) -> dict[str, Any]:
         """Constructor arguments (JSON-able) that rebuild this agent."""
-        critic = {("value_scale" if key == "value_scale" else f"critic_{key}"): value
+        critic = {(key if key in ("value_scale", "value_feedback") else f"critic_{key}"): value
                   for key, value in dataclasses.asdict(self.critic_config).items()}
         return {**super().hyperparameters(), "gamma": self.gamma, **critic}
 

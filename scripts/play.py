@@ -149,10 +149,11 @@ RSTDP_N_ENVS = 8
 ACTOR_CRITIC_ATARI_DEFAULTS: dict[str, Any] = {**ATARI_DEFAULTS, "tau_e_ms": 40.0, "entropy_rate": 0.02,
                                                "gamma": 0.95, "critic_population_size": 32,
                                                "critic_learning_rate": None, "critic_tau_e_ms": 40.0,
-                                               "value_scale": 2.0}
+                                               "value_scale": 2.0, "value_feedback": None}
 
 #: Flags of the actor-critic's critic (``--algo rstdp-ac`` only).
-CRITIC_FLAGS = ("gamma", "critic_population_size", "critic_learning_rate", "critic_tau_e_ms", "value_scale")
+CRITIC_FLAGS = ("gamma", "critic_population_size", "critic_learning_rate", "critic_tau_e_ms", "value_scale",
+                "value_feedback")
 
 #: Agent flags that the deep agents (--algo ppo/a2c/dqn) take too: --learning-rate replaces the zoo's initial
 #: learning rate (its schedule shape kept, agents.deep.zoo.with_learning_rate).
@@ -160,7 +161,7 @@ DEEP_AGENT_FLAGS = ("learning_rate",)
 
 AGENT_FLAGS = ("hidden_size", "population_size", "steps_per_action", "input_spikes_per_step", "learning_rate",
                "tau_e_ms", "temperature", "epsilon", "entropy_rate", "feature_maps", "feature_patch",
-               "feature_stride")
+               "feature_stride", "hidden_learning_rate")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -256,6 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                "the agent's own defaults for other envs")
     agent.add_argument("--hidden-size", type=number_flag(0, integer=True), default=None,
                        help="LIF neurons in the fixed random hidden layer (0: pixels connect to the output)")
+    agent.add_argument("--hidden-learning-rate", type=number_flag(0), default=None,
+                       help="> 0: the hidden layer learns by reward-based e-prop with random feedback (agents.policy."
+                            "SpikingPolicy.learn_hidden), rate in units of its mean initial weight (0: fixed; needs "
+                            "--hidden-size)")
     agent.add_argument("--population-size", type=number_flag(1, integer=True), default=None,
                        help="output neurons per action")
     agent.add_argument("--steps-per-action", type=number_flag(1, integer=True), default=None,
@@ -296,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the critic's eligibility time constant, ms")
     critic.add_argument("--value-scale", type=number_flag(0, low_open=True), default=None,
                         help="V per relative change of the critic's spike count, in reward units")
+    critic.add_argument("--value-feedback", type=number_flag(0), default=None,
+                        help="weight of the critic's term in a plastic hidden layer's learning signal "
+                             "(--hidden-learning-rate)")
     return parser
 
 
@@ -603,6 +611,9 @@ def check_algo_flags(args: argparse.Namespace) -> None:
         if args.feature_maps and args.hidden_size:
             error(f"--feature-maps {args.feature_maps} and --hidden-size {args.hidden_size}: choose the learned "
                   "feature layer or the fixed random hidden layer, not both")
+        if args.hidden_learning_rate and not args.hidden_size:
+            error(f"--hidden-learning-rate {args.hidden_learning_rate} trains the hidden layer: add --hidden-size N "
+                  "(N > 0)")
         return
     for flag in AGENT_FLAGS:
         if flag not in DEEP_AGENT_FLAGS and getattr(args, flag) is not None:

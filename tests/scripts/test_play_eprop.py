@@ -1,0 +1,51 @@
+"""scripts/play.py's plastic hidden layer flags (``--hidden-learning-rate``, ``--value-feedback``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from script_helpers import load_script
+
+ROOT = Path(__file__).resolve().parents[2]
+CATCH = "spikerl/Catch-v0"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--hidden-learning-rate", "-1"], "argument --hidden-learning-rate: must be a finite number >= 0, got -1"),
+    (["--hidden-learning-rate", "0.01"], "--hidden-learning-rate 0.01 trains the hidden layer: add --hidden-size N"),
+    (["--value-feedback", "1"], "--value-feedback is a critic setting: it applies to --algo rstdp-ac"),
+    (["--algo", "ppo", "--hidden-learning-rate", "0.01"], "--hidden-learning-rate is an R-STDP setting"),
+])
+def test_bad_flags_are_usage_errors(capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        load_script("play").main([CATCH, *argv])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_flags_reach_the_agent_and_are_unset_by_default():
+    script = load_script("play")
+    parse = script.build_parser().parse_args
+    assert "hidden_learning_rate" not in script.agent_kwargs(parse(["SpaceInvaders"]), ale=True)
+    chosen = script.agent_kwargs(parse(["SpaceInvaders", "--algo", "rstdp-ac", "--hidden-size", "64",
+                                        "--hidden-learning-rate", "0.001", "--value-feedback", "0.5"]), ale=True)
+    assert (chosen["hidden_size"], chosen["hidden_learning_rate"], chosen["value_feedback"]) == (64, 0.001, 0.5)
+
+
+def test_play_trains_and_scores_an_actor_critic_with_a_plastic_hidden_layer(tmp_path):
+    """End to end on Catch: the JSON line's settings show the plastic hidden layer as used."""
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "play.py"), CATCH, "--algo", "rstdp-ac",
+                           "--timesteps", "200", "--n-envs", "2", "--eval-episodes", "1", "--validate-every", "0",
+                           "--no-progress", "--hidden-size", "16", "--hidden-learning-rate", "0.001",
+                           "--value-feedback", "0.5", "--save", str(tmp_path / "agent.pt"),
+                           "--tensorboard", "''"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    settings = json.loads(proc.stdout.strip().splitlines()[-1])["settings"]
+    assert (settings["hidden_size"], settings["hidden_learning_rate"], settings["value_feedback"]) == (16, 0.001, 0.5)
+    assert settings["hidden_feedback"] == "random"
