@@ -161,7 +161,7 @@ DEEP_AGENT_FLAGS = ("learning_rate",)
 
 AGENT_FLAGS = ("hidden_size", "population_size", "steps_per_action", "input_spikes_per_step", "learning_rate",
                "tau_e_ms", "temperature", "epsilon", "entropy_rate", "feature_maps", "feature_patch",
-               "feature_stride", "hidden_learning_rate")
+               "feature_stride", "hidden_learning_rate", "hidden_feedback")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -261,6 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="> 0: the hidden layer learns by reward-based e-prop with random feedback (agents.policy."
                             "SpikingPolicy.learn_hidden), rate in units of its mean initial weight (0: fixed; needs "
                             "--hidden-size)")
+    agent.add_argument("--hidden-feedback", choices=("random", "symmetric"), default=None,
+                       help="--hidden-learning-rate: the hidden layer's feedback weights, fixed random (random e-prop) "
+                            "or the hidden->output weights (symmetric e-prop); default random")
     agent.add_argument("--population-size", type=number_flag(1, integer=True), default=None,
                        help="output neurons per action")
     agent.add_argument("--steps-per-action", type=number_flag(1, integer=True), default=None,

@@ -1,4 +1,5 @@
-"""scripts/play.py's plastic hidden layer flags (``--hidden-learning-rate``, ``--value-feedback``)."""
+"""scripts/play.py's plastic hidden layer flags (``--hidden-learning-rate``, ``--hidden-feedback``,
+``--value-feedback``)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ CATCH = "spikerl/Catch-v0"
     (["--hidden-learning-rate", "0.01"], "--hidden-learning-rate 0.01 trains the hidden layer: add --hidden-size N"),
     (["--value-feedback", "1"], "--value-feedback is a critic setting: it applies to --algo rstdp-ac"),
     (["--algo", "ppo", "--hidden-learning-rate", "0.01"], "--hidden-learning-rate is an R-STDP setting"),
+    (["--hidden-feedback", "transpose"], "argument --hidden-feedback: invalid choice: 'transpose'"),
 ])
 def test_bad_flags_are_usage_errors(capsys, argv, message):
     with pytest.raises(SystemExit) as exit_info:
@@ -32,8 +34,10 @@ def test_flags_reach_the_agent_and_are_unset_by_default():
     parse = script.build_parser().parse_args
     assert "hidden_learning_rate" not in script.agent_kwargs(parse(["SpaceInvaders"]), ale=True)
     chosen = script.agent_kwargs(parse(["SpaceInvaders", "--algo", "rstdp-ac", "--hidden-size", "64",
-                                        "--hidden-learning-rate", "0.001", "--value-feedback", "0.5"]), ale=True)
+                                        "--hidden-learning-rate", "0.001", "--value-feedback", "0.5",
+                                        "--hidden-feedback", "symmetric"]), ale=True)
     assert (chosen["hidden_size"], chosen["hidden_learning_rate"], chosen["value_feedback"]) == (64, 0.001, 0.5)
+    assert chosen["hidden_feedback"] == "symmetric"
 
 
 def test_play_trains_and_scores_an_actor_critic_with_a_plastic_hidden_layer(tmp_path):
