@@ -240,6 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
     deep.add_argument("--init-gain", type=number_flag(0, low_open=True), default=None,
                       help="gain of the spiking policy's orthogonal weight initialisation (default: agents.deep's, "
                            "3; more gain, more activity in the first layers)")
+    deep.add_argument("--separate-extractors", action="store_true",
+                      help="PPO/A2C: give the actor and the critic a features extractor each (SB3's "
+                           "share_features_extractor=False) instead of the shared one of rl-baselines3-zoo's Atari "
+                           "settings: the value loss no longer shapes the policy's features (about twice the compute)")
     deep.add_argument("--sampled", action="store_true",
                       help="PPO/A2C: also score the policy sampling its actions (as in training; torch seeded with "
                            "--seed) beside the greedy one: greedy play of an actor-critic can collapse onto one "
@@ -602,7 +606,8 @@ def check_algo_flags(args: argparse.Namespace) -> None:
     """Usage errors for flags that do not apply to ``--algo`` (or to each other)."""
     error = build_parser().error
     deep_only = {"ann": args.ann, "convert": args.convert, "time_steps": args.time_steps is not None,
-                 "init_gain": args.init_gain is not None, "sampled": args.sampled}
+                 "init_gain": args.init_gain is not None, "sampled": args.sampled,
+                 "separate_extractors": args.separate_extractors}
     if args.algo != "rstdp-ac":
         for flag in CRITIC_FLAGS:
             if getattr(args, flag) is not None:
@@ -625,6 +630,10 @@ def check_algo_flags(args: argparse.Namespace) -> None:
     if args.learning_rate is not None and (args.load or args.resume or args.convert):
         error(f"--learning-rate sets the initial learning rate of a new --algo {args.algo} model; a loaded one "
               "(--load, --resume, --convert) keeps the schedule saved with it")
+    if args.separate_extractors and (args.algo == "dqn" or args.load or args.resume or args.convert):
+        error("--separate-extractors builds a new PPO or A2C model with its own critic network"
+              + (": DQN has no critic" if args.algo == "dqn" else "; a loaded one (--load, --resume, --convert) "
+                 "keeps its architecture"))
     if args.convert and not args.load:
         error("--convert needs --load MODEL.zip: a non-spiking model trained with --ann (or saved with "
               "agents.deep.safe_zip.safe_save)")
@@ -748,6 +757,8 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
                 hyperparameters = with_learning_rate(hyperparameters, args.learning_rate)
             kind = "Cnn" if len(train_env.observation_space.shape) == 3 else "Mlp"
             policy_kwargs = dict(hyperparameters.pop("policy_kwargs", {}))
+            if args.separate_extractors:
+                policy_kwargs["share_features_extractor"] = False
             if args.ann:
                 cls, policy = sb3_cls, f"{kind}Policy"
                 if kind == "Mlp":

@@ -76,6 +76,23 @@ def test_dqn_with_spiking_mlp_runs_with_its_zoo_settings(tmp_path):
     assert result["settings"]["n_envs"] == 1 and result["timesteps"] == 512
 
 
+def test_separate_extractors_give_the_critic_its_own_spiking_network(tmp_path):
+    """``--separate-extractors``: SB3's ``share_features_extractor=False``, shown in the JSON settings; the saved
+    model has two spiking extractors with different weights."""
+    model = tmp_path / "a2c.zip"
+    result = last_json(run("CartPole-v1", "--algo", "a2c", "--separate-extractors", "--timesteps", "64",
+                           "--eval-episodes", "1", "--save", str(model), "--tensorboard", "", "--no-progress",
+                           cwd=tmp_path))
+    assert result["settings"]["policy_kwargs"]["share_features_extractor"] is False
+    from agents import SpikingA2C
+    policy = SpikingA2C.load(model).policy
+    assert not policy.share_features_extractor
+    assert policy.pi_features_extractor is not policy.vf_features_extractor
+    first = next(policy.pi_features_extractor.parameters())
+    assert first.shape == next(policy.vf_features_extractor.parameters()).shape
+    assert not first.equal(next(policy.vf_features_extractor.parameters()))
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--ann"], "applies to the deep agents"),
     (["--sampled"], "applies to the deep agents"),
@@ -89,6 +106,9 @@ def test_dqn_with_spiking_mlp_runs_with_its_zoo_settings(tmp_path):
     (["--algo", "ppo", "--resume", "x.zip", "--learning-rate", "1e-3"], "keeps the schedule saved with it"),
     (["--algo", "dqn", "--load", "x.zip", "--learning-rate", "1e-3"], "keeps the schedule saved with it"),
     (["--algo", "sarsa"], "invalid choice"),
+    (["--separate-extractors"], "applies to the deep agents"),
+    (["--algo", "dqn", "--separate-extractors"], "DQN has no critic"),
+    (["--algo", "ppo", "--resume", "x.zip", "--separate-extractors"], "keeps its architecture"),
 ])
 def test_flags_that_do_not_apply_are_usage_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
