@@ -4,7 +4,7 @@ Architecture (all sizes configurable in :class:`SpikingPolicyConfig`)::
 
     observation [B, *obs_shape]  --Bernoulli spikes, T steps-->  X: Input(obs_shape)
     X --Dense, fixed random-->  H: LIF(hidden)                   (omitted with hidden_size=0)
-      (or plastic: reward-based e-prop with random feedback, hidden_learning_rate > 0; see learn_hidden)
+      (or plastic: reward-based e-prop, random or symmetric feedback, hidden_learning_rate > 0; see learn_hidden)
     or X --local/conv STDP, no reward-->  F: AdaptiveLIF(maps, H', W')  (feature_maps > 0; see agents.features)
     H (or F, or X) --Dense, MSTDPET (plastic, one eligibility column per action)-->  O: LIF(n_actions * population)
     O --Dense, fixed, -inhibition between populations--> O       (optional, inhibition_mv > 0)
@@ -82,7 +82,7 @@ class SpikingPolicyConfig:
             (see :meth:`SpikingPolicy.calibrate`).
         hidden_spread: standard deviation of the hidden drive across neurons, relative to its mean.
         hidden_learning_rate: 0 keeps the input->hidden weights fixed; > 0 makes them learn by reward-based
-            e-prop with random feedback (Bellec et al. 2020; see :meth:`SpikingPolicy.learn_hidden`), with
+            e-prop (Bellec et al. 2020; see :meth:`SpikingPolicy.learn_hidden`), with
             ``lr = hidden_learning_rate * mu`` per unit reward per unit eligibility (``mu`` the mean initial
             input->hidden weight). Needs ``hidden_size > 0``.
         hidden_feedback: how the policy's learning signal reaches a plastic hidden layer: ``"random"`` (fixed
@@ -457,15 +457,16 @@ class SpikingPolicy(nn.Module):
         was at or above the threshold before the reset)."""
         p = self.network.layers["H"].params
         psi = (1.0 - (v - p.v_thresh_mv).abs() / (p.v_thresh_mv - p.v_rest_mv)).clamp_(min=0.0)
-        return torch.where(spikes.bool(), torch.ones_like(psi), psi)
+        return psi.masked_fill_(spikes.bool(), 1.0)
 
     def learn_hidden(self, actions: torch.Tensor, info: dict, state: NetworkState) -> NetworkState:
-        """Reward-based e-prop with random feedback on the input->hidden weights (Bellec et al. 2020), for the run
+        """Reward-based e-prop on the input->hidden weights (Bellec et al. 2020), for the run
         :meth:`act` just made. The eligibility of synapse ``i -> j`` accumulates ``x_i(t) psi_j(t) L_j``: the
         presynaptic trace of input ``i``, the pseudo-derivative of hidden neuron ``j`` (:meth:`pseudo_derivative`)
         and its learning signal (:meth:`hidden_learning_signal`), decayed with ``tau_e``; a later reward (or TD
         error) ``r`` changes the weights by ``lr * r * e``, delivered with the output's by
-        ``Network.apply_reward``. Three factors, no backpropagation: the feedback weights are fixed and random.
+        ``Network.apply_reward``. Three factors, no backpropagation: the feedback weights are fixed and random, or
+        the forward hidden->output weights (``hidden_feedback``).
         Returns the new state (eligibility updated in place)."""
         signal = self.hidden_learning_signal(actions, info)                       # [B, hidden]
         post = self.pseudo_derivative(info["H.v"], info["H.spikes"]) * signal     # [T, B, hidden]

@@ -262,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--hidden-size", type=number_flag(0, integer=True), default=None,
                        help="LIF neurons in the fixed random hidden layer (0: pixels connect to the output)")
     agent.add_argument("--hidden-learning-rate", type=number_flag(0), default=None,
-                       help="> 0: the hidden layer learns by reward-based e-prop with random feedback (agents.policy."
+                       help="> 0: the hidden layer learns by reward-based e-prop (agents.policy."
                             "SpikingPolicy.learn_hidden), rate in units of its mean initial weight (0: fixed; needs "
                             "--hidden-size)")
     agent.add_argument("--hidden-feedback", choices=("random", "symmetric"), default=None,

@@ -148,6 +148,11 @@ def test_unknown_env_is_a_usage_error(tmp_path):
     (["--validate-episodes", "0"], "--validate-episodes must be >= 1"),
     (["--validate-every", "-5"], "--validate-every must be >= 0"),
     (["--resume", "missing.pt"], "no such file"),
+    (["--hidden-learning-rate", "-1"], "argument --hidden-learning-rate: must be a finite number >= 0, got -1"),
+    (["--hidden-learning-rate", "0.01"], "--hidden-learning-rate 0.01 trains the hidden layer: add --hidden-size N"),
+    (["--value-feedback", "1"], "--value-feedback is a critic setting: it applies to --algo rstdp-ac"),
+    (["--algo", "ppo", "--hidden-learning-rate", "0.01"], "--hidden-learning-rate is an R-STDP setting"),
+    (["--hidden-feedback", "transpose"], "argument --hidden-feedback: invalid choice: 'transpose'"),
 ])
 def test_bad_flags_are_usage_errors(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_info:

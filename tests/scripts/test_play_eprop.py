@@ -1,5 +1,5 @@
 """scripts/play.py's plastic hidden layer flags (``--hidden-learning-rate``, ``--hidden-feedback``,
-``--value-feedback``)."""
+``--value-feedback``); their usage errors are in test_play.py."""
 
 from __future__ import annotations
 
@@ -9,24 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from script_helpers import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 CATCH = "spikerl/Catch-v0"
-
-
-@pytest.mark.parametrize("argv, message", [
-    (["--hidden-learning-rate", "-1"], "argument --hidden-learning-rate: must be a finite number >= 0, got -1"),
-    (["--hidden-learning-rate", "0.01"], "--hidden-learning-rate 0.01 trains the hidden layer: add --hidden-size N"),
-    (["--value-feedback", "1"], "--value-feedback is a critic setting: it applies to --algo rstdp-ac"),
-    (["--algo", "ppo", "--hidden-learning-rate", "0.01"], "--hidden-learning-rate is an R-STDP setting"),
-    (["--hidden-feedback", "transpose"], "argument --hidden-feedback: invalid choice: 'transpose'"),
-])
-def test_bad_flags_are_usage_errors(capsys, argv, message):
-    with pytest.raises(SystemExit) as exit_info:
-        load_script("play").main([CATCH, *argv])
-    assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_flags_reach_the_agent_and_are_unset_by_default():
