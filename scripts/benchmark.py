@@ -3,8 +3,9 @@
 
 Workloads (one subcommand each; every run prints one JSON line):
 
-  agent  environment steps per second of the RSTDP agent learning on a VecEnv, and of the same VecEnv
-         driven by random actions, measured one after the other (``agent_vs_raw``).
+  agent  environment steps per second of the R-STDP agent (``--algo rstdp``) or actor-critic (``rstdp-ac``)
+         learning on a VecEnv, and of the same VecEnv driven by random actions, measured one after the other
+         (``agent_vs_raw``).
   dc     the Diehl & Cook (2015) network on random images: seconds per sample of training (online at batch 1,
          batched otherwise) and of inference, encoding included; the reference is BindsNET's DiehlAndCook2015.
   gpu    the same three workloads on two devices in one run (``--devices``, default ``cpu cuda``), one after
@@ -245,13 +246,14 @@ def add_dc(sub: Any) -> None:
 
 # --- agent: RSTDP learning on an environment vs the raw environment -------------------------------------------
 def bench_agent(args: argparse.Namespace) -> dict[str, Any]:
-    """Environment steps per second: random actions on the raw env vs the RSTDP agent learning, same VecEnv."""
+    """Environment steps per second: random actions on the raw env vs the learning agent (``--algo``: RSTDP or
+    RSTDPActorCritic, with play.py's settings for that algo), same VecEnv."""
     import numpy as np
     import torch
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
     import envs
-    from agents import RSTDP
+    from agents import RSTDP, RSTDPActorCritic
 
     torch.set_num_threads(args.threads)
     ale = envs.is_ale_id(envs.resolve_id(args.env))
@@ -270,13 +272,15 @@ def bench_agent(args: argparse.Namespace) -> dict[str, Any]:
         for _ in range(args.steps // args.n_envs):
             raw_env.step(rng.integers(n_actions, size=args.n_envs))
 
-    # The agent play.py trains: its ALE settings for ALE games, then any settings given here.
-    from play import ATARI_DEFAULTS
+    # The agent play.py trains: its ALE settings of this algo for ALE games, then any settings given here.
+    from play import ACTOR_CRITIC_ATARI_DEFAULTS, ATARI_DEFAULTS
 
-    agent_kwargs = {k: v for k, v in ATARI_DEFAULTS.items() if v is not None} if ale else {}
+    agent_cls, defaults = ((RSTDPActorCritic, ACTOR_CRITIC_ATARI_DEFAULTS) if args.algo == "rstdp-ac"
+                           else (RSTDP, ATARI_DEFAULTS))
+    agent_kwargs = {k: v for k, v in defaults.items() if v is not None} if ale else {}
     agent_kwargs.update({k: getattr(args, k) for k in ("hidden_size", "steps_per_action", "population_size")
                          if getattr(args, k) is not None})
-    model = RSTDP("SpikingPolicy", vec_env(), seed=args.seed, **agent_kwargs)
+    model = agent_cls(agent_cls.policy_name, vec_env(), seed=args.seed, **agent_kwargs)
     model.learn(args.n_envs * 10)  # warm-up: calibration, kernels, first allocations
 
     def agent(r: int) -> None:
@@ -290,7 +294,7 @@ def bench_agent(args: argparse.Namespace) -> dict[str, Any]:
     agent_fps = args.steps / statistics.median(agent_seconds)
     raw_env.close()
     model.env.close()
-    return dict(workload="agent", env=args.env, n_envs=args.n_envs, steps=args.steps, threads=args.threads,
+    return dict(workload="agent", algo=args.algo, env=args.env, n_envs=args.n_envs, steps=args.steps, threads=args.threads,
                 vec_env="subproc" if subproc else "dummy",
                 agent=agent_kwargs, resize=args.resize, raw_steps_per_second=raw_fps,
                 agent_steps_per_second=agent_fps, agent_vs_raw=agent_fps / raw_fps,
@@ -301,8 +305,11 @@ def bench_agent(args: argparse.Namespace) -> dict[str, Any]:
 def add_agent(sub: Any) -> None:
     from spikerl.validation import number_flag
 
-    p = sub.add_parser("agent", help="RSTDP agent learning vs the raw environment, env steps per second")
+    p = sub.add_parser("agent", help="R-STDP agent learning vs the raw environment, env steps per second")
     p.add_argument("--env", default="SpaceInvaders", help="name for envs.make (default: SpaceInvaders)")
+    p.add_argument("--algo", choices=("rstdp", "rstdp-ac"), default="rstdp",
+                   help="rstdp: agents.RSTDP; rstdp-ac: agents.RSTDPActorCritic (each with play.py's ALE settings "
+                        "of that --algo)")
     p.add_argument("--n-envs", type=int, default=8, help="environments in one VecEnv batch")
     p.add_argument("--steps", type=int, default=2000, help="environment steps per timed run (all envs)")
     p.add_argument("--vec-env", choices=("auto", "dummy", "subproc"), default="auto",
@@ -430,7 +437,7 @@ def bench_soak(args: argparse.Namespace) -> dict[str, Any]:
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
     import envs
-    from agents import RSTDP
+    from agents import RSTDP, RSTDPActorCritic
     from play import ATARI_DEFAULTS, ATARI_ENV_KWARGS
 
     torch.set_num_threads(args.threads)
@@ -606,7 +613,7 @@ def gpu_lif(args: argparse.Namespace, device: Any, backend: str = "auto") -> dic
 def gpu_agent(args: argparse.Namespace, device: Any) -> dict[str, Any]:
     """The RSTDP agent learning ``--env`` on ``device``: seconds per environment step (all envs together)."""
     import envs
-    from agents import RSTDP
+    from agents import RSTDP, RSTDPActorCritic
 
     model = RSTDP("SpikingPolicy", envs.make_vec(args.env, n_envs=args.n_envs, seed=args.seed), seed=args.seed,
                   hidden_size=args.hidden_size, device=device)

@@ -57,3 +57,13 @@ def test_missing_reference_is_a_clear_error(tmp_path: Path) -> None:
                           "--reference", "--ref-python", str(tmp_path / "nope")],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode != 0 and "reference python" in out.stderr and "SPIKERL_REF_PYTHON" in out.stderr
+
+
+@pytest.mark.parametrize("algo", ["rstdp", "rstdp-ac"])
+def test_agent_workload_times_each_algo(algo: str) -> None:
+    result = run_benchmark("agent", "--env", "spikerl/Catch-v0", "--algo", algo, "--n-envs", "2", "--steps", "40",
+                           "--repeats", "1", "--hidden-size", "8")
+    assert {"workload": "agent", "algo": algo, "n_envs": 2, "steps": 40, "vec_env": "dummy"}.items() <= result.items()
+    assert result["agent"] == {"hidden_size": 8}
+    assert result["raw_steps_per_second"] > 0 and result["agent_steps_per_second"] > 0
+    assert result["agent_vs_raw"] == pytest.approx(result["agent_steps_per_second"] / result["raw_steps_per_second"])

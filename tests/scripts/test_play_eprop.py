@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from script_helpers import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +25,33 @@ def test_flags_reach_the_agent_and_are_unset_by_default():
                                         "--hidden-feedback", "symmetric"]), ale=True)
     assert (chosen["hidden_size"], chosen["hidden_learning_rate"], chosen["value_feedback"]) == (64, 0.001, 0.5)
     assert chosen["hidden_feedback"] == "symmetric"
+
+
+def test_actor_critic_ale_default_is_the_symmetric_eprop_hidden_layer():
+    """``--algo rstdp-ac`` on an ALE game gets the measured best hidden layer; choosing no hidden layer (or the
+    feature layer) drops all three of its defaults, and R-STDP keeps learning from the pixels."""
+    script = load_script("play")
+    parse = script.build_parser().parse_args
+    ac = script.agent_kwargs(parse(["SpaceInvaders", "--algo", "rstdp-ac"]), ale=True)
+    assert (ac["hidden_size"], ac["hidden_learning_rate"], ac["hidden_feedback"]) == (256, 1e-4, "symmetric")
+    assert script.agent_kwargs(parse(["SpaceInvaders"]), ale=True)["hidden_size"] == 0
+    for flags in (["--hidden-size", "0"], ["--feature-maps", "4"]):
+        chosen = script.agent_kwargs(parse(["SpaceInvaders", "--algo", "rstdp-ac", *flags]), ale=True)
+        assert not set(script.HIDDEN_LAYER_DEFAULTS) & {k for k in chosen if k not in ("hidden_size",)}
+        assert chosen.get("hidden_size", 0) == 0
+    assert script.agent_kwargs(parse([CATCH, "--algo", "rstdp-ac"]), ale=False) == {}
+    # a rate alone uses the actor-critic's default hidden layer on ALE games; with --hidden-size 0 it has none
+    rate = script.agent_kwargs(parse(["SpaceInvaders", "--algo", "rstdp-ac", "--hidden-learning-rate", "3e-4"]),
+                               ale=True)
+    assert (rate["hidden_size"], rate["hidden_learning_rate"]) == (256, 3e-4)
+
+
+def test_a_hidden_learning_rate_without_hidden_layer_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        load_script("play").main(["SpaceInvaders", "--algo", "rstdp-ac", "--hidden-size", "0",
+                                  "--hidden-learning-rate", "1e-4", "--timesteps", "0"])
+    assert exit_info.value.code == 2
+    assert "--hidden-learning-rate 0.0001 trains the hidden layer: add --hidden-size N" in capsys.readouterr().err
 
 
 def test_play_trains_and_scores_an_actor_critic_with_a_plastic_hidden_layer(tmp_path):
