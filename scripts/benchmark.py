@@ -294,7 +294,8 @@ def bench_agent(args: argparse.Namespace) -> dict[str, Any]:
     agent_fps = args.steps / statistics.median(agent_seconds)
     raw_env.close()
     model.env.close()
-    return dict(workload="agent", algo=args.algo, env=args.env, n_envs=args.n_envs, steps=args.steps, threads=args.threads,
+    return dict(workload="agent", algo=args.algo, env=args.env, n_envs=args.n_envs, steps=args.steps,
+                threads=args.threads,
                 vec_env="subproc" if subproc else "dummy",
                 agent=agent_kwargs, resize=args.resize, raw_steps_per_second=raw_fps,
                 agent_steps_per_second=agent_fps, agent_vs_raw=agent_fps / raw_fps,

@@ -1,10 +1,12 @@
 """Learning curves from TensorBoard logs: one line per run, a scalar against env steps, saved as a PNG.
 
 Each ``RUN`` is a TensorBoard run folder (``runs/SpaceInvaders_ppo_1``, as written by ``play.py --tensorboard``),
-optionally labelled ``LABEL=FOLDER``. The default scalar is SB3's ``rollout/ep_rew_mean``: the mean game score of
+optionally labelled ``LABEL=FOLDER``; runs that share a label (the seeds of one setting) share a colour and one
+legend entry. The default scalar is SB3's ``rollout/ep_rew_mean``: the mean game score of
 the last 100 training episodes (``Monitor`` sits below the Atari wrappers, so these are full games with the
 unclipped score, played by the exploring policy). ``--hline LABEL=VALUE`` adds reference lines (the random
-policy, the best constant action, ...). Prints one JSON line: the runs, their last value and the output path.
+policy, the best constant action, ...). Prints one JSON line: the runs (label, colour, last point), the legend's
+labels and the output path.
 
 Example::
 
@@ -55,13 +57,17 @@ def main(argv: list[str] | None = None) -> dict:
 
     fig = Figure(figsize=(7, 4.2), layout="constrained")
     ax = fig.add_subplot()
-    summary = []
+    summary, colours = [], {}
     for text in args.runs:
         label, folder = labelled(text)
         steps, values = read_scalar(Path(folder), args.tag)
         label = label or Path(folder).name
-        ax.plot(steps, values, label=label)
-        summary.append({"label": label, "run": folder, "last_step": int(steps[-1]), "last_value": float(values[-1])})
+        if label in colours:
+            ax.plot(steps, values, color=colours[label])
+        else:
+            colours[label] = ax.plot(steps, values, label=label)[0].get_color()
+        summary.append({"label": label, "run": folder, "colour": colours[label], "last_step": int(steps[-1]),
+                        "last_value": float(values[-1])})
     for text in args.hline:
         label, value = labelled(text)
         try:
@@ -77,7 +83,7 @@ def main(argv: list[str] | None = None) -> dict:
     ax.grid(alpha=0.3)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=110)
-    result = {"out": args.out, "tag": args.tag, "runs": summary}
+    result = {"out": args.out, "tag": args.tag, "legend": list(colours), "runs": summary}
     print(json.dumps(result))
     return result
 

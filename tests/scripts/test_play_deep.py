@@ -218,6 +218,12 @@ def test_curves_plots_the_runs_tensorboard_logs(tmp_path):
                                                                                      ("b", 400, 800.0)]
     with pytest.raises(SystemExit, match="no scalar 'x'"):
         load_script("curves").main([str(tmp_path / "a"), "--tag", "x", "--out", str(out)])
+    # runs sharing a label (seeds of one setting): one colour, one legend entry
+    seeds = load_script("curves").main([f"s={tmp_path / 'a'}", f"other={tmp_path / 'b'}", f"s={tmp_path / 'b'}",
+                                        "--out", str(out)])
+    assert seeds["legend"] == ["s", "other"]
+    colour = [r["colour"] for r in seeds["runs"]]  # s (a), other (b), s (b)
+    assert colour[0] == colour[2] != colour[1]
 
 
 def test_sigterm_saves_a_deep_agent_that_resume_trains_on(tmp_path):
