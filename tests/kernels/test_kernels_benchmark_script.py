@@ -67,3 +67,16 @@ def test_agent_workload_times_each_algo(algo: str) -> None:
     assert result["agent"] == {"hidden_size": 8}
     assert result["raw_steps_per_second"] > 0 and result["agent_steps_per_second"] > 0
     assert result["agent_vs_raw"] == pytest.approx(result["agent_steps_per_second"] / result["raw_steps_per_second"])
+
+
+def test_agent_workload_takes_play_settings_of_the_algo_for_ale_games() -> None:
+    """The actor-critic's ALE settings, as play.py's (its e-prop hidden layer); --hidden-size 0 drops the layer
+    and every default that describes it, as in play.py."""
+    common = ("agent", "--env", "SpaceInvaders", "--algo", "rstdp-ac", "--n-envs", "1", "--steps", "8", "--repeats",
+              "1", "--vec-env", "dummy")
+    default = run_benchmark(*common)["agent"]
+    assert (default["hidden_size"], default["hidden_learning_rate"], default["hidden_feedback"]) == (
+        256, 1e-4, "symmetric")
+    assert default["entropy_rate"] == 0.02 and default["gamma"] == 0.95
+    pixels = run_benchmark(*common, "--hidden-size", "0")["agent"]
+    assert pixels["hidden_size"] == 0 and "hidden_learning_rate" not in pixels and "hidden_feedback" not in pixels
