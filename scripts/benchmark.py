@@ -440,7 +440,7 @@ def bench_soak(args: argparse.Namespace) -> dict[str, Any]:
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
     import envs
-    from agents import RSTDP, RSTDPActorCritic
+    from agents import RSTDP
     from play import ATARI_DEFAULTS, ATARI_ENV_KWARGS
 
     torch.set_num_threads(args.threads)
@@ -616,7 +616,7 @@ def gpu_lif(args: argparse.Namespace, device: Any, backend: str = "auto") -> dic
 def gpu_agent(args: argparse.Namespace, device: Any) -> dict[str, Any]:
     """The RSTDP agent learning ``--env`` on ``device``: seconds per environment step (all envs together)."""
     import envs
-    from agents import RSTDP, RSTDPActorCritic
+    from agents import RSTDP
 
     model = RSTDP("SpikingPolicy", envs.make_vec(args.env, n_envs=args.n_envs, seed=args.seed), seed=args.seed,
                   hidden_size=args.hidden_size, device=device)

@@ -8,6 +8,9 @@ Agents (``--algo``):
   Every ``--validate-every`` steps SB3's ``EvalCallback`` plays ``--validate-episodes`` greedy episodes on
   validation envs (their own seeds) and the best checkpoint so far is saved beside the model as
   ``<save>_best.pt``; that checkpoint is the one scored (``selected`` in the JSON line).
+* ``rstdp-ac``: :class:`agents.RSTDPActorCritic`, the same with a spiking critic and the TD error as the third
+  factor; on ALE games a hidden layer of 256 neurons that learns by e-prop with symmetric feedback
+  (:data:`ACTOR_CRITIC_ATARI_DEFAULTS`; ``--hidden-size 0``: from the pixels).
 * ``ppo``, ``a2c``, ``dqn``: SB3's algorithm with a spiking policy (:mod:`agents.deep`: a spiking Nature-CNN for
   ALE games, a spiking MLP otherwise, ``--time-steps`` simulation steps per env step) and rl-baselines3-zoo's
   hyperparameters (:mod:`agents.deep.zoo`; ``--learning-rate`` replaces the zoo's initial learning rate and keeps
@@ -264,11 +267,15 @@ def build_parser() -> argparse.ArgumentParser:
     deep.add_argument("--calibration-steps", type=number_flag(1, integer=True), default=256,
                       help="--convert: steps of the source model's (sampled) play per env, on envs seeded "
                            f"seed + {CALIBRATION_SEED_OFFSET} + i, whose observations set the scales")
+    actor_critic_own = {k: v for k, v in ACTOR_CRITIC_ATARI_DEFAULTS.items()
+                        if k in AGENT_FLAGS and ATARI_DEFAULTS.get(k) != v}
     agent = parser.add_argument_group("agent", "R-STDP settings; unset flags take the ALE defaults "
-                                               f"{ATARI_DEFAULTS} for ALE games (None: the agent's default) and "
-                                               "the agent's own defaults for other envs")
+                                               f"{ATARI_DEFAULTS} for ALE games (--algo rstdp-ac: with "
+                                               f"{actor_critic_own}; None: the agent's default) and the agent's "
+                                               "own defaults for other envs")
     agent.add_argument("--hidden-size", type=number_flag(0, integer=True), default=None,
-                       help="LIF neurons in the fixed random hidden layer (0: pixels connect to the output)")
+                       help="LIF neurons in the hidden layer, fixed and random unless --hidden-learning-rate (0: "
+                            "pixels connect to the output)")
     agent.add_argument("--hidden-learning-rate", type=number_flag(0), default=None,
                        help="> 0: the hidden layer learns by reward-based e-prop (agents.policy."
                             "SpikingPolicy.learn_hidden), rate in units of its mean initial weight (0: fixed; needs "
@@ -299,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "(agents.policy.RuleConfig; 0: off): keeps the policy from collapsing onto one action")
     agent.add_argument("--feature-maps", type=number_flag(0, integer=True), default=None,
                        help="feature maps of the reward-free STDP feature layer between the pixels and the actions "
-                            "(agents.features; 0: none; needs --hidden-size 0)")
+                            "(agents.features; 0: none; replaces the hidden layer, so not with --hidden-size N > 0)")
     agent.add_argument("--feature-patch", type=number_flag(1, integer=True), default=None,
                        help="side (pixels) of each feature's square receptive field")
     agent.add_argument("--feature-stride", type=number_flag(1, integer=True), default=None,
@@ -330,7 +337,7 @@ def agent_flags(algo: str) -> tuple[str, ...]:
 def agent_kwargs(args: argparse.Namespace, ale: bool) -> dict[str, Any]:
     """RSTDP (or RSTDPActorCritic) keyword arguments from the agent flags (ALE defaults for ALE games, else the
     agent's defaults)."""
-    defaults = dict(ACTOR_CRITIC_ATARI_DEFAULTS if args.algo == "rstdp-ac" else ATARI_DEFAULTS)
+    defaults = ACTOR_CRITIC_ATARI_DEFAULTS if args.algo == "rstdp-ac" else ATARI_DEFAULTS
     if args.hidden_size == 0 or args.feature_maps:
         defaults = {k: v for k, v in defaults.items() if k not in HIDDEN_LAYER_DEFAULTS}
     kwargs = {}
