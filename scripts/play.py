@@ -158,8 +158,8 @@ ACTOR_CRITIC_ATARI_DEFAULTS: dict[str, Any] = {**ATARI_DEFAULTS, "hidden_size": 
                                                "critic_learning_rate": None, "critic_tau_e_ms": 40.0,
                                                "value_scale": 2.0, "value_feedback": None}
 
-#: ALE defaults that describe the hidden layer: dropped when the flags choose no hidden layer (``--hidden-size 0``
-#: or ``--feature-maps``).
+#: ALE defaults that describe the hidden layer: dropped (the size set to 0) when the flags choose no hidden layer
+#: (``--hidden-size 0`` or ``--feature-maps``).
 HIDDEN_LAYER_DEFAULTS = ("hidden_size", "hidden_learning_rate", "hidden_feedback")
 
 #: Flags of the actor-critic's critic (``--algo rstdp-ac`` only).
@@ -338,8 +338,8 @@ def agent_kwargs(args: argparse.Namespace, ale: bool) -> dict[str, Any]:
     """RSTDP (or RSTDPActorCritic) keyword arguments from the agent flags (ALE defaults for ALE games, else the
     agent's defaults)."""
     defaults = ACTOR_CRITIC_ATARI_DEFAULTS if args.algo == "rstdp-ac" else ATARI_DEFAULTS
-    if args.hidden_size == 0 or args.feature_maps:
-        defaults = {k: v for k, v in defaults.items() if k not in HIDDEN_LAYER_DEFAULTS}
+    if args.hidden_size == 0 or args.feature_maps:  # no hidden layer: none of its settings
+        defaults = {**{k: v for k, v in defaults.items() if k not in HIDDEN_LAYER_DEFAULTS}, "hidden_size": 0}
     kwargs = {}
     for name in agent_flags(args.algo):
         value = getattr(args, name)

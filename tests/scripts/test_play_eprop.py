@@ -38,7 +38,7 @@ def test_actor_critic_ale_default_is_the_symmetric_eprop_hidden_layer():
     for flags in (["--hidden-size", "0"], ["--feature-maps", "4"]):
         chosen = script.agent_kwargs(parse(["SpaceInvaders", "--algo", "rstdp-ac", *flags]), ale=True)
         assert "hidden_learning_rate" not in chosen and "hidden_feedback" not in chosen
-        assert chosen.get("hidden_size", 0) == 0
+        assert chosen["hidden_size"] == 0
     assert script.agent_kwargs(parse([CATCH, "--algo", "rstdp-ac"]), ale=False) == {}
     # a rate alone uses the actor-critic's default hidden layer on ALE games; with --hidden-size 0 it has none
     rate = script.agent_kwargs(parse(["SpaceInvaders", "--algo", "rstdp-ac", "--hidden-learning-rate", "3e-4"]),
