@@ -273,12 +273,10 @@ def bench_agent(args: argparse.Namespace) -> dict[str, Any]:
             raw_env.step(rng.integers(n_actions, size=args.n_envs))
 
     # The agent play.py trains: its ALE settings of this algo for ALE games, then any settings given here.
-    from play import ACTOR_CRITIC_ATARI_DEFAULTS, ATARI_DEFAULTS, HIDDEN_LAYER_DEFAULTS
+    from play import ale_defaults
 
-    agent_cls, defaults = ((RSTDPActorCritic, ACTOR_CRITIC_ATARI_DEFAULTS) if args.algo == "rstdp-ac"
-                           else (RSTDP, ATARI_DEFAULTS))
-    if args.hidden_size == 0:  # as play.py: no hidden layer, none of its defaults
-        defaults = {k: v for k, v in defaults.items() if k not in HIDDEN_LAYER_DEFAULTS}
+    agent_cls = RSTDPActorCritic if args.algo == "rstdp-ac" else RSTDP
+    defaults = ale_defaults(args.algo, no_hidden_layer=args.hidden_size == 0)
     agent_kwargs = {k: v for k, v in defaults.items() if v is not None} if ale else {}
     agent_kwargs.update({k: getattr(args, k) for k in ("hidden_size", "steps_per_action", "population_size")
                          if getattr(args, k) is not None})

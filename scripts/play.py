@@ -334,12 +334,19 @@ def agent_flags(algo: str) -> tuple[str, ...]:
     return AGENT_FLAGS + (CRITIC_FLAGS if algo == "rstdp-ac" else ())
 
 
+def ale_defaults(algo: str, no_hidden_layer: bool = False) -> dict[str, Any]:
+    """The ALE defaults of ``algo`` ("rstdp" or "rstdp-ac"); with ``no_hidden_layer`` (``--hidden-size 0`` or
+    ``--feature-maps``) none of the hidden layer's settings, its size 0."""
+    defaults = ACTOR_CRITIC_ATARI_DEFAULTS if algo == "rstdp-ac" else ATARI_DEFAULTS
+    if no_hidden_layer:
+        return {**{k: v for k, v in defaults.items() if k not in HIDDEN_LAYER_DEFAULTS}, "hidden_size": 0}
+    return defaults
+
+
 def agent_kwargs(args: argparse.Namespace, ale: bool) -> dict[str, Any]:
     """RSTDP (or RSTDPActorCritic) keyword arguments from the agent flags (ALE defaults for ALE games, else the
     agent's defaults)."""
-    defaults = ACTOR_CRITIC_ATARI_DEFAULTS if args.algo == "rstdp-ac" else ATARI_DEFAULTS
-    if args.hidden_size == 0 or args.feature_maps:  # no hidden layer: none of its settings
-        defaults = {**{k: v for k, v in defaults.items() if k not in HIDDEN_LAYER_DEFAULTS}, "hidden_size": 0}
+    defaults = ale_defaults(args.algo, no_hidden_layer=args.hidden_size == 0 or bool(args.feature_maps))
     kwargs = {}
     for name in agent_flags(args.algo):
         value = getattr(args, name)
@@ -948,7 +955,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ale = envs.is_ale_id(env_id)
     if args.algo not in RSTDP_ALGOS:
         return run_deep(args, env_id, ale)
-    if args.hidden_learning_rate and not agent_kwargs(args, ale).get("hidden_size"):
+    kwargs = agent_kwargs(args, ale)
+    if args.hidden_learning_rate and not kwargs.get("hidden_size"):
         build_parser().error(f"--hidden-learning-rate {args.hidden_learning_rate} trains the hidden layer: add "
                              "--hidden-size N (N > 0)")
     agent_cls = RSTDPActorCritic if args.algo == "rstdp-ac" else RSTDP
@@ -983,7 +991,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 build_parser().error(f"--resume {args.resume}: {error}")
         else:
             model = agent_cls(agent_cls.policy_name, train_env, seed=args.seed, device=args.device,
-                          tensorboard_log=tensorboard, **agent_kwargs(args, ale))
+                          tensorboard_log=tensorboard, **kwargs)
     overridden = checkpoint_overrides(args, model.hyperparameters(), args.load or args.resume)
     train_seconds, selected, last_model = 0.0, None, None
     if train and args.timesteps > 0:
