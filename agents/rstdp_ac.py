@@ -122,11 +122,11 @@ class RSTDPActorCritic(RSTDP):
             values = info["value"]
             self._value_sum = self._value_sum + values.sum()
             self._value_count += values.numel()
+            self.env.step_async(actions.numpy())  # the envs step while the network learns
             if self._pending is not None:
                 rewards, old_values, waiting = self._pending
                 self._deliver(td_error(rewards, old_values, values, torch.zeros_like(waiting), self.gamma),
                               waiting, state)
-            self.env.step_async(actions.numpy())
             state = policy.learn_from_run(actions, info, state)
         step, learn_rewards = self._finish_env_step(actions)
         rewards = torch.as_tensor(learn_rewards, device=values.device)
