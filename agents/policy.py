@@ -85,6 +85,9 @@ class SpikingPolicyConfig:
             e-prop (Bellec et al. 2020; see :meth:`SpikingPolicy.learn_hidden`), with
             ``lr = hidden_learning_rate * mu`` per unit reward per unit eligibility (``mu`` the mean initial
             input->hidden weight). Needs ``hidden_size > 0``.
+        hidden_weight_bound: keeps the plastic input->hidden weights within ``mu +- hidden_weight_bound * sigma``
+            (``mu``, ``sigma``: their initial mean and spread, see ``hidden_drive_mv``; None: no bound). Needs
+            ``hidden_learning_rate > 0`` and ``hidden_spread > 0``.
         hidden_feedback: how the policy's learning signal reaches a plastic hidden layer: ``"random"`` (fixed
             random weights ``B``, random e-prop) or ``"symmetric"`` (the hidden->output weights themselves, each
             action's population summed, in units of the weight scale: symmetric e-prop).
@@ -121,6 +124,7 @@ class SpikingPolicyConfig:
     hidden_drive_mv: float = 1.5
     hidden_spread: float = 1.0
     hidden_learning_rate: float = 0.0
+    hidden_weight_bound: float | None = None
     hidden_feedback: str = "random"
     output_drive_mv: float = 5.0
     wmax_ratio: float = 7.0
@@ -153,6 +157,14 @@ class SpikingPolicyConfig:
         if self.hidden_learning_rate and not self.hidden_size:
             raise ValueError(f"hidden_learning_rate={self.hidden_learning_rate} needs a hidden layer (hidden_size > "
                              "0), got hidden_size=0")
+        if self.hidden_weight_bound is not None:
+            check_number("hidden_weight_bound", self.hidden_weight_bound, low=0.0, low_open=True)
+            if not self.hidden_learning_rate:
+                raise ValueError(f"hidden_weight_bound={self.hidden_weight_bound} bounds a plastic hidden layer: it "
+                                 "needs hidden_learning_rate > 0")
+            if not self.hidden_spread:
+                raise ValueError(f"hidden_weight_bound={self.hidden_weight_bound} is in units of the initial spread "
+                                 "of the hidden weights: it needs hidden_spread > 0")
         for name in ("feature_drive_mv", "feature_learning_rate", "feature_tau_theta_ms"):
             check_number(name, getattr(self, name), low=0.0, low_open=True)
         for name in ("feature_inhibition_mv", "feature_theta_plus_mv"):
@@ -296,9 +308,11 @@ class SpikingPolicy(nn.Module):
             n_in = math.prod(self.obs_shape)
             noise = torch.randn(n_in, c.hidden_size, generator=g, device=g.device)
             w = c.hidden_drive_mv / m_in + c.hidden_spread * c.hidden_drive_mv / math.sqrt(m_in) * noise
-            net.connections["X->H"].set_weights(w)
             if c.hidden_learning_rate:
                 self.hidden_weight_scale.fill_(c.hidden_drive_mv / m_in)
+                self.bound_hidden_weights()
+            net.connections["X->H"].set_weights(w)
+            if c.hidden_learning_rate:
                 self.hidden_feedback.copy_(torch.randn(self.hidden_feedback.shape, generator=g, device=g.device))
         if c.feature_maps:
             self.feature_norm.fill_(feature_norm(c.feature_drive_mv, math.prod(self.obs_shape), m_in))
@@ -330,8 +344,22 @@ class SpikingPolicy(nn.Module):
         self.network.connections[self.plastic].wmax = self.config.wmax_ratio * scale
         if self.config.hidden_learning_rate:
             self.network.rules["X->H"].lr = self.config.hidden_learning_rate * float(self.hidden_weight_scale)
+            self.bound_hidden_weights()
         if self.config.feature_maps:
             apply_feature_scale(self.network, float(self.feature_norm), self.config.feature_learning_rate)
+
+    def bound_hidden_weights(self) -> None:
+        """The bounds ``mu +- hidden_weight_bound * sigma`` of a plastic hidden layer (none without
+        ``hidden_weight_bound``), from the calibrated mean initial weight ``mu``: ``m = hidden_drive_mv / mu``
+        input spikes per step, so ``sigma = hidden_spread * hidden_drive_mv / sqrt(m) = hidden_spread *
+        sqrt(hidden_drive_mv * mu)``."""
+        c, conn = self.config, self.network.connections["X->H"]
+        if c.hidden_weight_bound is None:
+            conn.wmin, conn.wmax = -math.inf, math.inf
+            return
+        mu = float(self.hidden_weight_scale)
+        half_width = c.hidden_weight_bound * c.hidden_spread * math.sqrt(c.hidden_drive_mv * mu)
+        conn.wmin, conn.wmax = mu - half_width, mu + half_width
 
     # --- encoding / decoding ------------------------------------------------------------------------
     def intensities(self, obs: torch.Tensor) -> torch.Tensor:

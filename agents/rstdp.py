@@ -85,7 +85,7 @@ class RSTDP(BaseAlgorithm):
         env: a Gymnasium env, an SB3 ``VecEnv`` (several envs run as one batch) or a registered id.
         learning_rate: MSTDPET learning rate (mV per unit reward per unit eligibility).
         hidden_size, population_size, steps_per_action, input_spikes_per_step, tau_mem_ms, hidden_drive_mv, hidden_spread,
-        hidden_learning_rate, hidden_feedback, output_drive_mv, wmax_ratio, inhibition_mv, temperature, epsilon, feature_maps, feature_patch, feature_stride,
+        hidden_learning_rate, hidden_weight_bound, hidden_feedback, output_drive_mv, wmax_ratio, inhibition_mv, temperature, epsilon, feature_maps, feature_patch, feature_stride,
         feature_shared, feature_drive_mv, feature_inhibition_mv, feature_learning_rate, feature_theta_plus_mv,
         feature_tau_theta_ms: see
             :class:`agents.policy.SpikingPolicyConfig` (the feature layer: :mod:`agents.features`).
@@ -108,6 +108,7 @@ class RSTDP(BaseAlgorithm):
                  hidden_drive_mv: float = SpikingPolicyConfig.hidden_drive_mv,
                  hidden_spread: float = SpikingPolicyConfig.hidden_spread,
                  hidden_learning_rate: float = SpikingPolicyConfig.hidden_learning_rate,
+                 hidden_weight_bound: float | None = SpikingPolicyConfig.hidden_weight_bound,
                  hidden_feedback: str = SpikingPolicyConfig.hidden_feedback,
                  output_drive_mv: float = SpikingPolicyConfig.output_drive_mv,
                  wmax_ratio: float = SpikingPolicyConfig.wmax_ratio,
@@ -141,7 +142,7 @@ class RSTDP(BaseAlgorithm):
             hidden_size=hidden_size, population_size=population_size, steps_per_action=steps_per_action,
             input_spikes_per_step=input_spikes_per_step, tau_mem_ms=tau_mem_ms, hidden_drive_mv=hidden_drive_mv,
             hidden_spread=hidden_spread, hidden_learning_rate=hidden_learning_rate,
-            hidden_feedback=hidden_feedback,
+            hidden_weight_bound=hidden_weight_bound, hidden_feedback=hidden_feedback,
             output_drive_mv=output_drive_mv, wmax_ratio=wmax_ratio, inhibition_mv=inhibition_mv,
             temperature=temperature, epsilon=epsilon, feature_maps=feature_maps, feature_patch=feature_patch,
             feature_stride=feature_stride, feature_shared=feature_shared, feature_drive_mv=feature_drive_mv,

@@ -172,7 +172,7 @@ DEEP_AGENT_FLAGS = ("learning_rate",)
 
 AGENT_FLAGS = ("hidden_size", "population_size", "steps_per_action", "input_spikes_per_step", "learning_rate",
                "tau_e_ms", "temperature", "epsilon", "entropy_rate", "feature_maps", "feature_patch",
-               "feature_stride", "hidden_learning_rate", "hidden_feedback")
+               "feature_stride", "hidden_learning_rate", "hidden_feedback", "hidden_weight_bound")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -283,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--hidden-feedback", choices=("random", "symmetric"), default=None,
                        help="--hidden-learning-rate: the hidden layer's feedback weights, fixed random (random e-prop) "
                             "or the hidden->output weights (symmetric e-prop); default random")
+    agent.add_argument("--hidden-weight-bound", type=number_flag(0, low_open=True), default=None,
+                       help="--hidden-learning-rate: keep the hidden weights within their initial mean +- this many "
+                            "initial standard deviations (default: no bound)")
     agent.add_argument("--population-size", type=number_flag(1, integer=True), default=None,
                        help="output neurons per action")
     agent.add_argument("--steps-per-action", type=number_flag(1, integer=True), default=None,
@@ -959,6 +962,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.hidden_learning_rate and not kwargs.get("hidden_size"):
         build_parser().error(f"--hidden-learning-rate {args.hidden_learning_rate} trains the hidden layer: add "
                              "--hidden-size N (N > 0)")
+    if args.hidden_weight_bound and not kwargs.get("hidden_learning_rate"):
+        build_parser().error(f"--hidden-weight-bound {args.hidden_weight_bound} bounds a learning hidden layer: add "
+                             "--hidden-size N --hidden-learning-rate R")
     agent_cls = RSTDPActorCritic if args.algo == "rstdp-ac" else RSTDP
     label = "R-STDP actor-critic" if args.algo == "rstdp-ac" else "R-STDP"
     args.n_envs = args.n_envs or RSTDP_N_ENVS

@@ -106,6 +106,53 @@ def test_fixed_hidden_layer_has_no_rule_and_no_feedback():
     assert "H.v" not in p.recorded()
 
 
+def test_weight_bound_by_hand():
+    """hidden_weight_bound k keeps the input->hidden weights within mu +- k sigma. Here one input spike per step
+    (m = 1): mu = 1.5 / 1 and sigma = 1 * 1.5 / sqrt(1), so k = 2 gives [-1.5, 4.5]; a large TD error of either
+    sign drives every eligible weight onto the bound and no further, while without the bound it goes past."""
+    config = SpikingPolicyConfig(**{**CONFIG.__dict__, "hidden_weight_bound": 2.0})
+    bounded = SpikingPolicy(OBS, spaces.Discrete(2), config, RuleConfig(baseline_window=None), seed=0)
+    free = SpikingPolicy(OBS, spaces.Discrete(2), CONFIG, RuleConfig(baseline_window=None), seed=0)
+    for p in (bounded, free):
+        assert p.calibrate(torch.full((1, 2), 0.5))
+        p.hidden_feedback.copy_(torch.tensor([[1.0, -1.0], [2.0, 0.0], [0.5, 0.5]]))
+    conn = bounded.network.connections["X->H"]
+    assert (conn.wmin, conn.wmax) == pytest.approx((-1.5, 4.5))
+    # the same draws, those beyond the bound clamped onto it (here one, 2.2 sigma below mu)
+    torch.testing.assert_close(conn.w, free.network.connections["X->H"].w.clamp(-1.5, 4.5))
+    info, actions = run_info()
+    eligible = expected_eligibility([1.5, 1.5, 0.0]) > 0  # neurons 0 and 1 (the third has psi = 0)
+    for p in (bounded, free):
+        state = p.learn_hidden(actions, info, p.network.initial_state(1))
+        p.network.apply_reward(torch.tensor([1e3]), state=state)
+    assert torch.all(conn.w[eligible] == 4.5)
+    assert torch.all(free.network.connections["X->H"].w[eligible] > 100.0)
+    state = bounded.learn_hidden(actions, info, bounded.network.initial_state(1))
+    bounded.network.apply_reward(torch.tensor([-1e3]), state=state)
+    assert torch.all(conn.w[eligible] == -1.5)
+    assert float(conn.w.min()) >= -1.5 and float(conn.w.max()) <= 4.5
+
+
+def test_weight_bound_is_saved_and_refused_where_it_means_nothing(tmp_path):
+    agent = RSTDP("SpikingPolicy", "spikerl/PatternAction-v0", hidden_size=8, hidden_learning_rate=0.001,
+                  hidden_weight_bound=3.0, seed=0)
+    agent.learn(40)
+    conn = agent.policy.network.connections["X->H"]
+    agent.save(tmp_path / "a.pt")
+    loaded = RSTDP.load(tmp_path / "a.pt")
+    assert loaded.policy.config.hidden_weight_bound == 3.0
+    assert (loaded.policy.network.connections["X->H"].wmin, loaded.policy.network.connections["X->H"].wmax) == (
+        conn.wmin, conn.wmax)
+    assert math.isfinite(conn.wmax) and conn.wmin < float(agent.policy.hidden_weight_scale) < conn.wmax
+    with pytest.raises(ValueError, match="hidden_weight_bound.*hidden_learning_rate"):
+        SpikingPolicyConfig(hidden_size=4, hidden_weight_bound=3.0)
+    with pytest.raises(ValueError, match="hidden_weight_bound.*hidden_spread"):
+        SpikingPolicyConfig(hidden_size=4, hidden_learning_rate=0.1, hidden_spread=0.0, hidden_weight_bound=3.0)
+    for bad in (0.0, -1.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="hidden_weight_bound"):
+            SpikingPolicyConfig(hidden_size=4, hidden_learning_rate=0.1, hidden_weight_bound=bad)
+
+
 def test_bad_settings_are_refused_by_name():
     with pytest.raises(ValueError, match="hidden_learning_rate.*hidden_size"):
         SpikingPolicyConfig(hidden_learning_rate=0.1)

@@ -54,6 +54,22 @@ def test_a_hidden_learning_rate_without_hidden_layer_is_a_usage_error(capsys):
     assert "--hidden-learning-rate 0.0001 trains the hidden layer: add --hidden-size N" in capsys.readouterr().err
 
 
+def test_hidden_weight_bound_flag(capsys):
+    """``--hidden-weight-bound`` reaches the agent (unset by default); without a learning hidden layer it is a
+    usage error."""
+    script = load_script("play")
+    parse = script.build_parser().parse_args
+    assert "hidden_weight_bound" not in script.agent_kwargs(parse(["SpaceInvaders", "--algo", "rstdp-ac"]), ale=True)
+    chosen = script.agent_kwargs(parse(["SpaceInvaders", "--algo", "rstdp-ac", "--hidden-weight-bound", "8"]),
+                                 ale=True)
+    assert (chosen["hidden_weight_bound"], chosen["hidden_learning_rate"]) == (8.0, 1e-4)
+    with pytest.raises(SystemExit) as exit_info:
+        script.main(["SpaceInvaders", "--algo", "rstdp-ac", "--hidden-size", "0", "--hidden-weight-bound", "8",
+                     "--timesteps", "0"])
+    assert exit_info.value.code == 2
+    assert "--hidden-weight-bound 8.0 bounds a learning hidden layer" in capsys.readouterr().err
+
+
 def test_play_trains_and_scores_an_actor_critic_with_a_plastic_hidden_layer(tmp_path):
     """End to end on Catch: the JSON line's settings show the plastic hidden layer as used."""
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "play.py"), CATCH, "--algo", "rstdp-ac",
