@@ -4,8 +4,8 @@
 Workloads (one subcommand each; every run prints one JSON line):
 
   agent  environment steps per second of the R-STDP agent (``--algo rstdp``) or actor-critic (``rstdp-ac``)
-         learning on a VecEnv, and of the same VecEnv driven by random actions, measured one after the other
-         (``agent_vs_raw``).
+         learning on a VecEnv, and of the same VecEnv driven by random actions, timed alternately
+         (``--repeats`` times each; ``agent_vs_raw``, the ratio of the medians).
   dc     the Diehl & Cook (2015) network on random images: seconds per sample of training (online at batch 1,
          batched otherwise) and of inference, encoding included; the reference is BindsNET's DiehlAndCook2015.
   gpu    the same three workloads on two devices in one run (``--devices``, default ``cpu cuda``), one after
@@ -287,8 +287,10 @@ def bench_agent(args: argparse.Namespace) -> dict[str, Any]:
         model.learn(args.steps, reset_num_timesteps=False)
 
     raw(0)  # warm-up
-    raw_seconds = wall_times(raw, args.repeats)
-    agent_seconds = wall_times(agent, args.repeats)
+    raw_seconds, agent_seconds = [], []
+    for _ in range(args.repeats):  # alternated: a drift of the machine's speed reaches both alike
+        raw_seconds += wall_times(raw, 1)
+        agent_seconds += wall_times(agent, 1)
     steps = (args.steps // args.n_envs) * args.n_envs
     raw_fps = steps / statistics.median(raw_seconds)
     agent_fps = args.steps / statistics.median(agent_seconds)
