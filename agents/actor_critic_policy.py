@@ -52,7 +52,7 @@ from spikerl.plasticity import MSTDPET
 from spikerl.traces import TraceParams
 from spikerl.validation import check_number
 
-from agents.policy import RuleConfig, SpikingPolicy, SpikingPolicyConfig
+from agents.policy import HIDDEN_FEEDBACK, RuleConfig, SpikingPolicy, SpikingPolicyConfig
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,9 @@ class CriticConfig:
         value_scale: ``V = value_scale * (c - c0) / c0`` (reward units; > 0, see the module docstring).
         value_feedback: weight ``c_V`` of the critic's term in a plastic hidden layer's learning signal (>= 0;
             used only with ``hidden_learning_rate > 0``).
+        feedback: how the critic's error reaches a plastic hidden layer: ``"random"`` (fixed random ``b_j``) or
+            ``"symmetric"`` (``b_j`` = the mean of hidden neuron ``j``'s weights onto the critic, in units of
+            ``s_c``: the sign and size of its drive of ``V``, see :meth:`ActorCriticSpikingPolicy.critic_feedback`).
     """
 
     population_size: int = 32
@@ -80,6 +83,7 @@ class CriticConfig:
     tau_e_ms: float = 10.0
     value_scale: float = 1.0
     value_feedback: float = 1.0
+    feedback: str = "random"
 
     def __post_init__(self) -> None:
         if self.population_size < 1:
@@ -87,6 +91,8 @@ class CriticConfig:
         for name in ("drive_mv", "wmax_ratio", "learning_rate", "tau_e_ms", "value_scale"):
             check_number(f"critic {name}", getattr(self, name), low=0.0, low_open=True)
         check_number("critic value_feedback", self.value_feedback, low=0.0)
+        if self.feedback not in HIDDEN_FEEDBACK:
+            raise ValueError(f"critic feedback must be one of {HIDDEN_FEEDBACK}, got {self.feedback!r}")
 
 
 class ActorCriticSpikingPolicy(SpikingPolicy):
@@ -185,9 +191,20 @@ class ActorCriticSpikingPolicy(SpikingPolicy):
         return actions, info, state
 
     def hidden_learning_signal(self, actions: torch.Tensor, info: dict) -> torch.Tensor:
-        """The actor's random-feedback signal plus the critic's, ``value_feedback * b_j`` ``[B, hidden]``."""
+        """The actor's feedback signal plus the critic's, ``value_feedback * b_j`` ``[B, hidden]``."""
         signal = super().hidden_learning_signal(actions, info)
-        return signal + self.critic_config.value_feedback * self.hidden_value_feedback
+        return signal + self.critic_config.value_feedback * self.critic_feedback()
+
+    def critic_feedback(self) -> torch.Tensor:
+        """``b [hidden]``, the critic's feedback to a plastic hidden layer: fixed and random, or
+        (``CriticConfig.feedback="symmetric"``) ``b_j = mean_c w_jc / s_c`` from the hidden->critic weights
+        ``w`` (``>= 0``). Random ``b_j < 0`` for a neuron that drives the critic closes a loop: a negative TD
+        error raises that neuron's input, which raises ``V``, which makes the next TD error more negative. With
+        symmetric feedback a TD error moves each hidden neuron's input in the direction that moves ``V``
+        towards its target."""
+        if self.critic_config.feedback == "symmetric":
+            return self.network.connections[self.critic].w.mean(1) / self.critic_weight_scale
+        return self.hidden_value_feedback
 
     def learn_from_run(self, actions: torch.Tensor, info: dict, state: NetworkState) -> NetworkState:
         """The actor's eligibility (:meth:`SpikingPolicy.learn_from_run`) and the critic's: STDP between the

@@ -57,7 +57,8 @@ class RSTDPActorCritic(RSTDP):
         learning_rate: the actor's MSTDPET learning rate (units of its weight scale, per unit TD error).
         gamma: discount factor of the TD error, in ``[0, 1]``.
         critic_population_size, critic_drive_mv, critic_wmax_ratio, critic_learning_rate, critic_tau_e_ms,
-            value_scale, value_feedback: see :class:`agents.actor_critic_policy.CriticConfig`.
+            value_scale, value_feedback, critic_feedback: see :class:`agents.actor_critic_policy.CriticConfig`
+            (``critic_feedback`` is its ``feedback``).
         baseline_window: must be None (the TD error is the actor's reward-prediction error).
         **kwargs: every other keyword of :class:`~agents.rstdp.RSTDP` (architecture, STDP, ``reward_clip``,
             logging, ``seed``, ...).
@@ -74,6 +75,7 @@ class RSTDPActorCritic(RSTDP):
                  critic_tau_e_ms: float = CriticConfig.tau_e_ms,
                  value_scale: float = CriticConfig.value_scale,
                  value_feedback: float = CriticConfig.value_feedback,
+                 critic_feedback: str = CriticConfig.feedback,
                  baseline_window: int | None = None, _init_setup_model: bool = True, **kwargs: Any) -> None:
         if policy != self.policy_name:
             raise ValueError(f"RSTDPActorCritic has one policy, {self.policy_name!r}; got {policy!r}")
@@ -84,7 +86,7 @@ class RSTDPActorCritic(RSTDP):
         self.critic_config = CriticConfig(population_size=critic_population_size, drive_mv=critic_drive_mv,
                                           wmax_ratio=critic_wmax_ratio, learning_rate=critic_learning_rate,
                                           tau_e_ms=critic_tau_e_ms, value_scale=value_scale,
-                                          value_feedback=value_feedback)
+                                          value_feedback=value_feedback, feedback=critic_feedback)
         self._pending: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         # TensorBoard sums since the last log, kept on the policy's device (read back only in dump_logs):
         # sum of V, and of delta, |delta| and the number of deliveries [3]; V's count is known on the host

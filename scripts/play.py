@@ -156,7 +156,7 @@ ACTOR_CRITIC_ATARI_DEFAULTS: dict[str, Any] = {**ATARI_DEFAULTS, "hidden_size": 
                                                "hidden_feedback": "symmetric", "tau_e_ms": 40.0,
                                                "entropy_rate": 0.02, "gamma": 0.95, "critic_population_size": 32,
                                                "critic_learning_rate": None, "critic_tau_e_ms": 40.0,
-                                               "value_scale": 2.0, "value_feedback": None}
+                                               "value_scale": 2.0, "value_feedback": None, "critic_feedback": None}
 
 #: ALE defaults that describe the hidden layer: dropped (the size set to 0) when the flags choose no hidden layer
 #: (``--hidden-size 0`` or ``--feature-maps``).
@@ -164,7 +164,7 @@ HIDDEN_LAYER_DEFAULTS = ("hidden_size", "hidden_learning_rate", "hidden_feedback
 
 #: Flags of the actor-critic's critic (``--algo rstdp-ac`` only).
 CRITIC_FLAGS = ("gamma", "critic_population_size", "critic_learning_rate", "critic_tau_e_ms", "value_scale",
-                "value_feedback")
+                "value_feedback", "critic_feedback")
 
 #: Agent flags that the deep agents (--algo ppo/a2c/dqn) take too: --learning-rate replaces the zoo's initial
 #: learning rate (its schedule shape kept, agents.deep.zoo.with_learning_rate).
@@ -329,6 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
     critic.add_argument("--value-feedback", type=number_flag(0), default=None,
                         help="weight of the critic's term in a plastic hidden layer's learning signal "
                              "(--hidden-learning-rate)")
+    critic.add_argument("--critic-feedback", choices=("random", "symmetric"), default=None,
+                        help="--hidden-learning-rate: the critic's feedback to the hidden layer, fixed random or "
+                             "the hidden->critic weights (agents.actor_critic_policy.ActorCriticSpikingPolicy."
+                             "critic_feedback); default random")
     return parser
 
 

@@ -98,6 +98,21 @@ def test_the_actor_critic_adds_the_critics_feedback():
     torch.testing.assert_close(state.rules["X->H"].eligibility[0], expected_eligibility(signal[0].tolist()))
 
 
+def test_symmetric_critic_feedback_reads_the_critic_weights():
+    """critic feedback "symmetric": b_j = mean over the critic neurons of hidden j's weights onto them / s_c, so a
+    TD error moves a hidden neuron's input the way that moves V towards its target (b_j >= 0)."""
+    p = policy(ActorCriticSpikingPolicy, critic=CriticConfig(population_size=2, value_feedback=0.5,
+                                                             feedback="symmetric"))
+    s_c = float(p.critic_weight_scale)
+    p.network.connections[p.critic].set_weights(s_c * torch.tensor([[1.0, 3.0], [0.0, 0.0], [4.0, 2.0]]))
+    torch.testing.assert_close(p.critic_feedback(), torch.tensor([2.0, 0.0, 3.0]))
+    info, actions = run_info()
+    # the actor's random feedback gives (1.5, 1.5, 0) (see above); the critic adds 0.5 * (2, 0, 3)
+    torch.testing.assert_close(p.hidden_learning_signal(actions, info), torch.tensor([[2.5, 1.5, 1.5]]))
+    with pytest.raises(ValueError, match="critic feedback"):
+        CriticConfig(feedback="transpose")
+
+
 def test_fixed_hidden_layer_has_no_rule_and_no_feedback():
     """The default (hidden_learning_rate 0) is the fixed random layer: no rule on X->H, no feedback buffers (old
     checkpoints keep loading), and nothing recorded beyond the spikes."""

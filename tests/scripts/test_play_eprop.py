@@ -22,9 +22,10 @@ def test_flags_reach_the_agent_and_are_unset_by_default():
     assert "hidden_learning_rate" not in script.agent_kwargs(parse(["SpaceInvaders"]), ale=True)
     chosen = script.agent_kwargs(parse(["SpaceInvaders", "--algo", "rstdp-ac", "--hidden-size", "64",
                                         "--hidden-learning-rate", "0.001", "--value-feedback", "0.5",
-                                        "--hidden-feedback", "symmetric"]), ale=True)
+                                        "--hidden-feedback", "symmetric", "--critic-feedback", "symmetric"]),
+                                  ale=True)
     assert (chosen["hidden_size"], chosen["hidden_learning_rate"], chosen["value_feedback"]) == (64, 0.001, 0.5)
-    assert chosen["hidden_feedback"] == "symmetric"
+    assert chosen["hidden_feedback"] == chosen["critic_feedback"] == "symmetric"
 
 
 def test_actor_critic_ale_default_is_the_symmetric_eprop_hidden_layer():
