@@ -5,11 +5,12 @@ population whose spike count reads out ``V(s)``. Three-factor rules only, no bac
 ``t`` (all environments in one batch):
 
 1. the network sees ``s_t`` for ``steps_per_action`` ms: actions from the actor, ``V(s_t)`` from the critic;
-2. the TD error of the previous step, ``delta_t-1 = r_t-1 + gamma V(s_t) - V(s_t-1)``, is delivered to both
-   rules (``Network.apply_reward``: ``dw = lr * sum_b delta_b e_b``) before this step's pairings enter the
-   eligibility, so it reaches the synapses active up to step ``t-1``;
-3. while the environments carry out the actions, the eligibility of the step accumulates: the actor's with the
-   REINFORCE factor ``1[chosen] - pi``, the critic's with its own spikes;
+2. while the environments carry out the actions (from ``step_async`` to ``step_wait``), the TD error of the
+   previous step, ``delta_t-1 = r_t-1 + gamma V(s_t) - V(s_t-1)``, is delivered to both rules
+   (``Network.apply_reward``: ``dw = lr * sum_b delta_b e_b``) before this step's pairings enter the eligibility,
+   so it reaches the synapses active up to step ``t-1``;
+3. then the eligibility of the step accumulates: the actor's with the REINFORCE factor ``1[chosen] - pi``, the
+   critic's with its own spikes;
 4. at an episode's end the TD error is delivered at once, before the reset: ``delta_t = r_t - V(s_t)`` when the
    episode terminated, ``r_t + gamma V(s_final) - V(s_t)`` when a time limit truncated it (``s_final``: the
    ``terminal_observation``, valued by one extra run from the current state).
