@@ -308,12 +308,11 @@ class SpikingPolicy(nn.Module):
             n_in = math.prod(self.obs_shape)
             noise = torch.randn(n_in, c.hidden_size, generator=g, device=g.device)
             w = c.hidden_drive_mv / m_in + c.hidden_spread * c.hidden_drive_mv / math.sqrt(m_in) * noise
-            if c.hidden_learning_rate:
+            if c.hidden_learning_rate:  # scale and bounds first: set_weights clamps to them (it draws nothing)
                 self.hidden_weight_scale.fill_(c.hidden_drive_mv / m_in)
                 self.bound_hidden_weights()
-            net.connections["X->H"].set_weights(w)
-            if c.hidden_learning_rate:
                 self.hidden_feedback.copy_(torch.randn(self.hidden_feedback.shape, generator=g, device=g.device))
+            net.connections["X->H"].set_weights(w)
         if c.feature_maps:
             self.feature_norm.fill_(feature_norm(c.feature_drive_mv, math.prod(self.obs_shape), m_in))
             self.apply_scale()

@@ -140,12 +140,12 @@ def test_weight_bound_by_hand():
     for p in (bounded, free):
         state = p.learn_hidden(actions, info, p.network.initial_state(1))
         p.network.apply_reward(torch.tensor([1e3]), state=state)
-    assert torch.all(conn.w[eligible] == 4.5)
+    assert torch.all(conn.w[eligible] == conn.wmax)  # clamped onto the bound itself (4.5)
     assert torch.all(free.network.connections["X->H"].w[eligible] > 100.0)
     state = bounded.learn_hidden(actions, info, bounded.network.initial_state(1))
     bounded.network.apply_reward(torch.tensor([-1e3]), state=state)
-    assert torch.all(conn.w[eligible] == -1.5)
-    assert float(conn.w.min()) >= -1.5 and float(conn.w.max()) <= 4.5
+    assert torch.all(conn.w[eligible] == conn.wmin)  # -1.5
+    assert float(conn.w.min()) >= conn.wmin and float(conn.w.max()) <= conn.wmax
 
 
 def test_weight_bound_is_saved_and_refused_where_it_means_nothing(tmp_path):
