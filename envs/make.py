@@ -6,6 +6,7 @@ import functools
 from typing import Any
 
 import gymnasium as gym
+from stable_baselines3.common.atari_wrappers import EpisodicLifeEnv
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
@@ -40,6 +41,7 @@ def make_vec(
     vec_env_cls: type[DummyVecEnv | SubprocVecEnv] | None = None,
     *,
     vec_env_kwargs: dict[str, Any] | None = None,
+    terminal_on_life_loss: bool = False,
     **kwargs: Any,
 ) -> VecEnv:
     """``n_envs`` copies of ``make(name, **kwargs)``, each in a ``Monitor``, as an SB3 ``VecEnv``.
@@ -54,6 +56,9 @@ def make_vec(
         vec_env_cls: ``DummyVecEnv`` (default) or ``SubprocVecEnv`` (needs the ``if __name__ == "__main__":``
             guard in scripts).
         vec_env_kwargs: passed to the ``VecEnv`` class, e.g. ``{"start_method": "fork"}``.
+        terminal_on_life_loss: ALE games only: a lost life ends the episode for the learner (SB3's
+            ``EpisodicLifeEnv``, outside the ``Monitor``, so episode statistics stay whole games; the game itself
+            is reset only when it is over). For training; evaluation plays full games.
         **kwargs: passed to :func:`make` for each copy.
 
     Returns:
@@ -62,6 +67,8 @@ def make_vec(
     if not isinstance(n_envs, int) or n_envs < 1:
         raise ValueError(f"n_envs must be a positive integer, got {n_envs!r}")
     env_id = resolve_id(name)
+    if terminal_on_life_loss and not is_ale_id(env_id):
+        raise ValueError(f"terminal_on_life_loss needs an ALE game (one with lives), got {env_id!r}")
     kwargs.setdefault("render_mode", "rgb_array")
     return make_vec_env(
         functools.partial(make, env_id),
@@ -70,4 +77,5 @@ def make_vec(
         vec_env_cls=vec_env_cls,
         vec_env_kwargs=vec_env_kwargs,
         env_kwargs=kwargs,
+        wrapper_class=EpisodicLifeEnv if terminal_on_life_loss else None,
     )

@@ -212,6 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="training envs in this process (dummy) or one worker process each (subproc); auto: "
                              "subproc for ALE games with several envs (measured about 1.5x faster on SpaceInvaders "
                              "with 8 envs on 2 cores) with --algo rstdp, dummy otherwise")
+    parser.add_argument("--terminal-on-life-loss", action="store_true",
+                        help="--algo rstdp/rstdp-ac on ALE games: a lost life ends the episode for the learner in "
+                             "training (SB3's EpisodicLifeEnv; the actor-critic's TD error then sees no future "
+                             "value after a death); evaluation and validation play full games. The deep agents "
+                             "always train this way")
     parser.add_argument("--device", default="cpu", help="torch device of the spiking network (cpu, cuda, ...)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch intra-op threads (1 is fastest for these small per-step tensors on a busy CPU)")
@@ -651,6 +656,9 @@ def check_algo_flags(args: argparse.Namespace) -> None:
             error(f"--feature-maps {args.feature_maps} and --hidden-size {args.hidden_size}: choose the learned "
                   "feature layer or the fixed random hidden layer, not both")
         return
+    if args.terminal_on_life_loss:
+        error(f"--terminal-on-life-loss applies to --algo rstdp and rstdp-ac: --algo {args.algo} always trains "
+              "with it on ALE games (envs.standard_atari)")
     for flag in AGENT_FLAGS:
         if flag not in DEEP_AGENT_FLAGS and getattr(args, flag) is not None:
             error(f"--{flag.replace('_', '-')} is an R-STDP setting; --algo {args.algo} takes rl-baselines3-zoo's "
@@ -969,6 +977,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.hidden_weight_bound and not kwargs.get("hidden_learning_rate"):
         build_parser().error(f"--hidden-weight-bound {args.hidden_weight_bound} bounds a learning hidden layer: add "
                              "--hidden-size N --hidden-learning-rate R")
+    if args.terminal_on_life_loss and not ale:
+        build_parser().error(f"--terminal-on-life-loss needs an ALE game (one with lives), got {env_id}")
     agent_cls = RSTDPActorCritic if args.algo == "rstdp-ac" else RSTDP
     label = "R-STDP actor-critic" if args.algo == "rstdp-ac" else "R-STDP"
     args.n_envs = args.n_envs or RSTDP_N_ENVS
@@ -992,7 +1002,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     else:
         subproc = train and (args.vec_env == "subproc" or (args.vec_env == "auto" and ale and args.n_envs > 1))
         train_env = envs.make_vec(env_id, n_envs=args.n_envs, seed=args.seed,
-                                  vec_env_cls=SubprocVecEnv if subproc else DummyVecEnv, **env_kwargs)
+                                  vec_env_cls=SubprocVecEnv if subproc else DummyVecEnv,
+                                  terminal_on_life_loss=args.terminal_on_life_loss, **env_kwargs)
         if args.resume:
             try:
                 model = agent_cls.load(args.resume, env=train_env, device=args.device, tensorboard_log=tensorboard)
