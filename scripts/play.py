@@ -1068,6 +1068,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         raise SystemExit(f"the agent's spaces {model.observation_space}, {model.action_space} differ from "
                          f"{env_id}'s {agent_env.observation_space}, {agent_env.action_space}")
     protocol = envs.describe_protocol(agent_env)
+    if train and ale:
+        protocol["training"] = {"terminal_on_life_loss": args.terminal_on_life_loss}
     names = action_names(agent_env)
     histogram = np.zeros(len(names), dtype=np.int64)
     agent_mean, agent_std = evaluate(model, agent_env, args.eval_episodes, histogram)

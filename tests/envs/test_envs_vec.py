@@ -58,3 +58,29 @@ def test_make_vec_with_subprocesses() -> None:
             envs.describe_protocol(venv)
     finally:
         venv.close()
+
+
+def test_terminal_on_life_loss_ends_learner_episodes_at_each_life_but_monitors_whole_games() -> None:
+    """SpaceInvaders has 3 lives: the learner sees 3 episode ends (lives 2, 1, 0), the Monitor one whole game,
+    whose length counts every step of the three."""
+    venv = envs.make_vec("SpaceInvaders", n_envs=1, seed=0, terminal_on_life_loss=True, resize=(42, 42))
+    venv.reset()
+    rng = np.random.default_rng(0)
+    ends, steps, total = [], 0, 0.0
+    while True:
+        _, rewards, dones, infos = venv.step(rng.integers(venv.action_space.n, size=1))
+        steps, total = steps + 1, total + float(rewards[0])
+        if dones[0]:
+            ends.append((infos[0]["lives"], "episode" in infos[0]))
+            if "episode" in infos[0]:
+                break
+    venv.close()
+    assert ends == [(2, False), (1, False), (0, True)]
+    game = infos[0]["episode"]
+    # after each lost life the game goes on with one NOOP step (SB3's EpisodicLifeEnv.reset), not a new game
+    assert game["l"] == steps + 2 and game["r"] >= total
+
+
+def test_terminal_on_life_loss_needs_an_ale_game() -> None:
+    with pytest.raises(ValueError, match="terminal_on_life_loss needs an ALE game"):
+        envs.make_vec("spikerl/Catch-v0", n_envs=1, terminal_on_life_loss=True)

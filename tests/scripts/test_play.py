@@ -153,6 +153,8 @@ def test_unknown_env_is_a_usage_error(tmp_path):
     (["--value-feedback", "1"], "--value-feedback is a critic setting: it applies to --algo rstdp-ac"),
     (["--algo", "ppo", "--hidden-learning-rate", "0.01"], "--hidden-learning-rate is an R-STDP setting"),
     (["--hidden-feedback", "transpose"], "argument --hidden-feedback: invalid choice: 'transpose'"),
+    (["--terminal-on-life-loss"], "--terminal-on-life-loss needs an ALE game (one with lives), got spikerl/Catch-v0"),
+    (["--algo", "ppo", "--terminal-on-life-loss"], "--terminal-on-life-loss applies to --algo rstdp and rstdp-ac"),
 ])
 def test_bad_flags_are_usage_errors(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_info:
