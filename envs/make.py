@@ -12,6 +12,8 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 from envs.atari import make_atari
 from envs.names import is_ale_id, resolve_id
+from envs.wrappers import LifeLossPenalty
+from spikerl.validation import check_number
 
 
 def make(name: str, **kwargs: Any) -> gym.Env:
@@ -42,6 +44,7 @@ def make_vec(
     *,
     vec_env_kwargs: dict[str, Any] | None = None,
     terminal_on_life_loss: bool = False,
+    life_loss_penalty: float = 0.0,
     **kwargs: Any,
 ) -> VecEnv:
     """``n_envs`` copies of ``make(name, **kwargs)``, each in a ``Monitor``, as an SB3 ``VecEnv``.
@@ -59,6 +62,9 @@ def make_vec(
         terminal_on_life_loss: ALE games only: a lost life ends the episode for the learner (SB3's
             ``EpisodicLifeEnv``, outside the ``Monitor``, so episode statistics stay whole games; the game itself
             is reset only when it is over). For training; evaluation plays full games.
+        life_loss_penalty: ALE games only: > 0 subtracts this from the reward of each step that loses a life
+            (:class:`envs.wrappers.LifeLossPenalty`, outside the ``Monitor``: episode returns stay the game's score).
+            For training.
         **kwargs: passed to :func:`make` for each copy.
 
     Returns:
@@ -67,8 +73,11 @@ def make_vec(
     if not isinstance(n_envs, int) or n_envs < 1:
         raise ValueError(f"n_envs must be a positive integer, got {n_envs!r}")
     env_id = resolve_id(name)
-    if terminal_on_life_loss and not is_ale_id(env_id):
-        raise ValueError(f"terminal_on_life_loss needs an ALE game (one with lives), got {env_id!r}")
+    for option, value in (("terminal_on_life_loss", terminal_on_life_loss), ("life_loss_penalty", life_loss_penalty)):
+        if value and not is_ale_id(env_id):
+            raise ValueError(f"{option} needs an ALE game (one with lives), got {env_id!r}")
+    if life_loss_penalty:
+        check_number("life_loss_penalty", life_loss_penalty, low=0.0, low_open=True)
     kwargs.setdefault("render_mode", "rgb_array")
     return make_vec_env(
         functools.partial(make, env_id),
@@ -77,5 +86,14 @@ def make_vec(
         vec_env_cls=vec_env_cls,
         vec_env_kwargs=vec_env_kwargs,
         env_kwargs=kwargs,
-        wrapper_class=EpisodicLifeEnv if terminal_on_life_loss else None,
+        wrapper_class=functools.partial(life_loss_wrappers, terminal=terminal_on_life_loss,
+                                        penalty=life_loss_penalty),
     )
+
+
+def life_loss_wrappers(env: gym.Env, terminal: bool, penalty: float) -> gym.Env:
+    """``env`` (a ``Monitor``) wrapped for training: :class:`~envs.wrappers.LifeLossPenalty` when ``penalty``,
+    then SB3's ``EpisodicLifeEnv`` when ``terminal`` (so a penalised step is also the learner's episode end)."""
+    if penalty:
+        env = LifeLossPenalty(env, penalty)
+    return EpisodicLifeEnv(env) if terminal else env

@@ -217,6 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "training (SB3's EpisodicLifeEnv; the actor-critic's TD error then sees no future "
                              "value after a death); evaluation and validation play full games. The deep agents "
                              "always train this way")
+    parser.add_argument("--life-loss-penalty", type=number_flag(0), default=None, metavar="P",
+                        help="--algo rstdp/rstdp-ac on ALE games: subtract P from the training reward of each step "
+                             "that loses a life (envs.wrappers.LifeLossPenalty; before the agent's reward clip); "
+                             "scores stay the game's")
     parser.add_argument("--device", default="cpu", help="torch device of the spiking network (cpu, cuda, ...)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch intra-op threads (1 is fastest for these small per-step tensors on a busy CPU)")
@@ -659,6 +663,8 @@ def check_algo_flags(args: argparse.Namespace) -> None:
     if args.terminal_on_life_loss:
         error(f"--terminal-on-life-loss applies to --algo rstdp and rstdp-ac: --algo {args.algo} always trains "
               "with it on ALE games (envs.standard_atari)")
+    if args.life_loss_penalty:
+        error("--life-loss-penalty applies to --algo rstdp and rstdp-ac")
     for flag in AGENT_FLAGS:
         if flag not in DEEP_AGENT_FLAGS and getattr(args, flag) is not None:
             error(f"--{flag.replace('_', '-')} is an R-STDP setting; --algo {args.algo} takes rl-baselines3-zoo's "
@@ -977,8 +983,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.hidden_weight_bound and not kwargs.get("hidden_learning_rate"):
         build_parser().error(f"--hidden-weight-bound {args.hidden_weight_bound} bounds a learning hidden layer: add "
                              "--hidden-size N --hidden-learning-rate R")
-    if args.terminal_on_life_loss and not ale:
-        build_parser().error(f"--terminal-on-life-loss needs an ALE game (one with lives), got {env_id}")
+    for flag in ("terminal_on_life_loss", "life_loss_penalty"):
+        if getattr(args, flag) and not ale:
+            build_parser().error(f"--{flag.replace('_', '-')} needs an ALE game (one with lives), got {env_id}")
     agent_cls = RSTDPActorCritic if args.algo == "rstdp-ac" else RSTDP
     label = "R-STDP actor-critic" if args.algo == "rstdp-ac" else "R-STDP"
     args.n_envs = args.n_envs or RSTDP_N_ENVS
@@ -1003,7 +1010,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         subproc = train and (args.vec_env == "subproc" or (args.vec_env == "auto" and ale and args.n_envs > 1))
         train_env = envs.make_vec(env_id, n_envs=args.n_envs, seed=args.seed,
                                   vec_env_cls=SubprocVecEnv if subproc else DummyVecEnv,
-                                  terminal_on_life_loss=args.terminal_on_life_loss, **env_kwargs)
+                                  terminal_on_life_loss=args.terminal_on_life_loss,
+                                  life_loss_penalty=args.life_loss_penalty or 0.0, **env_kwargs)
         if args.resume:
             try:
                 model = agent_cls.load(args.resume, env=train_env, device=args.device, tensorboard_log=tensorboard)
@@ -1069,7 +1077,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                          f"{env_id}'s {agent_env.observation_space}, {agent_env.action_space}")
     protocol = envs.describe_protocol(agent_env)
     if train and ale:
-        protocol["training"] = {"terminal_on_life_loss": args.terminal_on_life_loss}
+        protocol["training"] = {"terminal_on_life_loss": args.terminal_on_life_loss,
+                                "life_loss_penalty": args.life_loss_penalty or 0.0}
     names = action_names(agent_env)
     histogram = np.zeros(len(names), dtype=np.int64)
     agent_mean, agent_std = evaluate(model, agent_env, args.eval_episodes, histogram)

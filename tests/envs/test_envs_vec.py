@@ -81,6 +81,35 @@ def test_terminal_on_life_loss_ends_learner_episodes_at_each_life_but_monitors_w
     assert game["l"] == steps + 2 and game["r"] >= total
 
 
-def test_terminal_on_life_loss_needs_an_ale_game() -> None:
+def test_life_loss_penalty_shapes_the_learner_reward_only() -> None:
+    """With the penalty, each lost life's step (and only those) loses 1 reward unit; the Monitor's game score
+    is the game's own (the same actions without the wrappers give the same score)."""
+    def play(**options):
+        venv = envs.make_vec("SpaceInvaders", n_envs=1, seed=0, resize=(42, 42), **options)
+        venv.reset()
+        rng = np.random.default_rng(1)
+        rewards, lives = [], []
+        while True:
+            _, reward, _, infos = venv.step(rng.integers(venv.action_space.n, size=1))
+            rewards.append(float(reward[0]))
+            lives.append(infos[0]["lives"])
+            if "episode" in infos[0]:
+                venv.close()
+                return np.array(rewards), np.array(lives), infos[0]["episode"]["r"]
+
+    plain, lives, score = play()
+    shaped, shaped_lives, shaped_score = play(life_loss_penalty=1.0)
+    np.testing.assert_array_equal(lives, shaped_lives)
+    lost = np.flatnonzero(np.diff(lives, prepend=3) < 0)
+    assert len(lost) == 3
+    np.testing.assert_array_equal(shaped - plain, np.where(np.isin(np.arange(len(plain)), lost), -1.0, 0.0))
+    assert shaped_score == score == plain.sum()
+
+
+def test_life_loss_options_need_an_ale_game_and_a_positive_penalty() -> None:
     with pytest.raises(ValueError, match="terminal_on_life_loss needs an ALE game"):
         envs.make_vec("spikerl/Catch-v0", n_envs=1, terminal_on_life_loss=True)
+    with pytest.raises(ValueError, match="life_loss_penalty needs an ALE game"):
+        envs.make_vec("spikerl/Catch-v0", n_envs=1, life_loss_penalty=1.0)
+    with pytest.raises(ValueError, match="life_loss_penalty must be a finite number"):
+        envs.make_vec("SpaceInvaders", n_envs=1, life_loss_penalty=-1.0)

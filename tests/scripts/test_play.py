@@ -155,6 +155,9 @@ def test_unknown_env_is_a_usage_error(tmp_path):
     (["--hidden-feedback", "transpose"], "argument --hidden-feedback: invalid choice: 'transpose'"),
     (["--terminal-on-life-loss"], "--terminal-on-life-loss needs an ALE game (one with lives), got spikerl/Catch-v0"),
     (["--algo", "ppo", "--terminal-on-life-loss"], "--terminal-on-life-loss applies to --algo rstdp and rstdp-ac"),
+    (["--life-loss-penalty", "1"], "--life-loss-penalty needs an ALE game (one with lives), got spikerl/Catch-v0"),
+    (["--life-loss-penalty", "-1"], "argument --life-loss-penalty: must be a finite number >= 0, got -1"),
+    (["--algo", "dqn", "--life-loss-penalty", "1"], "--life-loss-penalty applies to --algo rstdp and rstdp-ac"),
 ])
 def test_bad_flags_are_usage_errors(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_info:
