@@ -221,6 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="--algo rstdp/rstdp-ac on ALE games: subtract P from the training reward of each step "
                              "that loses a life (envs.wrappers.LifeLossPenalty; before the agent's reward clip); "
                              "scores stay the game's")
+    parser.add_argument("--frame-difference", choices=("only", "stack"), default=None,
+                        help="--algo rstdp/rstdp-ac on ALE games: the agent sees motion |x_t - x_t-1| instead of "
+                             "the frame (only) or beside it (stack: 2 channels); envs.wrappers.FrameDifference, in "
+                             "training and evaluation alike (pass it again with --load and --resume)")
     parser.add_argument("--device", default="cpu", help="torch device of the spiking network (cpu, cuda, ...)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch intra-op threads (1 is fastest for these small per-step tensors on a busy CPU)")
@@ -663,8 +667,9 @@ def check_algo_flags(args: argparse.Namespace) -> None:
     if args.terminal_on_life_loss:
         error(f"--terminal-on-life-loss applies to --algo rstdp and rstdp-ac: --algo {args.algo} always trains "
               "with it on ALE games (envs.standard_atari)")
-    if args.life_loss_penalty:
-        error("--life-loss-penalty applies to --algo rstdp and rstdp-ac")
+    for flag in ("life_loss_penalty", "frame_difference"):
+        if getattr(args, flag):
+            error(f"--{flag.replace('_', '-')} applies to --algo rstdp and rstdp-ac")
     for flag in AGENT_FLAGS:
         if flag not in DEEP_AGENT_FLAGS and getattr(args, flag) is not None:
             error(f"--{flag.replace('_', '-')} is an R-STDP setting; --algo {args.algo} takes rl-baselines3-zoo's "
@@ -983,13 +988,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.hidden_weight_bound and not kwargs.get("hidden_learning_rate"):
         build_parser().error(f"--hidden-weight-bound {args.hidden_weight_bound} bounds a learning hidden layer: add "
                              "--hidden-size N --hidden-learning-rate R")
-    for flag in ("terminal_on_life_loss", "life_loss_penalty"):
+    for flag in ("terminal_on_life_loss", "life_loss_penalty", "frame_difference"):
         if getattr(args, flag) and not ale:
-            build_parser().error(f"--{flag.replace('_', '-')} needs an ALE game (one with lives), got {env_id}")
+            lives = " (one with lives)" if "life" in flag else ""
+            build_parser().error(f"--{flag.replace('_', '-')} needs an ALE game{lives}, got {env_id}")
     agent_cls = RSTDPActorCritic if args.algo == "rstdp-ac" else RSTDP
     label = "R-STDP actor-critic" if args.algo == "rstdp-ac" else "R-STDP"
     args.n_envs = args.n_envs or RSTDP_N_ENVS
     env_kwargs = ATARI_ENV_KWARGS if ale else {}
+    if args.frame_difference:
+        env_kwargs = {**env_kwargs, "frame_difference": True, "include_frame": args.frame_difference == "stack"}
     name = slug(args.env) + ("_rstdp-ac" if args.algo == "rstdp-ac" else "")
     tensorboard = args.tensorboard or None
     train = not (args.no_train or args.load)

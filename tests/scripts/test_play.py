@@ -158,6 +158,8 @@ def test_unknown_env_is_a_usage_error(tmp_path):
     (["--life-loss-penalty", "1"], "--life-loss-penalty needs an ALE game (one with lives), got spikerl/Catch-v0"),
     (["--life-loss-penalty", "-1"], "argument --life-loss-penalty: must be a finite number >= 0, got -1"),
     (["--algo", "dqn", "--life-loss-penalty", "1"], "--life-loss-penalty applies to --algo rstdp and rstdp-ac"),
+    (["--frame-difference", "only"], "--frame-difference needs an ALE game, got spikerl/Catch-v0"),
+    (["--algo", "ppo", "--frame-difference", "stack"], "--frame-difference applies to --algo rstdp and rstdp-ac"),
 ])
 def test_bad_flags_are_usage_errors(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_info:
