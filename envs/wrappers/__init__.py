@@ -13,4 +13,5 @@ from envs.wrappers.crop import Crop, CropMargins
 from envs.wrappers.frame_difference import FrameDifference, absolute_difference
 from envs.wrappers.life_loss import LifeLossPenalty
 
-__all__ = ["Binarize", "ChannelFirst", "Crop", "CropMargins", "FrameDifference", "LifeLossPenalty", "absolute_difference"]
+__all__ = ["Binarize", "ChannelFirst", "Crop", "CropMargins", "FrameDifference", "LifeLossPenalty",
+           "absolute_difference"]

@@ -87,9 +87,9 @@ def test_play_trains_and_scores_an_actor_critic_with_a_plastic_hidden_layer(tmp_
 
 
 def test_life_loss_flags_reach_the_training_envs_and_the_json_line(tmp_path):
-    """A short SpaceInvaders run with ``--terminal-on-life-loss --life-loss-penalty``: the JSON line's protocol records how the agent
-    was trained, and evaluation still plays whole games (no EpisodicLifeEnv among its wrappers). That the
-    wrappers act (episode ends and penalties at each life): tests/envs/test_envs_vec.py."""
+    """A short SpaceInvaders run with ``--terminal-on-life-loss --life-loss-penalty``: the JSON line's protocol
+    records how the agent was trained, and evaluation still plays whole games (no EpisodicLifeEnv among its
+    wrappers). That the wrappers act (episode ends and penalties at each life): tests/envs/test_envs_vec.py."""
     script = load_script("play")
     argv = ["SpaceInvaders", "--algo", "rstdp-ac", "--hidden-size", "0", "--timesteps", "64", "--n-envs", "2",
             "--vec-env", "dummy", "--eval-episodes", "1", "--eval-max-frames", "200", "--validate-every", "0",
