@@ -50,7 +50,7 @@ from spikerl.decoding import argmax_action, explore_uniformly, population_vote, 
 from spikerl.encoding import NormalizedBernoulliEncoder
 from spikerl.network import Network, NetworkState
 from spikerl.neurons import LIF, Input
-from spikerl.plasticity import MSTDPET
+from spikerl.plasticity import MSTDPET, FactoredMSTDPET
 from spikerl.traces import TraceParams
 from spikerl.validation import check_finite, check_number
 
@@ -260,9 +260,10 @@ class SpikingPolicy(nn.Module):
         source: tuple[int, ...] | int = self.obs_shape
         if c.hidden_size:
             net.add_layer("H", LIF(c.hidden_size, **neuron))
-            hidden_rule = MSTDPET(lr=c.hidden_learning_rate, a_plus=1.0, a_minus=0.0, tau_e_ms=r.tau_e_ms,
-                                  pre_trace=TraceParams(r.tau_plus_ms), post_trace=TraceParams(r.tau_minus_ms),
-                                  baseline_window=r.baseline_window) if c.hidden_learning_rate else None
+            hidden_rule = FactoredMSTDPET(lr=c.hidden_learning_rate, a_plus=1.0, a_minus=0.0, tau_e_ms=r.tau_e_ms,
+                                          pre_trace=TraceParams(r.tau_plus_ms),
+                                          post_trace=TraceParams(r.tau_minus_ms),
+                                          baseline_window=r.baseline_window) if c.hidden_learning_rate else None
             net.add_connection("X", "H", Dense(self.obs_shape, c.hidden_size, w=torch.zeros(
                 math.prod(self.obs_shape), c.hidden_size)), rule=hidden_rule)
             source = c.hidden_size

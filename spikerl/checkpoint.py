@@ -319,9 +319,16 @@ def state_from_dict(net: Network, data: dict[str, Any]) -> NetworkState:
     state.neurons = {n: type(reference.neurons[n])(**{f: moved(getattr(reference.neurons[n], f), t)
                                                       for f, t in fields.items()})
                      for n, fields in data["neurons"].items()}
-    state.rules = {k: type(reference.rules[k])(**{f: moved(getattr(reference.rules[k], f), t)
-                                                  for f, t in fields.items()})
-                   for k, fields in data["rules"].items()}
+    state.rules = {}
+    for key, fields in data["rules"].items():
+        rule = net.rules[key] if key in net.rules else None
+        if hasattr(rule, "saved_state_fields"):  # a rule that reads states saved in an earlier layout
+            fields = rule.saved_state_fields(fields)
+        kind = type(reference.rules[key])
+        if set(fields) != set(kind._fields):
+            raise CheckpointError(f"the saved state of the rule on {key!r} has the fields {sorted(fields)}; this "
+                                  f"network's rule keeps {list(kind._fields)}")
+        state.rules[key] = kind(**{f: moved(getattr(reference.rules[key], f), t) for f, t in fields.items()})
     state.spikes = {n: moved(reference.spikes[n], t) for n, t in data["spikes"].items()}
     state.traces = {n: moved(reference.traces[n], t) for n, t in data["traces"].items()}
     return state

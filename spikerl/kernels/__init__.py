@@ -4,6 +4,8 @@
   ``LIF.scan``, ``IF.scan`` and ``AdaptiveLIF.scan``); their C lives beside the Python reference of each model
   (``spikerl/neurons/lif_scan.h``, ``adaptive_lif_scan.h``, ``phases.h``);
 * :func:`propagate`: event-driven spike train x dense weights (used by ``Dense.forward_many``);
+* :func:`add_spike_rows`: event-driven pairing of a spike train into an eligibility (used by
+  :class:`~spikerl.plasticity.FactoredMSTDPET`);
 * :func:`compiled`: the ``"compiled"`` backend, a layer's reference step loop fused by ``torch.compile``
   (:mod:`spikerl.kernels.compiled`; CPU and CUDA).
 
@@ -18,8 +20,8 @@ the kernels off. See :mod:`spikerl.kernels.build` for the cache.
 from spikerl.kernels.backend import BackendUnavailable
 from spikerl.kernels.build import available, cache_dir, disabled, library
 from spikerl.kernels.compiled import compiled
-from spikerl.kernels.event_driven import propagate
+from spikerl.kernels.event_driven import add_spike_rows, propagate
 from spikerl.kernels.scan import adaptive_lif_scan, lif_scan
 
 __all__ = ["BackendUnavailable", "available", "cache_dir", "disabled", "library", "lif_scan", "adaptive_lif_scan",
-           "propagate", "compiled"]
+           "propagate", "add_spike_rows", "compiled"]

@@ -43,7 +43,7 @@ from spikerl.kernels.backend import BackendUnavailable
 SOURCES = ("kernels/kernels.c", "kernels/propagate.h", "neurons/phases.h", "neurons/lif_scan.h",
            "neurons/adaptive_lif_scan.h")
 FLAGS = ("-O3", "-shared", "-fPIC", "-std=c99", "-ffp-contract=off", "-fno-fast-math")
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 
 def disabled() -> bool:
@@ -181,6 +181,7 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     **{f"adaptive_lif_scan_{s}": (None, [_i64, _i64, _i64, *[_ptr] * 8, ctypes.POINTER(LIFParams),
                                          ctypes.POINTER(AdaptiveParams)]) for s in ("f32", "f64")},
     **{f"propagate_{s}": (None, [_i64, _i64, *[_ptr] * 4]) for s in ("f32", "f64")},
+    **{f"add_spike_rows_{s}": (None, [_i64, _i64, _i64, _i64, *[_ptr] * 3]) for s in ("f32", "f64")},
 }
 
 

@@ -2,7 +2,8 @@
  *
  * - lif_scan: T steps of the LIF model (IF is tau = inf, i.e. no leak);
  * - adaptive_lif_scan: T steps of the adaptive-threshold LIF;
- * - propagate: spike train x dense weights, event-driven (used by spikerl/connections/dense.py).
+ * - propagate: spike train x dense weights, event-driven (used by spikerl/connections/dense.py);
+ * - add_spike_rows: a row added per spike, event-driven (the pairings of spikerl.plasticity.FactoredMSTDPET).
  * Each exists for float (_f32) and double (_f64). The C restatement of a neuron model lives beside its Python
  * reference (spikerl/neurons/phases.h, lif_scan.h, adaptive_lif_scan.h next to phases.py, lif.py,
  * adaptive_lif.py); propagate's body is in propagate.h. This file holds the interface: the parameter structs,
@@ -26,7 +27,7 @@ struct adaptive_params {
 };
 
 /* Version of the C interface, checked by the loader. */
-int64_t spikerl_kernels_abi(void) { return 1; }
+int64_t spikerl_kernels_abi(void) { return 2; }
 
 /* Number of nonzero bytes among n (a spike count), skipping silent stretches eight bytes at a time. */
 int64_t count_spikes(int64_t n, const uint8_t *spikes) {

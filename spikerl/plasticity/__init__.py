@@ -5,11 +5,12 @@ from spikerl.plasticity.baseline import RewardBaseline
 from spikerl.plasticity.hebbian import Hebbian
 from spikerl.plasticity.mstdp import MSTDP
 from spikerl.plasticity.mstdpet import MSTDPET, EligibilityState
+from spikerl.plasticity.factored_mstdpet import FactoredMSTDPET, FactoredEligibilityState
 from spikerl.plasticity.post_pre import PostPre
 from spikerl.plasticity.presentation import presentation_stdp_update
 from spikerl.plasticity.reward import RewardModulatedRule, check_reward
 from spikerl.plasticity.weight_dependent import WeightDependentPostPre
 
 __all__ = ["LearningRule", "TraceState", "PostPre", "WeightDependentPostPre", "Hebbian", "MSTDP", "MSTDPET",
-           "EligibilityState", "RewardModulatedRule", "RewardBaseline", "check_reward",
-           "presentation_stdp_update"]
+           "EligibilityState", "FactoredMSTDPET", "FactoredEligibilityState", "RewardModulatedRule",
+           "RewardBaseline", "check_reward", "presentation_stdp_update"]

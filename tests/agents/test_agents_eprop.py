@@ -63,7 +63,7 @@ def test_one_step_eligibility_and_reward_update_by_hand():
     info, actions = run_info()
     torch.testing.assert_close(p.hidden_learning_signal(actions, info), torch.tensor([[1.5, 1.5, 0.0]]))
     state = p.learn_hidden(actions, info, p.network.initial_state(1))
-    e = state.rules["X->H"].eligibility[0]
+    e = p.network.rules["X->H"].eligibility(state.rules["X->H"])[0]
     expected = expected_eligibility([1.5, 1.5, 0.0])
     torch.testing.assert_close(e, expected)
     lr = p.network.rules["X->H"].lr
@@ -95,7 +95,8 @@ def test_the_actor_critic_adds_the_critics_feedback():
     signal = p.hidden_learning_signal(actions, info)
     torch.testing.assert_close(signal, torch.tensor([[1.5 + 1.0, 1.5 - 0.5, 0.0 + 2.0]]))
     state = p.learn_hidden(actions, info, p.network.initial_state(1))
-    torch.testing.assert_close(state.rules["X->H"].eligibility[0], expected_eligibility(signal[0].tolist()))
+    torch.testing.assert_close(p.network.rules["X->H"].eligibility(state.rules["X->H"])[0],
+                               expected_eligibility(signal[0].tolist()))
 
 
 def test_symmetric_critic_feedback_reads_the_critic_weights():

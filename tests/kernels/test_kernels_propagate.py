@@ -1,7 +1,8 @@
-"""Event-driven propagation in C: it adds the weight rows of a row's active inputs in ascending order (checked
+"""Event-driven kernels in C. Propagation adds the weight rows of a row's active inputs in ascending order (checked
 exactly against that sum), and agrees with the dense product step by step and the sparse CSR product it
 replaces within the float rounding bound of ``tests/conftest.py`` (their order of summation is the BLAS
-library's choice, which differs between CPUs)."""
+library's choice, which differs between CPUs). Pairing (``add_spike_rows``) adds one row per spike, bit-identical
+to ``index_add_`` over the spike events."""
 
 from __future__ import annotations
 
@@ -77,3 +78,46 @@ def test_dense_forward_many_agrees_with_forward_per_step(bias: bool, float_bound
     tol = float_bounds.matmul_tolerance(x.flatten(2), conn.w, conn.w.dtype)
     tol = tol + (2 * float_bounds.unit_roundoff(conn.w.dtype) * (tol + many.abs()) if bias else 0)
     assert bool(((many - torch.stack([conn(x[t]) for t in range(30)])).abs() <= tol).all())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_add_spike_rows_adds_one_row_per_spike_as_index_add(dtype: torch.dtype) -> None:
+    """into[b, i] += rows[t, b] for each spike s[t, b, i]: bit-identical to index_add_ over the spike events, and
+    to a hand loop; rows of silent inputs stay exactly as they were (n_in = 21: a tail after the 8-byte skips)."""
+    g = torch.Generator().manual_seed(3)
+    spikes = spike_train(6, 3, 21, 0.1, seed=2)
+    rows = torch.randn(6, 3, 5, generator=g, dtype=dtype)
+    start = torch.randn(3, 21, 5, generator=g, dtype=dtype)
+    into = start.clone()
+    assert kernels.add_spike_rows(spikes, rows, into) is True
+    t, b, i = spikes.nonzero().unbind(1)
+    reference = start.clone()
+    reference.view(-1, 5).index_add_(0, b * 21 + i, rows.view(-1, 5).index_select(0, t * 3 + b))
+    assert torch.equal(into, reference)
+    by_hand = start.clone()
+    for step, sample, source in spikes.nonzero().tolist():
+        by_hand[sample, source] = by_hand[sample, source] + rows[step, sample]
+    assert torch.equal(into, by_hand)
+    silent = ~spikes.any(0)                                  # [B, n_in]
+    assert torch.equal(into[silent], start[silent])
+
+
+def test_add_spike_rows_leaves_dense_trains_and_says_why_it_cannot_serve() -> None:
+    spikes = torch.zeros(2, 1, 8, dtype=torch.bool)
+    spikes[0, 0, :4] = True  # 4 of 16: a quarter
+    rows, into = torch.ones(2, 1, 3), torch.zeros(1, 8, 3)
+    assert kernels.add_spike_rows(spikes, rows, into, max_density=0.25) is False  # too dense: a choice
+    assert torch.equal(into, torch.zeros(1, 8, 3))
+    assert kernels.add_spike_rows(spikes, rows, into, max_density=0.26) is True
+    assert torch.equal(into[0, :4], torch.ones(4, 3)) and torch.equal(into[0, 4:], torch.zeros(4, 3))
+    with pytest.raises(BackendUnavailable, match=r"expected bool spikes \[T, B, n_in\], rows \[T, B, n_out\] and "
+                                                 r"into \[B, n_in, n_out\], got torch.float32 \[2, 1, 8\]"):
+        kernels.add_spike_rows(spikes.float(), rows, into)
+    with pytest.raises(BackendUnavailable, match=r"got torch.bool \[2, 1, 8\], \[2, 1, 3\] and \[1, 7, 3\]"):
+        kernels.add_spike_rows(spikes, rows, torch.zeros(1, 7, 3))
+    with pytest.raises(BackendUnavailable, match="into must be contiguous and of rows' dtype"):
+        kernels.add_spike_rows(spikes, rows, torch.zeros(1, 8, 3, dtype=torch.float64))
+    with pytest.raises(BackendUnavailable, match="float32 or float64 tensors, got torch.float16"):
+        kernels.add_spike_rows(spikes, rows.half(), into.half())
+    with pytest.raises(BackendUnavailable, match="autograd is recording"):
+        kernels.add_spike_rows(spikes, rows.requires_grad_(), into)
