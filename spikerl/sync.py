@@ -23,3 +23,12 @@ import torch
 def reads_are_free(device: torch.device | str) -> bool:
     """True where reading tensor values back to Python costs no synchronisation: on the CPU."""
     return torch.device(device).type == "cpu"
+
+
+def host_float(value: torch.Tensor) -> float:
+    """The number in a tensor that lives on the host by construction (a CPU tensor of one element, e.g. a
+    rule's shared decay factor kept beside device state): reading it waits for no device. Raises if it is on
+    an accelerator, where reading it would be a stall."""
+    if value.device.type != "cpu":
+        raise ValueError(f"host_float reads host data; this tensor is on {value.device}")
+    return float(value)

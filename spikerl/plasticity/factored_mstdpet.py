@@ -99,7 +99,7 @@ class FactoredMSTDPET(MSTDPET):
         """The eligibility ``e = c A + x (x) g`` ``[B, n_source, n_target]`` (a new tensor)."""
         batch = state.scaled.shape[0]
         x = state.pre.reshape(batch, -1, 1)
-        return torch.baddbmm(state.scaled, x, state.column.unsqueeze(1), beta=float(state.decay))
+        return torch.baddbmm(state.scaled, x, state.column.unsqueeze(1), beta=sync.host_float(state.decay))
 
     def step(self, connection: Connection, pre: torch.Tensor, post: torch.Tensor, state: FactoredEligibilityState,
              reward: torch.Tensor | None, dt_ms: float) -> tuple[torch.Tensor | None, FactoredEligibilityState]:
@@ -130,9 +130,10 @@ class FactoredMSTDPET(MSTDPET):
             y = trace_train(post.to(dtype), state.post, q.decay(dt_ms), q.mode, q.scale)
             v.add_(y.reshape(steps, batch, -1), alpha=self.a_minus)
             post_trace = y[-1]
-        c0 = float(state.decay)
-        inverse_c = (c0 * d ** torch.arange(1, steps + 1, dtype=torch.float64)).reciprocal()  # 1 / c_t
-        v.mul_(inverse_c.to(dtype=dtype, device=v.device).reshape(steps, 1, 1))
+        c0 = sync.host_float(state.decay)
+        # 1 / c_t = d^-t / c0, made on v's device (no copy from the host)
+        inverse_c = torch.arange(1, steps + 1, dtype=dtype, device=v.device).mul_(-math.log(d)).exp_().div_(c0)
+        v.mul_(inverse_c.reshape(steps, 1, 1))
         scaled = state.scaled if inplace else state.scaled.clone()
         self._subtract_pairings(connection, spikes, v, scaled)
         c, column = c0 * d ** steps, g[-1]
@@ -183,6 +184,6 @@ class FactoredMSTDPET(MSTDPET):
         """``lr * (c sum_b r_b A_b + sum_b r_b x_b (x) g_b)`` ``[n_source, n_target]``, reduced over the batch."""
         batch, n, m = state.scaled.shape
         r = reward.to(state.scaled.dtype) * self.lr
-        dw = torch.mv(state.scaled.reshape(batch, -1).t(), r * float(state.decay)).reshape(n, m)
+        dw = torch.mv(state.scaled.reshape(batch, -1).t(), r * sync.host_float(state.decay)).reshape(n, m)
         dw.addmm_(state.pre.reshape(batch, n).t() * r, state.column)
         return self.reduce(dw, batch)

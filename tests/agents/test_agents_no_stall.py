@@ -36,11 +36,13 @@ def test_learning_reads_back_only_the_actions(read_backs, hidden_size: int) -> N
     assert model._episode_num > 0 and torch.isfinite(model.policy.network.connections[model.policy.plastic].w).all()
 
 
-def test_actor_critic_learning_reads_back_only_the_actions(read_backs) -> None:
-    """The TD errors and values are summed for TensorBoard on the device and read back only when logged."""
+@pytest.mark.parametrize("hidden", [{}, {"hidden_size": 16, "hidden_learning_rate": 1e-3}])
+def test_actor_critic_learning_reads_back_only_the_actions(read_backs, hidden: dict) -> None:
+    """The TD errors and values are summed for TensorBoard on the device and read back only when logged. With
+    an e-prop hidden layer its rule (FactoredMSTDPET) reads only its host-side decay factor (``host_float``)."""
     n_envs, steps = 2, 300
-    model = RSTDPActorCritic(env=envs.make_vec(CATCH, n_envs=n_envs, seed=0), seed=0)
-    allowed = ALLOWED + ("ActorCriticSpikingPolicy.calibrate", "RSTDPActorCritic.dump_logs")
+    model = RSTDPActorCritic(env=envs.make_vec(CATCH, n_envs=n_envs, seed=0), seed=0, **hidden)
+    allowed = ALLOWED + ("ActorCriticSpikingPolicy.calibrate", "RSTDPActorCritic.dump_logs", "host_float")
     with read_backs(allowed) as recorder:
         model.learn(steps, log_interval=1)
     assert recorder.unexpected == []
