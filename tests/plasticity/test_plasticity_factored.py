@@ -120,10 +120,11 @@ def test_the_three_ways_of_adding_pairings_agree(path: str, monkeypatch) -> None
         assert torch.equal(state.scaled, reference.scaled)
 
 
-def test_learning_inside_network_run_matches_mstdpet() -> None:
+@pytest.mark.parametrize("extra", [{}, {"weight_decay": 1e-3, "reduction": "mean", "baseline_window": 5}])
+def test_learning_inside_network_run_matches_mstdpet(extra: dict) -> None:
     """Per-step rewards inside Network.run (the step path), rewards between runs (apply_reward) and a reset row:
-    the same weights as MSTDPET's network."""
-    reference, factored = rules(a_minus=0.4)
+    the same weights as MSTDPET's network, also with weight decay, the batch mean and a reward baseline."""
+    reference, factored = rules(a_minus=0.4, **extra)
     w0 = torch.rand(20, 3, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     nets = [build_net(rule, w0=w0.clone(), n_in=20, n_out=3) for rule in (reference, factored)]
     g = torch.Generator().manual_seed(6)
