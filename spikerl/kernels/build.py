@@ -181,7 +181,7 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     **{f"adaptive_lif_scan_{s}": (None, [_i64, _i64, _i64, *[_ptr] * 8, ctypes.POINTER(LIFParams),
                                          ctypes.POINTER(AdaptiveParams)]) for s in ("f32", "f64")},
     **{f"propagate_{s}": (None, [_i64, _i64, *[_ptr] * 4]) for s in ("f32", "f64")},
-    **{f"add_spike_rows_{s}": (None, [_i64, _i64, _i64, _i64, *[_ptr] * 3]) for s in ("f32", "f64")},
+    **{f"add_spike_rows_{s}": (None, [_i64, _i64, _i64, _i64, *[_ptr] * 4]) for s in ("f32", "f64")},
 }
 
 

@@ -80,12 +80,16 @@ def add_spike_rows(spikes: torch.Tensor, rows: torch.Tensor, into: torch.Tensor,
     if torch.is_grad_enabled() and (rows.requires_grad or into.requires_grad):
         raise BackendUnavailable("c", "autograd is recording; the C kernels compute no gradients")
     fn = kernel("add_spike_rows", into.dtype)
+    lib = library.require("c")
     spikes, rows = spikes.contiguous(), rows.contiguous()
-    if max_density is not None:
-        active = library.require("c").count_spikes(ctypes.c_int64(spikes.numel()), _pointer(spikes))
-        if active >= max_density * spikes.numel():
-            return False
     steps, batch, n_in = spikes.shape
-    fn(ctypes.c_int64(steps), ctypes.c_int64(batch), ctypes.c_int64(n_in), ctypes.c_int64(rows.shape[-1]),
-       _pointer(spikes), _pointer(rows), _pointer(into))
+    active = lib.count_spikes(ctypes.c_int64(spikes.numel()), _pointer(spikes))
+    if max_density is not None and active >= max_density * spikes.numel():
+        return False
+    row_start = torch.empty(steps * batch + 1, dtype=torch.int64)
+    inputs = torch.empty(active, dtype=torch.int64)
+    lib.spike_events(ctypes.c_int64(steps * batch), ctypes.c_int64(n_in), _pointer(spikes), _pointer(row_start),
+                     _pointer(inputs))
+    fn(ctypes.c_int64(steps * batch), ctypes.c_int64(batch), ctypes.c_int64(n_in), ctypes.c_int64(rows.shape[-1]),
+       _pointer(row_start), _pointer(inputs), _pointer(rows), _pointer(into))
     return True

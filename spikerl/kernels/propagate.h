@@ -17,36 +17,19 @@ void FN(propagate)(int64_t rows, int64_t n_out, const int64_t *row_start, const 
     }
 }
 
-/* The transposed, accumulating counterpart (event-driven pairing, for eligibility traces):
- * into[b, i, :] += rows[t, b, :] for every spike spikes[t, b, i] != 0, in ascending t, then b, then i.
- * spikes: [steps, batch, n_in] bytes; rows: [steps, batch, n_out]; into: [batch, n_in, n_out]. Silent inputs
- * are skipped eight bytes at a time; each spike adds one row (the same additions as index_add_ over the
- * spike events in that order). */
-static void FN(add_row)(int64_t n, const REAL *restrict v, REAL *restrict row) {
-    for (int64_t j = 0; j < n; j++)
-        row[j] = row[j] + v[j];
-}
-
-void FN(add_spike_rows)(int64_t steps, int64_t batch, int64_t n_in, int64_t n_out, const uint8_t *spikes,
-                        const REAL *restrict rows, REAL *restrict into) {
-    for (int64_t t = 0; t < steps; t++) {
-        for (int64_t b = 0; b < batch; b++) {
-            const uint8_t *s = spikes + (t * batch + b) * n_in;
-            const REAL *v = rows + (t * batch + b) * n_out;
-            REAL *target = into + b * n_in * n_out;
-            int64_t i = 0;
-            for (; i + 8 <= n_in; i += 8) { /* skip silent inputs eight at a time */
-                uint64_t word;
-                memcpy(&word, s + i, sizeof word);
-                if (word == 0)
-                    continue;
-                for (int64_t m = i; m < i + 8; m++)
-                    if (s[m])
-                        FN(add_row)(n_out, v, target + m * n_out);
-            }
-            for (; i < n_in; i++)
-                if (s[i])
-                    FN(add_row)(n_out, v, target + i * n_out);
+/* The transposed, accumulating counterpart (event-driven pairing, for eligibility traces): for every row r = t * batch
+ * + b of a spike train [steps * batch, n_in] and each of its active inputs i (from spike_events, ascending),
+ * into[b, i, :] += rows[r, :]. rows: [steps * batch, n_out]; into: [batch, n_in, n_out]. Rows are taken in
+ * ascending r, so each element receives its additions in ascending t (the order of index_add_ over the events). */
+void FN(add_spike_rows)(int64_t rows, int64_t batch, int64_t n_in, int64_t n_out, const int64_t *row_start,
+                        const int64_t *inputs, const REAL *restrict v, REAL *restrict into) {
+    for (int64_t r = 0; r < rows; r++) {
+        const REAL *restrict vr = v + r * n_out;
+        REAL *restrict target = into + (r % batch) * n_in * n_out;
+        for (int64_t k = row_start[r]; k < row_start[r + 1]; k++) {
+            REAL *restrict row = target + inputs[k] * n_out;
+            for (int64_t j = 0; j < n_out; j++)
+                row[j] = row[j] + vr[j];
         }
     }
 }
