@@ -8,6 +8,12 @@ Workloads (one subcommand each; every run prints one JSON line):
          (``--repeats`` times each; ``agent_vs_raw``, the ratio of the medians).
   dc     the Diehl & Cook (2015) network on random images: seconds per sample of training (online at batch 1,
          batched otherwise) and of inference, encoding included; the reference is BindsNET's DiehlAndCook2015.
+  eligibility  milliseconds per environment step of an MSTDPET rule's work on a sparse input (``--inputs`` x
+         ``--targets`` weights, ``--batch`` envs, ``--steps`` simulation steps of ``--spikes`` input spikes each per
+         env, a postsynaptic factor per step, then one reward): ``accumulate`` and ``reward_update`` of
+         ``MSTDPET`` against ``FactoredMSTDPET`` on the same trains, alternated (``--repeats`` times each);
+         ``factored_vs_dense``, the ratio of the median totals. Defaults: the e-prop hidden layer of
+         ``play.py --algo rstdp-ac`` (42 x 42 inputs, 256 hidden, 8 envs, 8 steps of 64 spikes).
   gpu    the same three workloads on two devices in one run (``--devices``, default ``cpu cuda``), one after
          the other: ``lif`` (seconds of ``net.run`` over ``--steps``; with ``--compiled`` also the LIF layer's
          ``"compiled"`` backend on the second device), ``agent`` (seconds per env step of the RSTDP agent
@@ -40,6 +46,7 @@ Examples:
   python scripts/benchmark.py lif --n 5000 --steps 1000 --threads 1 --reference
   python scripts/benchmark.py soak --env spikerl/Catch-v0 --steps 1000000 --interval 50000
   python scripts/benchmark.py deep --env SpaceInvaders --algo ppo --steps 4096 --threads 1
+  python scripts/benchmark.py eligibility --repeats 5
   python scripts/benchmark.py gpu --parts lif agent dc --compiled
 """
 
@@ -699,10 +706,80 @@ def add_gpu(sub: Any) -> None:
     p.set_defaults(bench=bench_gpu, reference_bench=None, reference_scripts=[])
 
 
+# --- eligibility: MSTDPET against FactoredMSTDPET on a sparse input ---------------------------------------------
+def bench_eligibility(args: argparse.Namespace) -> dict[str, Any]:
+    """Milliseconds per env step of each rule's accumulate and reward_update on the same random trains."""
+    import torch
+
+    from spikerl import kernels
+    from spikerl.connections import Dense
+    from spikerl.plasticity import MSTDPET, FactoredMSTDPET
+    from spikerl.traces import TraceParams
+
+    torch.set_num_threads(args.threads)
+    g = torch.Generator().manual_seed(args.seed)
+    density = args.spikes / args.inputs
+    trains = [(torch.rand(args.steps, args.batch, args.inputs, generator=g) < density,
+               torch.randn(args.steps, args.batch, args.targets, generator=g),
+               torch.randn(args.batch, generator=g)) for _ in range(args.env_steps)]
+    conn = Dense(args.inputs, args.targets, w=torch.zeros(args.inputs, args.targets))
+    settings = dict(lr=1e-3, a_plus=1.0, a_minus=0.0, tau_e_ms=args.tau_e_ms, pre_trace=TraceParams(args.tau_pre_ms))
+    rules = {"dense": MSTDPET(**settings), "factored": FactoredMSTDPET(**settings)}
+    states = {name: rule.initial_state(conn, args.batch) for name, rule in rules.items()}
+    timings: dict[str, dict[str, list[float]]] = {name: {"accumulate": [], "reward": []} for name in rules}
+
+    def one_pass(name: str) -> None:
+        rule, state, accumulate, reward = rules[name], states[name], 0.0, 0.0
+        for pre, post, r in trains:
+            t0 = time.perf_counter()
+            state = rule.accumulate(conn, pre, post, state, 1.0, inplace=True)
+            t1 = time.perf_counter()
+            rule.reward_update(conn, state, r)
+            reward += time.perf_counter() - t1
+            accumulate += t1 - t0
+        states[name] = state
+        timings[name]["accumulate"].append(1e3 * accumulate / len(trains))
+        timings[name]["reward"].append(1e3 * reward / len(trains))
+
+    for name in rules:  # warm-up: kernels, first allocations
+        one_pass(name)
+        timings[name] = {"accumulate": [], "reward": []}
+    for _ in range(args.repeats):  # alternated: a drift of the machine's speed reaches both alike
+        for name in rules:
+            one_pass(name)
+    result = {name: {f"{part}_ms": statistics.median(values) for part, values in parts.items()}
+              for name, parts in timings.items()}
+    for name in rules:
+        result[name]["total_ms"] = result[name]["accumulate_ms"] + result[name]["reward_ms"]
+        result[name]["all_accumulate_ms"] = timings[name]["accumulate"]
+    return dict(workload="eligibility", inputs=args.inputs, targets=args.targets, batch=args.batch, steps=args.steps,
+                spikes=args.spikes, env_steps=args.env_steps, threads=args.threads, kernels=kernels.available(),
+                **result, factored_vs_dense=result["factored"]["total_ms"] / result["dense"]["total_ms"])
+
+
+def add_eligibility(sub: Any) -> None:
+    from spikerl.validation import number_flag
+
+    p = sub.add_parser("eligibility", help="MSTDPET vs FactoredMSTDPET on a sparse input, ms per env step")
+    p.add_argument("--inputs", type=number_flag(1, integer=True), default=42 * 42, help="presynaptic units")
+    p.add_argument("--targets", type=number_flag(1, integer=True), default=256, help="postsynaptic units")
+    p.add_argument("--batch", type=number_flag(1, integer=True), default=8, help="environments (samples)")
+    p.add_argument("--steps", type=number_flag(1, integer=True), default=8, help="simulation steps per env step")
+    p.add_argument("--spikes", type=number_flag(0.0), default=64.0,
+                   help="expected input spikes per simulation step and env")
+    p.add_argument("--env-steps", type=number_flag(1, integer=True), default=50,
+                   help="env steps per timed pass (each with its own trains and reward)")
+    p.add_argument("--tau-e-ms", type=number_flag(0.0, low_open=True), default=40.0, help="eligibility time constant")
+    p.add_argument("--tau-pre-ms", type=number_flag(0.0, low_open=True), default=10.0,
+                   help="presynaptic trace time constant")
+    add_common_arguments(p)
+    p.set_defaults(bench=bench_eligibility, reference_bench=None, reference_scripts=[])
+
+
 # --- main -----------------------------------------------------------------------------------------------------
 # Each adds its subcommand, whose defaults name bench(args) -> result, reference_bench(args, result) and the
 # reference_scripts it needs.
-WORKLOADS = [add_lif, add_dc, add_agent, add_soak, add_deep, add_gpu]
+WORKLOADS = [add_lif, add_dc, add_agent, add_eligibility, add_soak, add_deep, add_gpu]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

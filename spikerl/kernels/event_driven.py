@@ -90,6 +90,6 @@ def add_spike_rows(spikes: torch.Tensor, rows: torch.Tensor, into: torch.Tensor,
     inputs = torch.empty(active, dtype=torch.int64)
     lib.spike_events(ctypes.c_int64(steps * batch), ctypes.c_int64(n_in), _pointer(spikes), _pointer(row_start),
                      _pointer(inputs))
-    fn(ctypes.c_int64(steps * batch), ctypes.c_int64(batch), ctypes.c_int64(n_in), ctypes.c_int64(rows.shape[-1]),
+    fn(ctypes.c_int64(steps), ctypes.c_int64(batch), ctypes.c_int64(n_in), ctypes.c_int64(rows.shape[-1]),
        _pointer(row_start), _pointer(inputs), _pointer(rows), _pointer(into))
     return True

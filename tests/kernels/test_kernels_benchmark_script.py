@@ -80,3 +80,14 @@ def test_agent_workload_takes_play_settings_of_the_algo_for_ale_games() -> None:
     assert default["entropy_rate"] == 0.02 and default["gamma"] == 0.95
     pixels = run_benchmark(*common, "--hidden-size", "0")["agent"]
     assert pixels["hidden_size"] == 0 and "hidden_learning_rate" not in pixels and "hidden_feedback" not in pixels
+
+
+def test_eligibility_workload_times_both_rules() -> None:
+    result = run_benchmark("eligibility", "--inputs", "60", "--targets", "5", "--batch", "2", "--steps", "4",
+                           "--spikes", "3", "--env-steps", "3", "--repeats", "2")
+    assert {"workload": "eligibility", "inputs": 60, "targets": 5, "batch": 2, "steps": 4}.items() <= result.items()
+    for rule in ("dense", "factored"):
+        timing = result[rule]
+        assert timing["accumulate_ms"] > 0 and timing["reward_ms"] > 0 and len(timing["all_accumulate_ms"]) == 2
+        assert timing["total_ms"] == pytest.approx(timing["accumulate_ms"] + timing["reward_ms"])
+    assert result["factored_vs_dense"] == pytest.approx(result["factored"]["total_ms"] / result["dense"]["total_ms"])
