@@ -199,3 +199,29 @@ def test_agents_learn_save_and_load_the_hidden_layer(cls, tmp_path):
     torch.testing.assert_close(loaded.policy.network.connections["X->H"].w, p.network.connections["X->H"].w)
     assert loaded.policy.network.rules["X->H"].lr == pytest.approx(p.network.rules["X->H"].lr)
     torch.testing.assert_close(loaded.policy.hidden_weight_scale, p.hidden_weight_scale)
+
+
+def test_the_factored_hidden_rule_learns_what_mstdpet_learns(monkeypatch) -> None:
+    """The hidden layer's FactoredMSTDPET against the dense MSTDPET it replaced, in the whole agent: 600 Catch steps
+    on 2 envs (8 episodes, so rows are reset, and many folds) give the same hidden weights to float32 rounding and
+    bit-identical output weights (no spike differs)."""
+    from agents import policy as policy_module
+    from spikerl.plasticity import MSTDPET
+
+    def trained(steps: int = 600) -> RSTDPActorCritic:
+        model = RSTDPActorCritic(env=envs.make_vec("spikerl/Catch-v0", n_envs=2, seed=0), seed=0, hidden_size=16,
+                                 hidden_learning_rate=1e-3)
+        model.learn(steps)
+        return model
+
+    factored, barely = trained(), trained(2)
+    monkeypatch.setattr(policy_module, "FactoredMSTDPET", MSTDPET)
+    dense = trained()
+    assert type(dense.policy.network.rules["X->H"]) is MSTDPET
+    assert factored._episode_num == dense._episode_num >= 8
+    hidden_f, hidden_d = (m.policy.network.connections["X->H"].w for m in (factored, dense))
+    tolerance = 1e-5 * float(hidden_d.abs().max())
+    torch.testing.assert_close(hidden_f, hidden_d, rtol=0, atol=tolerance)
+    assert float((hidden_f - barely.policy.network.connections["X->H"].w).abs().max()) > 1000 * tolerance  # learned
+    assert torch.equal(factored.policy.network.connections[factored.policy.plastic].w,
+                       dense.policy.network.connections[dense.policy.plastic].w)
