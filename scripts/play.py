@@ -170,6 +170,9 @@ CRITIC_FLAGS = ("gamma", "critic_population_size", "critic_learning_rate", "crit
 #: learning rate (its schedule shape kept, agents.deep.zoo.with_learning_rate).
 DEEP_AGENT_FLAGS = ("learning_rate",)
 
+#: flags that set the spiking policy's extractor (a loaded model keeps its own).
+SPIKING_POLICY_FLAGS = ("time_steps", "init_gain", "normalization")
+
 AGENT_FLAGS = ("hidden_size", "population_size", "steps_per_action", "input_spikes_per_step", "learning_rate",
                "tau_e_ms", "temperature", "epsilon", "entropy_rate", "feature_maps", "feature_patch",
                "feature_stride", "hidden_learning_rate", "hidden_feedback", "hidden_weight_bound")
@@ -264,6 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
     deep.add_argument("--init-gain", type=number_flag(0, low_open=True), default=None,
                       help="gain of the spiking policy's orthogonal weight initialisation (default: agents.deep's, "
                            "3; more gain, more activity in the first layers)")
+    deep.add_argument("--normalization", choices=("none", "layer"), default=None,
+                      help="what stands between each synaptic layer of the spiking policy and its LIF layer "
+                           "(default: agents.deep's, none): 'layer' normalises each sample's input current over "
+                           "the layer (learned scale and shift), so every layer's currents keep one spread "
+                           "around the threshold")
     deep.add_argument("--separate-extractors", action="store_true",
                       help="PPO/A2C: give the actor and the critic a features extractor each (SB3's "
                            "share_features_extractor=False) instead of the shared one of rl-baselines3-zoo's Atari "
@@ -650,7 +658,8 @@ def check_algo_flags(args: argparse.Namespace) -> None:
     """Usage errors for flags that do not apply to ``--algo`` (or to each other)."""
     error = build_parser().error
     deep_only = {"ann": args.ann, "convert": args.convert, "time_steps": args.time_steps is not None,
-                 "init_gain": args.init_gain is not None, "sampled": args.sampled,
+                 "init_gain": args.init_gain is not None, "normalization": args.normalization is not None,
+                 "sampled": args.sampled,
                  "separate_extractors": args.separate_extractors}
     if args.algo != "rstdp-ac":
         for flag in CRITIC_FLAGS:
@@ -686,7 +695,7 @@ def check_algo_flags(args: argparse.Namespace) -> None:
               "agents.deep.safe_zip.safe_save)")
     if args.convert and args.time_steps is not None:
         error("--convert evaluates at each --convert-time-steps T; --time-steps is the spiking policy's T")
-    for flag in ("time_steps", "init_gain"):
+    for flag in SPIKING_POLICY_FLAGS:
         if getattr(args, flag) is not None and (args.ann or args.convert):
             mode = "--ann trains a non-spiking network" if args.ann else "--convert sets the converted network"
             error(f"{mode}: --{flag.replace('_', '-')} applies to a spiking policy trained by --algo {args.algo}")
@@ -813,8 +822,9 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
             else:
                 cls, policy = spiking_cls, f"Spiking{kind}Policy"
                 extractor_kwargs: dict[str, Any] = {"time_steps": args.time_steps or DEFAULT_TIME_STEPS}
-                if args.init_gain is not None:
-                    extractor_kwargs["init_gain"] = args.init_gain
+                for flag in ("init_gain", "normalization"):
+                    if getattr(args, flag) is not None:
+                        extractor_kwargs[flag] = getattr(args, flag)
                 policy_kwargs["features_extractor_kwargs"] = extractor_kwargs
             model = cls(policy, train_env, seed=args.seed, device=args.device, tensorboard_log=tensorboard,
                         policy_kwargs=policy_kwargs, **hyperparameters)
@@ -923,8 +933,9 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
     if spiking:
         settings["time_steps"] = int(extractor.time_steps)
         settings["init_gain"] = float(extractor.init_gain)
+        settings["normalization"] = extractor.normalization
     overridden = checkpoint_overrides(args, settings, (args.load or args.resume) if spiking else None,
-                                      ("time_steps", "init_gain"))
+                                      SPIKING_POLICY_FLAGS)
     scores = {"agent": agent_mean, "random": base["random"][0], "best_constant": best_constant_mean(base)}
     if args.convert:
         scores["source"] = source_mean

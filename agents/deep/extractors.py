@@ -49,6 +49,16 @@ ENCODINGS = ("direct", "poisson")
 READOUTS = ("membrane", "spike_rate")
 """What SB3's linear heads read: see the module docstring."""
 
+NORMALIZATIONS = ("none", "layer")
+"""What stands between a synaptic layer and its LIF layer: nothing, or a layer normalisation of the input current.
+
+``"layer"`` normalises each sample's current at each step over the layer (all channels and positions of a
+convolution: ``nn.GroupNorm(1, C)``; the features of a linear layer: ``nn.LayerNorm``) to zero mean and unit
+variance, then applies a learned per-channel scale (initially 1) and shift (initially 0). Every layer then
+receives currents of the same spread around the threshold whatever its weights' scale and however sparse the
+frame, as in the potential-based normalisation of deep spiking Q-networks (Sun et al. 2022). The statistics are
+per sample, so rollouts and training batches compute the same function."""
+
 DEFAULT_TIME_STEPS = 2
 """Simulation steps per env step, chosen by measurement (``scripts/benchmark.py deep``, SpaceInvaders, PPO,
 1 thread, SB3 and spiking runs interleaved): spiking PPO trains at 0.48 x SB3 PPO's env steps/s with T = 2,
@@ -85,6 +95,7 @@ class SpikingFeaturesExtractor(BaseFeaturesExtractor):
         dt_ms: simulation step.
         init_gain: gain of the orthogonal initialisation of the synaptic layers (biases start at 0), see
             :meth:`reset_parameters`.
+        normalization: one of :data:`NORMALIZATIONS`; subclasses place :meth:`norm` layers accordingly.
 
     Subclasses build their synaptic layers and LIF layers (via :meth:`lif`), implement :meth:`simulate` and
     call :meth:`reset_parameters` at the end of their ``__init__``.
@@ -93,7 +104,7 @@ class SpikingFeaturesExtractor(BaseFeaturesExtractor):
     def __init__(self, observation_space: gym.Space, features_dim: int, time_steps: int = DEFAULT_TIME_STEPS,
                  encoding: str = "direct", readout: str = "membrane", tau_mem_ms: float = 5.0,
                  tau_out_ms: float = 5.0, v_thresh: float = 1.0, surrogate: str = DEFAULT_SURROGATE,
-                 dt_ms: float = 1.0, init_gain: float = 3.0) -> None:
+                 dt_ms: float = 1.0, init_gain: float = 3.0, normalization: str = "none") -> None:
         super().__init__(observation_space, features_dim)
         if isinstance(time_steps, bool) or not isinstance(time_steps, int) or time_steps <= 0:
             raise ValueError(f"time_steps must be a positive int, got {time_steps!r}")
@@ -101,6 +112,8 @@ class SpikingFeaturesExtractor(BaseFeaturesExtractor):
             raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
         if readout not in READOUTS:
             raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
+        if normalization not in NORMALIZATIONS:
+            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
         if surrogate not in SURROGATES:
             raise ValueError(f"surrogate must be one of {sorted(SURROGATES)}, got {surrogate!r}")
         if not (isinstance(tau_out_ms, (int, float)) and tau_out_ms > 0):
@@ -112,6 +125,7 @@ class SpikingFeaturesExtractor(BaseFeaturesExtractor):
         self.v_thresh = float(v_thresh)
         self.dt_ms = float(dt_ms)
         self.init_gain = float(init_gain)
+        self.normalization = normalization
         self._surrogate = SurrogateSpike(surrogate)
         self.register_buffer("readout_weights", readout_weights(time_steps, readout, tau_out_ms, dt_ms),
                              persistent=False)
@@ -133,6 +147,14 @@ class SpikingFeaturesExtractor(BaseFeaturesExtractor):
     def lif(self, shape: int | tuple[int, ...]) -> LIF:
         """A trainable LIF layer of this extractor's settings."""
         return LIF.trainable(shape, self.tau_mem_ms, self.v_thresh, self._surrogate, dt_ms=self.dt_ms)
+
+    def norm(self, channels: int, conv: bool) -> nn.Module:
+        """The module between a synaptic layer of ``channels`` outputs and its LIF layer (see
+        :data:`NORMALIZATIONS`): ``nn.Identity``, ``nn.GroupNorm(1, channels)`` after a convolution or
+        ``nn.LayerNorm(channels)`` after a linear layer."""
+        if self.normalization == "none":
+            return nn.Identity()
+        return nn.GroupNorm(1, channels) if conv else nn.LayerNorm(channels)
 
     def encode(self, x: torch.Tensor, first: nn.Module) -> torch.Tensor:
         """The first layer's input currents ``[T, B, *out]`` for observations ``x [B, *obs]``.
@@ -198,7 +220,8 @@ class SpikingNatureCNN(SpikingFeaturesExtractor):
     """The Nature-DQN layout (Mnih et al. 2015) with LIF neurons in place of ReLUs.
 
     ``conv 8x8/4 (32) -> LIF -> conv 4x4/2 (64) -> LIF -> conv 3x3/1 (64) -> LIF -> linear (F) -> LIF ->
-    readout``, for image observations ``[B, C, H, W]`` (channels first, as SB3's ``VecTransposeImage`` gives).
+    readout`` (with ``normalization="layer"`` a normalisation after each synaptic layer), for image
+    observations ``[B, C, H, W]`` (channels first, as SB3's ``VecTransposeImage`` gives).
     With direct encoding the first convolution runs once per env step; the others run on ``[T*B, ...]``.
     Keyword arguments as :class:`SpikingFeaturesExtractor`; ``features_dim`` defaults to 512.
     """
@@ -222,14 +245,17 @@ class SpikingNatureCNN(SpikingFeaturesExtractor):
         self.lif1, self.lif2, self.lif3 = self.lif(s1), self.lif(s2), self.lif(s3)
         self.linear = nn.Linear(math.prod(s3), features_dim)
         self.lif4 = self.lif(features_dim)
+        self.norm1, self.norm2, self.norm3 = self.norm(32, True), self.norm(64, True), self.norm(64, True)
+        self.norm4 = self.norm(features_dim, False)
         self.reset_parameters()
 
     def simulate(self, observations: torch.Tensor) -> torch.Tensor:
         steps, batch = self.time_steps, observations.shape[0]
-        s = self.fire("lif1", self.lif1, self.encode(observations, self.conv1))
-        s = self.fire("lif2", self.lif2, self.conv2(s.flatten(0, 1)).unflatten(0, (steps, batch)))
-        s = self.fire("lif3", self.lif3, self.conv3(s.flatten(0, 1)).unflatten(0, (steps, batch)))
-        return self.fire("lif4", self.lif4, self.linear(s.flatten(2)))
+        s = self.fire("lif1", self.lif1, self.encode(observations, nn.Sequential(self.conv1, self.norm1)))
+        for name, conv, norm, lif in (("lif2", self.conv2, self.norm2, self.lif2),
+                                      ("lif3", self.conv3, self.norm3, self.lif3)):
+            s = self.fire(name, lif, norm(conv(s.flatten(0, 1))).unflatten(0, (steps, batch)))
+        return self.fire("lif4", self.lif4, self.norm4(self.linear(s.flatten(2))))
 
 
 class SpikingMlp(SpikingFeaturesExtractor):
@@ -248,11 +274,12 @@ class SpikingMlp(SpikingFeaturesExtractor):
         sizes = (gym.spaces.utils.flatdim(observation_space), *hidden)
         self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         self.lifs = nn.ModuleList(self.lif(h) for h in hidden)
+        self.norms = nn.ModuleList(self.norm(h, False) for h in hidden)
         self.reset_parameters()
 
     def simulate(self, observations: torch.Tensor) -> torch.Tensor:
         x = observations.flatten(1)
-        s = self.fire("lif1", self.lifs[0], self.encode(x, self.linears[0]))
-        for i, (linear, lif) in enumerate(zip(self.linears[1:], self.lifs[1:]), start=2):
-            s = self.fire(f"lif{i}", lif, linear(s))
+        s = self.fire("lif1", self.lifs[0], self.encode(x, nn.Sequential(self.linears[0], self.norms[0])))
+        for i, (linear, norm, lif) in enumerate(zip(self.linears[1:], self.norms[1:], self.lifs[1:]), start=2):
+            s = self.fire(f"lif{i}", lif, norm(linear(s)))
         return s

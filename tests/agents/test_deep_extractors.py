@@ -91,6 +91,46 @@ def test_mlp_matches_hand_computed_lif(readout):
     assert mlp(obs).item() == pytest.approx(want, rel=1e-6)
 
 
+def test_layer_normalization_drives_each_lif_layer_with_the_normalised_current():
+    """Each LIF layer's input is its synaptic layer's current normalised per sample and step over the layer:
+    zero mean and unit variance (learned scale 1 and shift 0 at the start), checked by hand on the probed
+    membranes of the first step (from rest, v_0 = current)."""
+    torch.manual_seed(0)
+    cnn = SpikingNatureCNN(IMAGE, features_dim=16, time_steps=3, normalization="layer")
+    x = torch.rand(4, *IMAGE.shape)
+    with cnn.probing() as probes:
+        cnn(x)
+    current = cnn.conv1(x)
+    mean = current.mean(dim=(1, 2, 3), keepdim=True)
+    std = current.var(dim=(1, 2, 3), unbiased=False, keepdim=True).add(1e-5).sqrt()
+    torch.testing.assert_close(probes["lif1"]["v"][0] + probes["lif1"]["spikes"][0], (current - mean) / std,
+                               atol=1e-5, rtol=1e-5)
+    fed = cnn.linear(probes["lif3"]["spikes"][0].flatten(1))
+    torch.testing.assert_close(probes["lif4"]["v"][0] + probes["lif4"]["spikes"][0],
+                               torch.nn.functional.layer_norm(fed, (16,)), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("extractor", ["cnn", "mlp"])
+def test_layer_normalization_makes_the_spikes_independent_of_the_weights_scale(extractor):
+    torch.manual_seed(0)
+    if extractor == "cnn":
+        net, x = SpikingNatureCNN(IMAGE, features_dim=16, normalization="layer"), torch.rand(3, *IMAGE.shape)
+        synaptic = [net.conv1, net.conv2, net.conv3, net.linear]
+    else:
+        net, x = SpikingMlp(gym.spaces.Box(-1, 1, (5,)), hidden=(32, 16), normalization="layer"), torch.randn(3, 5)
+        synaptic = list(net.linears)
+    spikes = net.simulate(x)
+    assert 0 < spikes.mean() < 1
+    with torch.no_grad():
+        for layer in synaptic:  # a layer's scale (weights and bias together) cancels in its normalisation
+            layer.weight.mul_(7.0)
+            layer.bias.mul_(7.0)
+    assert (net.simulate(x) != spikes).float().mean() < 0.01  # equal up to a spike at the threshold (eps)
+    net.simulate(x).sum().backward()
+    norms = [p for name, p in net.named_parameters() if "norm" in name]
+    assert len(norms) == 2 * len(synaptic) and all(p.grad is not None for p in norms)
+
+
 def test_readout_weights_formulas():
     torch.testing.assert_close(readout_weights(4, "spike_rate", 5.0, 1.0), torch.full((4,), 0.25))
     torch.testing.assert_close(readout_weights(4, "membrane", math.inf, 1.0), torch.full((4,), 0.25))
@@ -125,7 +165,8 @@ def test_probing_records_spikes_and_membranes_without_changing_the_output():
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(time_steps=0), "time_steps"), (dict(encoding="rate"), "encoding"), (dict(readout="max"), "readout"),
-    (dict(surrogate="relu"), "surrogate"), (dict(tau_out_ms=0.0), "tau_out_ms")])
+    (dict(surrogate="relu"), "surrogate"), (dict(tau_out_ms=0.0), "tau_out_ms"),
+    (dict(normalization="batch"), "normalization")])
 def test_bad_settings_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         SpikingMlp(gym.spaces.Box(-1, 1, (3,)), **kwargs)

@@ -9,6 +9,7 @@ import subprocess
 import time
 
 import pytest
+import torch
 from script_helpers import last_json, load_script, run_script, start_script, wait_for_line
 
 
@@ -33,7 +34,8 @@ def test_spiking_ppo_trains_saves_and_load_reproduces_its_score(tmp_path):
     assert set(first["constant_means"]) == {"0", "1"}
     assert first["best_constant_mean"] == max(first["constant_means"].values())
     assert first["human_normalized"] is None
-    assert settings["init_gain"] == 3.0 and first["overridden_by_checkpoint"] == {}
+    assert settings["init_gain"] == 3.0 and settings["normalization"] == "none"
+    assert first["overridden_by_checkpoint"] == {}
     again = last_json(run(*common, "--load", str(model), "--sampled", "--init-gain", "7", cwd=tmp_path))
     assert again["overridden_by_checkpoint"] == {"init_gain": {"requested": 7.0, "used": 3.0}}
     assert again["agent_mean"] == first["agent_mean"] and again["action_histogram"] == first["action_histogram"]
@@ -66,10 +68,14 @@ def test_ann_then_convert_scores_the_source_and_each_t_on_the_same_episodes(tmp_
 
 def test_dqn_with_spiking_mlp_runs_with_its_zoo_settings(tmp_path):
     result = last_json(run("CartPole-v1", "--algo", "dqn", "--timesteps", "300", "--eval-episodes", "2",
-                           "--time-steps", "3", "--init-gain", "5", "--learning-rate", "0.0005", "--save",
+                           "--time-steps", "3", "--init-gain", "5", "--normalization", "layer",
+                           "--learning-rate", "0.0005", "--save",
                            str(tmp_path / "dqn.zip"), "--tensorboard", "", "--no-progress", cwd=tmp_path))
     assert result["algo"] == "dqn" and result["spiking"] and result["settings"]["time_steps"] == 3
-    assert result["settings"]["init_gain"] == 5.0
+    assert result["settings"]["init_gain"] == 5.0 and result["settings"]["normalization"] == "layer"
+    from agents import SpikingDQN
+    assert isinstance(SpikingDQN.load(tmp_path / "dqn.zip").policy.q_net.features_extractor.norms[0],
+                      torch.nn.LayerNorm)
     assert result["settings"]["learning_rate"] == 0.0005  # the zoo's CartPole DQN rate (2.3e-3) replaced
     assert result["settings"]["policy_kwargs"]["net_arch"] == [256, 256]
     # rl-zoo3's CartPole DQN collects train_freq = 256 steps per rollout: 300 steps round up to 512
@@ -101,6 +107,8 @@ def test_separate_extractors_give_the_critic_its_own_spiking_network(tmp_path):
     (["--algo", "ppo", "--ann", "--init-gain", "6"], "--init-gain applies to a spiking policy"),
     (["--algo", "ppo", "--convert", "--load", "x.zip", "--init-gain", "6"], "--init-gain applies to a spiking"),
     (["--init-gain", "6"], "applies to the deep agents"),
+    (["--normalization", "layer"], "applies to the deep agents"),
+    (["--algo", "dqn", "--ann", "--normalization", "layer"], "--normalization applies to a spiking policy"),
     (["--algo", "a2c", "--hidden-size", "10"], "R-STDP setting"),
     (["--algo", "ppo", "--entropy-rate", "0.01"], "--entropy-rate is an R-STDP setting"),
     (["--algo", "ppo", "--resume", "x.zip", "--learning-rate", "1e-3"], "keeps the schedule saved with it"),
