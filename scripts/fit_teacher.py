@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     spiking.add_argument("--slope", type=number_flag(0, low_open=True), default=None,
                          help="the surrogate's slope (unset: its customary default)")
     spiking.add_argument("--init-gain", type=number_flag(0, low_open=True), default=None)
+    spiking.add_argument("--input-gain", type=number_flag(0, low_open=True), default=None)
     spiking.add_argument("--tau-mem-ms", type=number_flag(0, low_open=True), default=None)
     spiking.add_argument("--readout", choices=("membrane", "spike_rate"), default=None)
     spiking.add_argument("--normalization", choices=("none", "layer"), default=None)
@@ -134,7 +135,8 @@ def student_policy(args: argparse.Namespace, teacher: Any) -> Any:
         kwargs: dict[str, Any] = {} if image else {"activation_fn": torch.nn.ReLU}
         return cls(teacher.observation_space, teacher.action_space, schedule, **kwargs)
     extractor = {key: value for key, value in (("time_steps", args.time_steps), ("surrogate", args.surrogate),
-                                               ("init_gain", args.init_gain), ("tau_mem_ms", args.tau_mem_ms),
+                                               ("init_gain", args.init_gain), ("input_gain", args.input_gain),
+                                               ("tau_mem_ms", args.tau_mem_ms),
                                                ("readout", args.readout), ("normalization", args.normalization))
                  if value is not None}
     cls = SpikingCnnPolicy if image else SpikingMlpPolicy
@@ -154,8 +156,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
     if args.holdout >= args.observations:
         build_parser().error(f"--holdout {args.holdout} must be smaller than --observations {args.observations}")
-    spiking_flags = [name for name in ("time_steps", "surrogate", "slope", "init_gain", "tau_mem_ms", "readout",
-                                       "normalization") if getattr(args, name) is not None]
+    spiking_flags = [name for name in ("time_steps", "surrogate", "slope", "init_gain", "input_gain", "tau_mem_ms",
+                                       "readout", "normalization") if getattr(args, name) is not None]
     if args.student == "ann" and spiking_flags:
         build_parser().error(f"--student ann takes no spiking settings (got --{spiking_flags[0].replace('_', '-')})")
     if args.threads:

@@ -171,7 +171,7 @@ CRITIC_FLAGS = ("gamma", "critic_population_size", "critic_learning_rate", "crit
 DEEP_AGENT_FLAGS = ("learning_rate",)
 
 #: flags that set the spiking policy's extractor (a loaded model keeps its own).
-SPIKING_POLICY_FLAGS = ("time_steps", "init_gain", "normalization")
+SPIKING_POLICY_FLAGS = ("time_steps", "init_gain", "input_gain", "normalization")
 
 AGENT_FLAGS = ("hidden_size", "population_size", "steps_per_action", "input_spikes_per_step", "learning_rate",
                "tau_e_ms", "temperature", "epsilon", "entropy_rate", "feature_maps", "feature_patch",
@@ -267,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     deep.add_argument("--init-gain", type=number_flag(0, low_open=True), default=None,
                       help="gain of the spiking policy's orthogonal weight initialisation (default: agents.deep's, "
                            "3; more gain, more activity in the first layers)")
+    deep.add_argument("--input-gain", type=number_flag(0, low_open=True), default=None,
+                      help="the same gain for the first layer only, the one the frame drives (default: "
+                           "--init-gain's): more gain lets a few lit pixels (Breakout's ball) reach the threshold")
     deep.add_argument("--normalization", choices=("none", "layer"), default=None,
                       help="what stands between each synaptic layer of the spiking policy and its LIF layer "
                            "(default: agents.deep's, none): 'layer' normalises each sample's input current over "
@@ -658,7 +661,8 @@ def check_algo_flags(args: argparse.Namespace) -> None:
     """Usage errors for flags that do not apply to ``--algo`` (or to each other)."""
     error = build_parser().error
     deep_only = {"ann": args.ann, "convert": args.convert, "time_steps": args.time_steps is not None,
-                 "init_gain": args.init_gain is not None, "normalization": args.normalization is not None,
+                 "init_gain": args.init_gain is not None, "input_gain": args.input_gain is not None,
+                 "normalization": args.normalization is not None,
                  "sampled": args.sampled,
                  "separate_extractors": args.separate_extractors}
     if args.algo != "rstdp-ac":
@@ -822,7 +826,7 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
             else:
                 cls, policy = spiking_cls, f"Spiking{kind}Policy"
                 extractor_kwargs: dict[str, Any] = {"time_steps": args.time_steps or DEFAULT_TIME_STEPS}
-                for flag in ("init_gain", "normalization"):
+                for flag in ("init_gain", "input_gain", "normalization"):
                     if getattr(args, flag) is not None:
                         extractor_kwargs[flag] = getattr(args, flag)
                 policy_kwargs["features_extractor_kwargs"] = extractor_kwargs
@@ -933,6 +937,7 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
     if spiking:
         settings["time_steps"] = int(extractor.time_steps)
         settings["init_gain"] = float(extractor.init_gain)
+        settings["input_gain"] = float(extractor.input_gain)
         settings["normalization"] = extractor.normalization
     overridden = checkpoint_overrides(args, settings, (args.load or args.resume) if spiking else None,
                                       SPIKING_POLICY_FLAGS)

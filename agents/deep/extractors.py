@@ -95,6 +95,7 @@ class SpikingFeaturesExtractor(BaseFeaturesExtractor):
         dt_ms: simulation step.
         init_gain: gain of the orthogonal initialisation of the synaptic layers (biases start at 0), see
             :meth:`reset_parameters`.
+        input_gain: the same for the first synaptic layer, the one the observation drives (``None``: ``init_gain``).
         normalization: one of :data:`NORMALIZATIONS`; subclasses place :meth:`norm` layers accordingly.
 
     Subclasses build their synaptic layers and LIF layers (via :meth:`lif`), implement :meth:`simulate` and
@@ -104,7 +105,8 @@ class SpikingFeaturesExtractor(BaseFeaturesExtractor):
     def __init__(self, observation_space: gym.Space, features_dim: int, time_steps: int = DEFAULT_TIME_STEPS,
                  encoding: str = "direct", readout: str = "membrane", tau_mem_ms: float = 5.0,
                  tau_out_ms: float = 5.0, v_thresh: float = 1.0, surrogate: str = DEFAULT_SURROGATE,
-                 dt_ms: float = 1.0, init_gain: float = 3.0, normalization: str = "none") -> None:
+                 dt_ms: float = 1.0, init_gain: float = 3.0, input_gain: float | None = None,
+                 normalization: str = "none") -> None:
         super().__init__(observation_space, features_dim)
         if isinstance(time_steps, bool) or not isinstance(time_steps, int) or time_steps <= 0:
             raise ValueError(f"time_steps must be a positive int, got {time_steps!r}")
@@ -125,6 +127,10 @@ class SpikingFeaturesExtractor(BaseFeaturesExtractor):
         self.v_thresh = float(v_thresh)
         self.dt_ms = float(dt_ms)
         self.init_gain = float(init_gain)
+        self.input_gain = self.init_gain if input_gain is None else float(input_gain)
+        for name, gain in (("init_gain", self.init_gain), ("input_gain", self.input_gain)):
+            if not (math.isfinite(gain) and gain > 0):
+                raise ValueError(f"{name} must be a positive finite number, got {gain!r}")
         self.normalization = normalization
         self._surrogate = SurrogateSpike(surrogate)
         self.register_buffer("readout_weights", readout_weights(time_steps, readout, tau_out_ms, dt_ms),
@@ -132,17 +138,24 @@ class SpikingFeaturesExtractor(BaseFeaturesExtractor):
         self._probe: dict[str, dict[str, torch.Tensor]] | None = None
 
     def reset_parameters(self) -> None:
-        """Orthogonal weights of gain ``init_gain`` and zero biases for every ``nn.Linear`` and ``nn.Conv2d``.
+        """Orthogonal weights of gain ``init_gain`` (``input_gain`` for :meth:`input_layer`) and zero biases for
+        every ``nn.Linear`` and ``nn.Conv2d``.
 
         SB3's default (gain ``sqrt(2)``, made for ReLU) leaves deep LIF layers nearly silent: with threshold 1
         and ``tau_mem`` 5 ms, the Nature CNN's fourth layer fires in about 0.1 % of neuron-steps on sparse
-        frames, against 10-30 % in every layer with gain 3. The spiking policies call this after SB3's
-        initialisation so it is the one that holds.
+        frames, against 10-30 % in every layer with gain 3. On frames of a few small objects (Breakout's ball
+        and paddle) the first layer needs more, ``input_gain``: its currents must reach the threshold from a
+        few lit pixels. The spiking policies call this after SB3's initialisation so it is the one that holds.
         """
+        first = self.input_layer()
         for module in self.modules():
             if isinstance(module, (nn.Linear, nn.Conv2d)):
-                nn.init.orthogonal_(module.weight, gain=self.init_gain)
+                nn.init.orthogonal_(module.weight, gain=self.input_gain if module is first else self.init_gain)
                 nn.init.zeros_(module.bias)
+
+    def input_layer(self) -> nn.Module:
+        """The synaptic layer that the observation drives (each subclass names its own)."""
+        raise NotImplementedError(f"{type(self).__name__} must define input_layer()")
 
     def lif(self, shape: int | tuple[int, ...]) -> LIF:
         """A trainable LIF layer of this extractor's settings."""
@@ -249,6 +262,9 @@ class SpikingNatureCNN(SpikingFeaturesExtractor):
         self.norm4 = self.norm(features_dim, False)
         self.reset_parameters()
 
+    def input_layer(self) -> nn.Module:
+        return self.conv1
+
     def simulate(self, observations: torch.Tensor) -> torch.Tensor:
         steps, batch = self.time_steps, observations.shape[0]
         s = self.fire("lif1", self.lif1, self.encode(observations, nn.Sequential(self.conv1, self.norm1)))
@@ -276,6 +292,9 @@ class SpikingMlp(SpikingFeaturesExtractor):
         self.lifs = nn.ModuleList(self.lif(h) for h in hidden)
         self.norms = nn.ModuleList(self.norm(h, False) for h in hidden)
         self.reset_parameters()
+
+    def input_layer(self) -> nn.Module:
+        return self.linears[0]
 
     def simulate(self, observations: torch.Tensor) -> torch.Tensor:
         x = observations.flatten(1)

@@ -131,6 +131,24 @@ def test_layer_normalization_makes_the_spikes_independent_of_the_weights_scale(e
     assert len(norms) == 2 * len(synaptic) and all(p.grad is not None for p in norms)
 
 
+@pytest.mark.parametrize("input_gain", [None, 12.0])
+def test_input_gain_sets_the_first_layers_initial_scale_only(input_gain):
+    """Orthogonal rows (fewer rows than inputs) have norm ``gain``: the first layer's ``input_gain`` (default:
+    ``init_gain``), every other layer's ``init_gain``; biases start at 0."""
+    torch.manual_seed(0)
+    cnn = SpikingNatureCNN(IMAGE, features_dim=16, init_gain=3.0, input_gain=input_gain)
+    first = 3.0 if input_gain is None else input_gain
+    assert cnn.input_gain == first and cnn.input_layer() is cnn.conv1
+    for layer, gain in ((cnn.conv1, first), (cnn.conv2, 3.0), (cnn.conv3, 3.0)):
+        rows = layer.weight.flatten(1)
+        torch.testing.assert_close(rows @ rows.T, gain ** 2 * torch.eye(len(rows)), atol=1e-3, rtol=1e-4)
+        assert not layer.bias.any()
+    mlp = SpikingMlp(gym.spaces.Box(-1, 1, (40,)), hidden=(8, 4), init_gain=2.0, input_gain=input_gain)
+    for layer, gain in ((mlp.linears[0], 2.0 if input_gain is None else input_gain), (mlp.linears[1], 2.0)):
+        torch.testing.assert_close(layer.weight @ layer.weight.T, gain ** 2 * torch.eye(len(layer.weight)),
+                                   atol=1e-3, rtol=1e-4)
+
+
 def test_readout_weights_formulas():
     torch.testing.assert_close(readout_weights(4, "spike_rate", 5.0, 1.0), torch.full((4,), 0.25))
     torch.testing.assert_close(readout_weights(4, "membrane", math.inf, 1.0), torch.full((4,), 0.25))
@@ -166,7 +184,8 @@ def test_probing_records_spikes_and_membranes_without_changing_the_output():
 @pytest.mark.parametrize("kwargs, message", [
     (dict(time_steps=0), "time_steps"), (dict(encoding="rate"), "encoding"), (dict(readout="max"), "readout"),
     (dict(surrogate="relu"), "surrogate"), (dict(tau_out_ms=0.0), "tau_out_ms"),
-    (dict(normalization="batch"), "normalization")])
+    (dict(normalization="batch"), "normalization"), (dict(input_gain=0.0), "input_gain"),
+    (dict(init_gain=float("nan")), "init_gain")])
 def test_bad_settings_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         SpikingMlp(gym.spaces.Box(-1, 1, (3,)), **kwargs)

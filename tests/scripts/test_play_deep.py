@@ -34,7 +34,7 @@ def test_spiking_ppo_trains_saves_and_load_reproduces_its_score(tmp_path):
     assert set(first["constant_means"]) == {"0", "1"}
     assert first["best_constant_mean"] == max(first["constant_means"].values())
     assert first["human_normalized"] is None
-    assert settings["init_gain"] == 3.0 and settings["normalization"] == "none"
+    assert settings["init_gain"] == 3.0 and settings["normalization"] == "none" and settings["input_gain"] == 3.0
     assert first["overridden_by_checkpoint"] == {}
     again = last_json(run(*common, "--load", str(model), "--sampled", "--init-gain", "7", cwd=tmp_path))
     assert again["overridden_by_checkpoint"] == {"init_gain": {"requested": 7.0, "used": 3.0}}
@@ -68,11 +68,12 @@ def test_ann_then_convert_scores_the_source_and_each_t_on_the_same_episodes(tmp_
 
 def test_dqn_with_spiking_mlp_runs_with_its_zoo_settings(tmp_path):
     result = last_json(run("CartPole-v1", "--algo", "dqn", "--timesteps", "300", "--eval-episodes", "2",
-                           "--time-steps", "3", "--init-gain", "5", "--normalization", "layer",
+                           "--time-steps", "3", "--init-gain", "5", "--input-gain", "9", "--normalization", "layer",
                            "--learning-rate", "0.0005", "--save",
                            str(tmp_path / "dqn.zip"), "--tensorboard", "", "--no-progress", cwd=tmp_path))
     assert result["algo"] == "dqn" and result["spiking"] and result["settings"]["time_steps"] == 3
     assert result["settings"]["init_gain"] == 5.0 and result["settings"]["normalization"] == "layer"
+    assert result["settings"]["input_gain"] == 9.0
     from agents import SpikingDQN
     assert isinstance(SpikingDQN.load(tmp_path / "dqn.zip").policy.q_net.features_extractor.norms[0],
                       torch.nn.LayerNorm)
@@ -108,6 +109,7 @@ def test_separate_extractors_give_the_critic_its_own_spiking_network(tmp_path):
     (["--algo", "ppo", "--convert", "--load", "x.zip", "--init-gain", "6"], "--init-gain applies to a spiking"),
     (["--init-gain", "6"], "applies to the deep agents"),
     (["--normalization", "layer"], "applies to the deep agents"),
+    (["--algo", "ppo", "--ann", "--input-gain", "20"], "--input-gain applies to a spiking policy"),
     (["--algo", "dqn", "--ann", "--normalization", "layer"], "--normalization applies to a spiking policy"),
     (["--algo", "a2c", "--hidden-size", "10"], "R-STDP setting"),
     (["--algo", "ppo", "--entropy-rate", "0.01"], "--entropy-rate is an R-STDP setting"),
