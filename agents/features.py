@@ -8,6 +8,8 @@ The Diehl & Cook (2015) mechanism applied to image patches (the layer the policy
 * ``F`` has ``maps`` feature maps of ``(H_out, W_out)`` positions, one ``patch x patch`` window per position
   with ``stride`` (:class:`spikerl.connections.window2d.Window2d`, no padding). Locally connected (the default)
   gives each position its own weights; ``shared`` uses one filter bank for all positions (a convolution).
+  ``patch=0`` makes the window the whole frame: one position, so the maps compete for the frame as Diehl &
+  Cook's excitatory neurons compete for a digit.
 * Competition: at most one of the ``maps`` neurons at each position fires per step (the largest overshoot wins,
   :class:`spikerl.neurons.AdaptiveLIF` with ``one_spike_per="position"``: Diehl & Cook's one spike per step,
   made local as in convolutional STDP networks), and each neuron inhibits the neurons of the other maps at its
@@ -70,6 +72,8 @@ def add_feature_layer(net: Network, obs_shape: tuple[int, ...], maps: int, patch
         raise ValueError(f"the feature layer needs image observations (channels, height, width), got shape "
                          f"{obs_shape}")
     kind = Conv2d if shared else LocallyConnected2d
+    if patch == 0:  # the whole frame: one position, every map sees every pixel
+        patch, stride = (obs_shape[1], obs_shape[2]), 1
     placeholder = torch.Generator().manual_seed(0)  # replaced at calibration, from the policy's generator
     conn = kind(obs_shape, maps, patch, stride, wmin=0.0, wmax=math.inf, norm=1.0, generator=placeholder)
     shape = conn.target_shape

@@ -102,7 +102,8 @@ class SpikingPolicyConfig:
         feature_maps: feature maps of the unsupervised feature layer ``F`` between the pixels and the plastic
             output (0: no feature layer; needs ``hidden_size=0`` and image observations ``(C, H, W)``; see
             :mod:`agents.features`).
-        feature_patch, feature_stride: side and stride (pixels) of each feature's square receptive field.
+        feature_patch, feature_stride: side and stride (pixels) of each feature's square receptive field;
+            ``feature_patch=0``: the whole frame, one position (a global competitive layer, stride unused).
         feature_shared: one filter bank for all positions (convolution) instead of weights per position
             (locally connected).
         feature_drive_mv: mean current (mV per step) into a feature neuron with uniform weights (sets the
@@ -142,7 +143,9 @@ class SpikingPolicyConfig:
     feature_tau_theta_ms: float = 1000.0
 
     def __post_init__(self) -> None:
-        for name in ("population_size", "steps_per_action", "feature_patch", "feature_stride"):
+        if self.feature_patch < 0:
+            raise ValueError(f"feature_patch must be >= 0 (0: the whole frame), got {self.feature_patch}")
+        for name in ("population_size", "steps_per_action", "feature_stride"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("hidden_size", "feature_maps"):

@@ -334,8 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--feature-maps", type=number_flag(0, integer=True), default=None,
                        help="feature maps of the reward-free STDP feature layer between the pixels and the actions "
                             "(agents.features; 0: none; replaces the hidden layer, so not with --hidden-size N > 0)")
-    agent.add_argument("--feature-patch", type=number_flag(1, integer=True), default=None,
-                       help="side (pixels) of each feature's square receptive field")
+    agent.add_argument("--feature-patch", type=number_flag(0, integer=True), default=None,
+                       help="side (pixels) of each feature's square receptive field (0: the whole frame, one "
+                            "competition over it)")
     agent.add_argument("--feature-stride", type=number_flag(1, integer=True), default=None,
                        help="stride (pixels) between the feature layer's receptive fields")
     critic = parser.add_argument_group("critic", "--algo rstdp-ac only; unset flags take "

@@ -181,8 +181,8 @@ def test_save_load_and_resume_keep_the_feature_layer_exactly(tmp_path):
 def test_bad_feature_settings_are_refused():
     with pytest.raises(ValueError, match="not both"):
         SpikingPolicyConfig(hidden_size=10, feature_maps=4)
-    with pytest.raises(ValueError, match="feature_patch must be >= 1"):
-        SpikingPolicyConfig(feature_maps=4, feature_patch=0)
+    with pytest.raises(ValueError, match="feature_patch must be >= 0"):
+        SpikingPolicyConfig(feature_maps=4, feature_patch=-1)
     with pytest.raises(ValueError, match="feature_maps must be >= 0"):
         SpikingPolicyConfig(feature_maps=-1)
     with pytest.raises(ValueError, match="image observations"):
@@ -190,3 +190,21 @@ def test_bad_feature_settings_are_refused():
     with pytest.raises(ValueError, match="larger than the padded input"):
         SpikingPolicy(spaces.Box(0, 255, (1, 8, 5), np.uint8), spaces.Discrete(3),
                       SpikingPolicyConfig(feature_maps=2, feature_patch=6))
+
+
+def test_feature_patch_zero_gives_one_competition_over_the_whole_frame():
+    """``feature_patch=0``: every map sees the whole (non-square) frame, at one position, and one map wins."""
+    policy = SpikingPolicy(spaces.Box(0, 255, (1, 8, 5), np.uint8), spaces.Discrete(3),
+                           SpikingPolicyConfig(feature_maps=6, feature_patch=0, feature_stride=3))
+    conn = policy.network.connections[FEATURE_CONNECTION]
+    assert conn.window.kernel == (8, 5)
+    assert tuple(policy.network.layers[FEATURE_LAYER].shape) == (6, 1, 1)
+    obs = torch.zeros(2, 1, 8, 5, dtype=torch.uint8)
+    obs[:, 0, 2, 1] = obs[:, 0, 7, 3] = 255
+    state = policy.network.initial_state(2)
+    _, _, state = policy.act(obs, state, explore=True)
+    out, _ = policy.network.run({"X": policy.encode(obs)}, state=policy.with_current_thresholds(state),
+                                record=[f"{FEATURE_LAYER}.spikes"])
+    spikes = out[f"{FEATURE_LAYER}.spikes"].flatten(2)  # [T, B, maps]
+    assert spikes.sum() > 0
+    assert int(spikes.sum(2).max()) == 1  # at most one map fires per step: the frame is one position

@@ -18,7 +18,7 @@ CATCH = "spikerl/Catch-v0"
 @pytest.mark.parametrize("argv, message", [
     (["--feature-maps", "-1"], "argument --feature-maps: must be an integer >= 0, got -1"),
     (["--feature-maps", "2.5"], "argument --feature-maps: expected an integer"),
-    (["--feature-patch", "0"], "argument --feature-patch: must be an integer >= 1, got 0"),
+    (["--feature-patch", "-1"], "argument --feature-patch: must be an integer >= 0, got -1"),
     (["--feature-stride", "0"], "argument --feature-stride: must be an integer >= 1, got 0"),
     (["--feature-maps", "4", "--hidden-size", "16"], "--feature-maps 4 and --hidden-size 16: choose the learned "
                                                      "feature layer or the fixed random hidden layer, not both"),
