@@ -14,6 +14,9 @@ from envs.wrappers._image import image_box
 #: Actions: paddle moves one column left, stays, or moves one column right.
 LEFT, STAY, RIGHT = 0, 1, 2
 
+#: The actions' names, in order (``get_action_meanings``, as ALE games name theirs).
+ACTION_MEANINGS = ("LEFT", "STAY", "RIGHT")
+
 #: Pixel value of the ball and the paddle.
 ON = 255
 
@@ -95,6 +98,10 @@ class CatchEnv(gym.Env):
                 self._drop_ball()
         terminated = self.balls_landed == self.n_balls
         return self._observation(), reward, terminated, False, {"balls_landed": self.balls_landed}
+
+    def get_action_meanings(self) -> list[str]:
+        """``["LEFT", "STAY", "RIGHT"]``: the actions' names, as ALE games give theirs (reports show them)."""
+        return list(ACTION_MEANINGS)
 
     def render(self) -> np.ndarray | None:
         """``(rows * render_scale, columns * render_scale, 3)`` uint8 RGB image of the current frame."""

@@ -171,6 +171,19 @@ def test_catch_ball_falls_one_row_per_step() -> None:
     assert obs[0, 1, column] == 255 and env.ball_row == 1
 
 
+def test_catch_names_its_actions_in_order_for_reports() -> None:
+    """Names by index, as ALE's ``get_action_meanings``; reached through the VecEnv as play.py asks for them."""
+    env = envs.CatchEnv()
+    env.reset(seed=0)
+    names = env.get_action_meanings()
+    assert names == ["LEFT", "STAY", "RIGHT"] and (names[LEFT], names[STAY], names[RIGHT]) == ("LEFT", "STAY", "RIGHT")
+    start = env.paddle_column
+    env.step(names.index("LEFT"))
+    assert env.paddle_column == start - 1
+    vec = envs.make_vec("spikerl/Catch-v0", n_envs=2, seed=0)
+    assert vec.env_method("get_action_meanings", indices=[0])[0] == names
+
+
 @pytest.mark.parametrize(("env_id", "kwargs"), [(TOY_IDS[0], {"size": 8}), (TOY_IDS[1], {"rows": 8, "columns": 5})])
 def test_render_returns_an_upscaled_rgb_frame(env_id: str, kwargs: dict) -> None:
     env = envs.make(env_id, render_mode="rgb_array", render_scale=4, **kwargs)

@@ -56,7 +56,7 @@ def test_train_save_evaluate_then_load_and_play(tmp_path):
                           "settings", "overridden_by_checkpoint"}
     assert first["algo"] == "rstdp" and first["human_normalized"] is None  # Catch has no published scores
     # Catch: 3 actions, 70 steps per episode, so the greedy agent's 2 episodes take 140 actions
-    assert set(first["action_histogram"]) == {"0", "1", "2"}
+    assert set(first["action_histogram"]) == {"LEFT", "STAY", "RIGHT"}
     assert sum(first["action_histogram"].values()) == 2 * CATCH_EPISODE_STEPS
     assert first["best_constant_mean"] == max(first["constant_means"].values())
     assert first["constant_means"][first["best_constant"]["name"]] == first["best_constant_mean"]
