@@ -141,7 +141,9 @@ def train_and_score(make_agent: Callable[[int], Any], make_eval_env: Callable[[]
     curve = []
     for done, target in zip(bounds[:-1], bounds[1:]):
         agent.learn(int(target - done), reset_num_timesteps=bool(done == 0))
-        mean, _ = evaluate(agent, make_eval_env(), eval_episodes)
+        eval_env = make_eval_env()
+        mean, _ = evaluate(agent, eval_env, eval_episodes)
+        eval_env.close()
         curve.append([int(target), round(mean, 3)])
         print(f"seed {seed}: {target} steps, greedy {mean:+.2f} ({time.perf_counter() - start:.0f} s)",
               file=sys.stderr, flush=True)
