@@ -22,11 +22,6 @@ W3 = torch.tensor([[1.0, -1.0], [-1.0, 2.0]])
 B3 = torch.tensor([0.2, 0.0])
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
-
-
 def hand_built_dqn() -> DQN:
     """A DQN on CartPole's spaces whose Q-network is ``4 -> 3 -> 2 -> 2`` with the weights above."""
     model = DQN("MlpPolicy", "CartPole-v1", policy_kwargs=dict(net_arch=[3, 2]), learning_starts=0, seed=0)

@@ -21,15 +21,6 @@ from spikerl.models.supervised_training import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a busy shared machine this is much faster than oversubscribed threads."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def quadrant_data(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Images [n, 1, 28, 28] with a bright 10x10 patch in quadrant ``label`` (0..3) plus noise."""
     g = torch.Generator().manual_seed(seed)

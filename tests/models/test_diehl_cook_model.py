@@ -12,15 +12,6 @@ from spikerl.plasticity import presentation_stdp_update
 from spikerl.neurons import LIF, AdaptiveLIF, Input
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """torch's parallel loops stall on a shared, loaded machine; the tests need no parallelism."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def fused_batch(model, **kwargs):
     """The fused batch kernel on the model's tensors and constants."""
     return batch_presentation(model.fused_weights(), model.fused_params(), model.params.steps, **kwargs)

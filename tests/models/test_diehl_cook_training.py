@@ -11,14 +11,6 @@ from spikerl.training import progress_from_dict
 from spikerl.models.linear_readout import LinearReadout
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_running_accuracy_uses_the_previous_block_assignment():
     # 3 neurons, 3 classes. Block 1: neuron k fires for class k -> assignment [0, 1, 2].
     running = RunningAccuracy(update_interval=3, n_neurons=3, n_classes=3)

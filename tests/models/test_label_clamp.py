@@ -19,15 +19,6 @@ from spikerl.models.label_clamp import (
 N_IN, N, STEPS = 16, 10, 40
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny per-step tensors: more threads only add synchronisation (slow on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def small_model(seed: int = 0, **overrides) -> DiehlAndCook2015:
     settings = dict(n_inputs=N_IN, n_neurons=N, time_ms=float(STEPS), norm=N_IN * 0.1, max_boosts=2)
     settings.update(overrides)

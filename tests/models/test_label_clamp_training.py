@@ -10,15 +10,6 @@ from spikerl.training import TrainingProgress
 from spikerl.models.label_clamp import CLAMP_STDP_CHUNK, LabelClampClassifier, evaluate, train_clamped
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The per-step work is on [B, 100] tensors: more threads only add synchronisation (slow on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def mnist_or_skip() -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
     from spikerl.datasets import MNISTNotFoundError, load_mnist
 
