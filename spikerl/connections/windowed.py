@@ -40,10 +40,11 @@ class WindowedConnection(Connection):
         self.w = nn.Parameter(init_weights(shape, w, wmin, wmax, c_in * kh * kw, generator), requires_grad=False)
         self.enforce_constraints()
 
-    @staticmethod
-    def weight_shape(c_out: int, h_out: int, w_out: int, c_in: int, kh: int, kw: int) -> tuple[int, ...]:
-        """The weight tensor's shape for this layout."""
-        raise NotImplementedError
+    @classmethod
+    def weight_shape(cls, c_out: int, h_out: int, w_out: int, c_in: int, kh: int, kw: int) -> tuple[int, ...]:
+        """The weight tensor's shape for this layout (each subclass defines it)."""
+        raise NotImplementedError(f"{cls.__name__} is a base class: use Conv2d or LocallyConnected2d, or define "
+                                  "weight_shape in a subclass")
 
     @property
     def weight(self) -> torch.Tensor:

@@ -166,3 +166,10 @@ def test_max_pool_config_dtype_bias_and_errors():
         MaxPool2d((1, 4, 4), 2, padding=2)
     with pytest.raises(ValueError, match="larger than the padded input"):
         MaxPool2d((1, 4, 4), 5)
+
+
+def test_the_windowed_base_class_names_what_is_missing():
+    from spikerl.connections.windowed import WindowedConnection
+
+    with pytest.raises(NotImplementedError, match="WindowedConnection is a base class"):
+        WindowedConnection((1, 4, 4), 2, 3)
