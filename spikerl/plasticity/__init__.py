@@ -1,6 +1,6 @@
 """Learning rules, written once against ``Connection.pair``."""
 
-from spikerl.plasticity.base import LearningRule, TraceState
+from spikerl.plasticity.base import LearningRule, PairRateRule, TraceState
 from spikerl.plasticity.baseline import RewardBaseline
 from spikerl.plasticity.hebbian import Hebbian
 from spikerl.plasticity.mstdp import MSTDP
@@ -11,6 +11,6 @@ from spikerl.plasticity.presentation import presentation_stdp_update
 from spikerl.plasticity.reward import RewardModulatedRule, check_reward
 from spikerl.plasticity.weight_dependent import WeightDependentPostPre
 
-__all__ = ["LearningRule", "TraceState", "PostPre", "WeightDependentPostPre", "Hebbian", "MSTDP", "MSTDPET",
-           "EligibilityState", "FactoredMSTDPET", "FactoredEligibilityState", "RewardModulatedRule",
+__all__ = ["LearningRule", "PairRateRule", "TraceState", "PostPre", "WeightDependentPostPre", "Hebbian", "MSTDP",
+           "MSTDPET", "EligibilityState", "FactoredMSTDPET", "FactoredEligibilityState", "RewardModulatedRule",
            "RewardBaseline", "check_reward", "presentation_stdp_update"]

@@ -98,3 +98,23 @@ class LearningRule(nn.Module):
                 continue
             out[key] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
         return out
+
+
+class PairRateRule(LearningRule):
+    """A trace-pairing rule with two rates: ``nu_post`` scales the pairing of a postsynaptic spike with the
+    presynaptic trace, ``nu_pre`` that of a presynaptic spike with the postsynaptic trace. Subclasses decide
+    the signs and any weight dependence.
+
+    Args:
+        nu_pre: rate of the pairings at presynaptic spikes (per pairing, in weight units).
+        nu_post: rate of the pairings at postsynaptic spikes.
+        pre_trace, post_trace: trace settings (time constants in ms, additive or nearest-spike).
+        reduction: ``"sum"`` or ``"mean"`` over the batch.
+        weight_decay: fraction of each weight removed per step.
+    """
+
+    def __init__(self, nu_pre: float = 1e-4, nu_post: float = 1e-2,
+                 pre_trace: TraceParams = TraceParams(), post_trace: TraceParams = TraceParams(),
+                 reduction: Literal["sum", "mean"] = "sum", weight_decay: float = 0.0) -> None:
+        super().__init__(pre_trace, post_trace, reduction, weight_decay)
+        self.nu_pre, self.nu_post = check_number("nu_pre", nu_pre), check_number("nu_post", nu_post)

@@ -12,17 +12,13 @@ Units: ``nu_pre``, ``nu_post`` are weight units (mV) per unit pairing.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 
 from spikerl.connections.base import Connection
-from spikerl.plasticity.base import LearningRule, TraceState
-from spikerl.traces import TraceParams
-from spikerl.validation import check_number
+from spikerl.plasticity.base import PairRateRule, TraceState
 
 
-class Hebbian(LearningRule):
+class Hebbian(PairRateRule):
     """Order-independent Hebbian potentiation with rates ``nu_post`` (pre before post), ``nu_pre`` (post before pre).
 
     Args:
@@ -32,12 +28,6 @@ class Hebbian(LearningRule):
         reduction: ``"sum"`` or ``"mean"`` over the batch.
         weight_decay: fraction of each weight removed per step.
     """
-
-    def __init__(self, nu_pre: float = 1e-4, nu_post: float = 1e-2,
-                 pre_trace: TraceParams = TraceParams(), post_trace: TraceParams = TraceParams(),
-                 reduction: Literal["sum", "mean"] = "sum", weight_decay: float = 0.0) -> None:
-        super().__init__(pre_trace, post_trace, reduction, weight_decay)
-        self.nu_pre, self.nu_post = check_number("nu_pre", nu_pre), check_number("nu_post", nu_post)
 
     def step(self, connection: Connection, pre: torch.Tensor, post: torch.Tensor, state: TraceState,
              reward: torch.Tensor | None, dt_ms: float) -> tuple[torch.Tensor, TraceState]:

@@ -12,24 +12,14 @@ applied after the run, as in batched learning): one pairing of the ``T * B`` ste
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 
 from spikerl.connections.base import Connection
-from spikerl.plasticity.base import LearningRule, TraceState
-from spikerl.traces import TraceParams
-from spikerl.validation import check_number
+from spikerl.plasticity.base import PairRateRule, TraceState
 
 
-class PostPre(LearningRule):
+class PostPre(PairRateRule):
     """Pair-based STDP with potentiation rate ``nu_post`` and depression rate ``nu_pre``."""
-
-    def __init__(self, nu_pre: float = 1e-4, nu_post: float = 1e-2,
-                 pre_trace: TraceParams = TraceParams(), post_trace: TraceParams = TraceParams(),
-                 reduction: Literal["sum", "mean"] = "sum", weight_decay: float = 0.0) -> None:
-        super().__init__(pre_trace, post_trace, reduction, weight_decay)
-        self.nu_pre, self.nu_post = check_number("nu_pre", nu_pre), check_number("nu_post", nu_post)
 
     def pairing(self, connection: Connection, pre: torch.Tensor, post: torch.Tensor,
                 traces: TraceState) -> torch.Tensor:

@@ -19,17 +19,14 @@ Units: ``nu_pre``, ``nu_post`` are fractions of the distance to the bound per un
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
 
 from spikerl.connections.base import Connection
-from spikerl.plasticity.base import LearningRule, TraceState
-from spikerl.traces import TraceParams
-from spikerl.validation import check_number
+from spikerl.plasticity.base import PairRateRule, TraceState
 
 
-class WeightDependentPostPre(LearningRule):
+class WeightDependentPostPre(PairRateRule):
     """Soft-bound STDP with potentiation rate ``nu_post`` and depression rate ``nu_pre``.
 
     Args:
@@ -39,12 +36,6 @@ class WeightDependentPostPre(LearningRule):
         reduction: ``"sum"`` or ``"mean"`` over the batch.
         weight_decay: fraction of each weight removed per step.
     """
-
-    def __init__(self, nu_pre: float = 1e-4, nu_post: float = 1e-2,
-                 pre_trace: TraceParams = TraceParams(), post_trace: TraceParams = TraceParams(),
-                 reduction: Literal["sum", "mean"] = "sum", weight_decay: float = 0.0) -> None:
-        super().__init__(pre_trace, post_trace, reduction, weight_decay)
-        self.nu_pre, self.nu_post = check_number("nu_pre", nu_pre), check_number("nu_post", nu_post)
 
     def check(self, connection: Connection) -> None:
         """Raise ``ValueError`` unless the connection has finite ``wmin`` and ``wmax``."""

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from spikerl.connections import Dense
-from spikerl.plasticity import MSTDP, MSTDPET, Hebbian, LearningRule, PostPre, WeightDependentPostPre
+from spikerl.plasticity import (MSTDP, MSTDPET, Hebbian, LearningRule, PairRateRule, PostPre,
+                                WeightDependentPostPre)
 from spikerl.traces import TraceParams
 
 PRE, POST = TraceParams(8.0), TraceParams(12.0, "nearest", 0.8)
@@ -254,6 +255,17 @@ def test_bad_constructor_arguments(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         MSTDPET(**bad)
 
+
+
+@pytest.mark.parametrize("rule", [PostPre, WeightDependentPostPre, Hebbian])
+@pytest.mark.parametrize("rate", ["nu_pre", "nu_post"])
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_pair_rate_rules_reject_a_rate_that_is_not_finite(rule, rate, bad):
+    assert issubclass(rule, PairRateRule)
+    with pytest.raises(ValueError, match=rate):
+        rule(**{rate: bad})
+    kept = rule(nu_pre=0.25, nu_post=0.5)
+    assert (kept.nu_pre, kept.nu_post) == (0.25, 0.5)
 
 # --- devices ---------------------------------------------------------------------------------------------------
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
