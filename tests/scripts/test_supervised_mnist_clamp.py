@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from script_helpers import needs_mnist
+from script_helpers import last_json, needs_mnist, run_script
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "supervised_mnist.py"
 TINY = ["--method", "clamp", "--n_train", "60", "--n_test", "40", "--batch_size", "20", "--time", "40",
         "--threads", "1", "--no_progress", "--seed", "2"]
 
@@ -21,15 +16,7 @@ pytestmark = needs_mnist
 
 
 def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=300,
-                          cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    if check:
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
-
-
-def last_json(proc: subprocess.CompletedProcess) -> dict:
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_script("supervised_mnist", *args, check=check)
 
 
 @pytest.fixture(scope="module")

@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from script_helpers import load_script, needs_mnist
+from script_helpers import last_json, load_script, needs_mnist, run_script
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "supervised_mnist.py"
 TINY = ["--n_train", "192", "--n_test", "100", "--batch_size", "64", "--time", "2", "--channels", "4", "8",
         "--threads", "1", "--no_progress", "--seed", "3"]
 
 
 def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=300,
-                          cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    if check:
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
-
-
-def last_json(proc: subprocess.CompletedProcess) -> dict:
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_script("supervised_mnist", *args, check=check)
 
 
 def test_help_documents_every_flag():
