@@ -41,12 +41,12 @@ def mnist_available() -> bool:
 needs_mnist = pytest.mark.skipif(not mnist_available(), reason="MNIST files not available (set SPIKERL_MNIST_DIR)")
 
 
-def run_script(name: str, *args: str, cwd: Path = ROOT, check: bool = True,
-               timeout: float = 300) -> subprocess.CompletedProcess:
-    """``python scripts/<name>.py ARGS`` in a subprocess (unbuffered, output captured); with ``check`` the exit
-    status must be 0 (the assertion shows the end of stderr)."""
+def run_script(name: str, *args: str, cwd: Path = ROOT, check: bool = True, timeout: float = 300,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``python scripts/<name>.py ARGS`` in a subprocess (unbuffered, output captured, ``env`` added to the
+    environment); with ``check`` the exit status must be 0 (the assertion shows the end of stderr)."""
     proc = subprocess.run([sys.executable, str(SCRIPTS / f"{name}.py"), *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                          timeout=timeout, cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
     if check:
         assert proc.returncode == 0, proc.stderr[-3000:]
     return proc

@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from script_helpers import load_script
+from script_helpers import last_json, load_script, run_script, start_script, wait_for_line
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "play.py"
 CATCH = "spikerl/Catch-v0"
 #: Catch with its defaults: 10 balls, each landing rows - 1 = 7 steps after it appears.
 CATCH_EPISODE_STEPS = 10 * 7
 
 
 def run(*args: str, cwd: Path, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=300,
-                          cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
-    if check:
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
-
-
-def last_json(proc: subprocess.CompletedProcess) -> dict:
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_script("play", *args, cwd=cwd, env=env, check=check)
 
 
 def test_help_lists_every_flag(tmp_path):
@@ -210,12 +197,9 @@ def test_ctrl_c_saves_the_agent_and_says_how_to_resume(tmp_path):
     import torch
 
     model = tmp_path / "model.pt"
-    proc = subprocess.Popen([sys.executable, str(SCRIPT), CATCH, "--timesteps", "10000000", "--n-envs", "1",
-                             "--save", str(model), "--tensorboard", "", "--no-progress"], cwd=tmp_path,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    line = proc.stderr.readline()
-    while line and "training R-STDP" not in line:
-        line = proc.stderr.readline()
+    proc = start_script("play", CATCH, "--timesteps", "10000000", "--n-envs", "1", "--save", str(model),
+                        "--tensorboard", "", "--no-progress", cwd=tmp_path)
+    wait_for_line(proc, "training R-STDP")
     time.sleep(3.0)
     proc.send_signal(signal.SIGINT)
     rest = proc.stderr.read()

@@ -3,31 +3,23 @@ with the uninterrupted run's weights, unwritable save paths fail before training
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
-from script_helpers import load_script
+from script_helpers import load_script, run_script, start_script, wait_for_line
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "play.py"
 CATCH = "spikerl/Catch-v0"
 #: Tiny, deterministic settings: dummy envs, no validation, no TensorBoard, one evaluation episode.
 COMMON = ["--n-envs", "2", "--validate-every", "0", "--eval-episodes", "1", "--tensorboard", "", "--no-progress"]
 
 
 def run(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=300,
-                          cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    if check:
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
+    return run_script("play", *args, cwd=cwd, check=check)
 
 
 def test_sigterm_then_resume_ends_with_the_uninterrupted_weights(tmp_path):
@@ -38,12 +30,8 @@ def test_sigterm_then_resume_ends_with_the_uninterrupted_weights(tmp_path):
     whole, part = tmp_path / "whole.pt", tmp_path / "part.pt"
     run(CATCH, "--timesteps", str(total), "--save", str(whole), *COMMON, cwd=tmp_path)
 
-    proc = subprocess.Popen([sys.executable, str(SCRIPT), CATCH, "--timesteps", str(total), "--save", str(part),
-                             *COMMON], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    line = proc.stderr.readline()
-    while line and "training R-STDP" not in line:
-        line = proc.stderr.readline()
+    proc = start_script("play", CATCH, "--timesteps", str(total), "--save", str(part), *COMMON, cwd=tmp_path)
+    wait_for_line(proc, "training R-STDP")
     time.sleep(1.5)
     proc.send_signal(signal.SIGTERM)
     rest = proc.stderr.read()
