@@ -256,7 +256,6 @@ def test_bad_constructor_arguments(bad):
         MSTDPET(**bad)
 
 
-
 @pytest.mark.parametrize("rule", [PostPre, WeightDependentPostPre, Hebbian])
 @pytest.mark.parametrize("rate", ["nu_pre", "nu_post"])
 @pytest.mark.parametrize("bad", [math.nan, math.inf])
@@ -266,6 +265,7 @@ def test_pair_rate_rules_reject_a_rate_that_is_not_finite(rule, rate, bad):
         rule(**{rate: bad})
     kept = rule(nu_pre=0.25, nu_post=0.5)
     assert (kept.nu_pre, kept.nu_post) == (0.25, 0.5)
+
 
 # --- devices ---------------------------------------------------------------------------------------------------
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
