@@ -280,6 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="PPO/A2C: give the actor and the critic a features extractor each (SB3's "
                            "share_features_extractor=False) instead of the shared one of rl-baselines3-zoo's Atari "
                            "settings: the value loss no longer shapes the policy's features (about twice the compute)")
+    deep.add_argument("--inner-lr-scale", type=number_flag(0, low_open=True), default=None,
+                      help="PPO/A2C: multiply the learning rate of the spiking policy's inner synaptic layers (all "
+                           "but the last: the convolutions of the Nature CNN) by this factor (default 1): under "
+                           "Adam their small steps flip spikes downstream, noise that PPO reads as large updates")
     deep.add_argument("--sampled", action="store_true",
                       help="PPO/A2C: also score the policy sampling its actions (as in training; torch seeded with "
                            "--seed) beside the greedy one: greedy play of an actor-critic can collapse onto one "
@@ -600,7 +604,8 @@ def check_algo_flags(args: argparse.Namespace) -> None:
                  "init_gain": args.init_gain is not None, "input_gain": args.input_gain is not None,
                  "normalization": args.normalization is not None,
                  "sampled": args.sampled,
-                 "separate_extractors": args.separate_extractors}
+                 "separate_extractors": args.separate_extractors,
+                 "inner_lr_scale": args.inner_lr_scale is not None}
     if args.algo != "rstdp-ac":
         for flag in CRITIC_FLAGS:
             if getattr(args, flag) is not None:
@@ -630,6 +635,11 @@ def check_algo_flags(args: argparse.Namespace) -> None:
         error("--separate-extractors builds a new PPO or A2C model with its own critic network"
               + (": DQN has no critic" if args.algo == "dqn" else "; a loaded one (--load, --resume, --convert) "
                  "keeps its architecture"))
+    if args.inner_lr_scale is not None and (args.algo == "dqn" or args.ann or args.load or args.resume
+                                            or args.convert):
+        error("--inner-lr-scale sets the optimizer of a new spiking PPO or A2C model"
+              + (": not --algo dqn" if args.algo == "dqn" else ": not --ann" if args.ann
+                 else "; a loaded one (--load, --resume, --convert) keeps the one saved with it"))
     if args.convert and not args.load:
         error("--convert needs --load MODEL.zip: a non-spiking model trained with --ann (or saved with "
               "agents.deep.safe_zip.safe_save)")
@@ -766,6 +776,8 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
                     if getattr(args, flag) is not None:
                         extractor_kwargs[flag] = getattr(args, flag)
                 policy_kwargs["features_extractor_kwargs"] = extractor_kwargs
+                if args.inner_lr_scale is not None:
+                    policy_kwargs["inner_lr_scale"] = args.inner_lr_scale
             model = cls(policy, train_env, seed=args.seed, device=args.device, tensorboard_log=tensorboard,
                         policy_kwargs=policy_kwargs, **hyperparameters)
             hyperparameters = {**hyperparameters, "policy": policy, "policy_kwargs": policy_kwargs,
@@ -875,6 +887,8 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
         settings["init_gain"] = float(extractor.init_gain)
         settings["input_gain"] = float(extractor.input_gain)
         settings["normalization"] = extractor.normalization
+        if hasattr(model.policy, "inner_lr_scale"):
+            settings["inner_lr_scale"] = float(model.policy.inner_lr_scale)
     overridden = checkpoint_overrides(args, settings, (args.load or args.resume) if spiking else None,
                                       SPIKING_POLICY_FLAGS)
     scores = {"agent": agent_mean, "random": base["random"][0], "best_constant": best_constant_mean(base)}

@@ -157,6 +157,11 @@ class SpikingFeaturesExtractor(BaseFeaturesExtractor):
         """The synaptic layer that the observation drives (each subclass names its own)."""
         raise NotImplementedError(f"{type(self).__name__} must define input_layer()")
 
+    def inner_layers(self) -> list[nn.Module]:
+        """The synaptic layers (with their normalisation) whose spikes drive a further spiking layer: every
+        layer but the last (each subclass lists its own)."""
+        raise NotImplementedError(f"{type(self).__name__} must define inner_layers()")
+
     def lif(self, shape: int | tuple[int, ...]) -> LIF:
         """A trainable LIF layer of this extractor's settings."""
         return LIF.trainable(shape, self.tau_mem_ms, self.v_thresh, self._surrogate, dt_ms=self.dt_ms)
@@ -265,6 +270,9 @@ class SpikingNatureCNN(SpikingFeaturesExtractor):
     def input_layer(self) -> nn.Module:
         return self.conv1
 
+    def inner_layers(self) -> list[nn.Module]:
+        return [self.conv1, self.norm1, self.conv2, self.norm2, self.conv3, self.norm3]
+
     def simulate(self, observations: torch.Tensor) -> torch.Tensor:
         steps, batch = self.time_steps, observations.shape[0]
         s = self.fire("lif1", self.lif1, self.encode(observations, nn.Sequential(self.conv1, self.norm1)))
@@ -295,6 +303,9 @@ class SpikingMlp(SpikingFeaturesExtractor):
 
     def input_layer(self) -> nn.Module:
         return self.linears[0]
+
+    def inner_layers(self) -> list[nn.Module]:
+        return [*self.linears[:-1], *self.norms[:-1]]
 
     def simulate(self, observations: torch.Tensor) -> torch.Tensor:
         x = observations.flatten(1)

@@ -100,6 +100,19 @@ def test_separate_extractors_give_the_critic_its_own_spiking_network(tmp_path):
     assert not first.equal(next(policy.vf_features_extractor.parameters()))
 
 
+def test_inner_lr_scale_reaches_the_policy_and_the_json_settings(tmp_path):
+    """``--inner-lr-scale 0.5``: the saved policy's optimizer runs its inner layers at half the rate."""
+    model = tmp_path / "ppo.zip"
+    result = last_json(run("CartPole-v1", "--algo", "ppo", "--inner-lr-scale", "0.5", "--timesteps", "64",
+                           "--eval-episodes", "1", "--save", str(model), "--tensorboard", "", "--no-progress",
+                           cwd=tmp_path))
+    assert result["settings"]["inner_lr_scale"] == 0.5
+    assert result["settings"]["policy_kwargs"]["inner_lr_scale"] == 0.5
+    from agents import SpikingPPO
+    groups = SpikingPPO.load(model).policy.optimizer.param_groups
+    assert [g["lr_scale"] for g in groups] == [0.5, 1.0]
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--ann"], "applies to the deep agents"),
     (["--sampled"], "applies to the deep agents"),
@@ -119,6 +132,11 @@ def test_separate_extractors_give_the_critic_its_own_spiking_network(tmp_path):
     (["--separate-extractors"], "applies to the deep agents"),
     (["--algo", "dqn", "--separate-extractors"], "DQN has no critic"),
     (["--algo", "ppo", "--resume", "x.zip", "--separate-extractors"], "keeps its architecture"),
+    (["--inner-lr-scale", "0.1"], "applies to the deep agents"),
+    (["--algo", "dqn", "--inner-lr-scale", "0.1"], "not --algo dqn"),
+    (["--algo", "ppo", "--ann", "--inner-lr-scale", "0.1"], "not --ann"),
+    (["--algo", "a2c", "--resume", "x.zip", "--inner-lr-scale", "0.1"], "keeps the one saved with it"),
+    (["--algo", "ppo", "--inner-lr-scale", "0"], "must be a finite number > 0"),
 ])
 def test_flags_that_do_not_apply_are_usage_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
