@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from agents import SpikingA2C, SpikingMlp, SpikingNatureCNN, SpikingPPO
+from agents.deep.extractors import SpikingFeaturesExtractor
 
 
 def cartpole_ppo(**policy_kwargs) -> SpikingPPO:
@@ -22,6 +23,14 @@ def test_the_inner_layers_are_all_synaptic_layers_but_the_last():
     assert cnn.inner_layers() == [cnn.conv1, cnn.norm1, cnn.conv2, cnn.norm2, cnn.conv3, cnn.norm3]
     mlp = SpikingMlp(gym.spaces.Box(-1, 1, (4,)), hidden=(16, 8, 8), normalization="layer")
     assert mlp.inner_layers() == [mlp.linears[0], mlp.linears[1], mlp.norms[0], mlp.norms[1]]
+
+
+def test_an_extractor_that_does_not_list_its_inner_layers_says_so():
+    class NoInnerLayers(SpikingMlp):
+        inner_layers = SpikingFeaturesExtractor.inner_layers  # the base class hook, not SpikingMlp's
+
+    with pytest.raises(NotImplementedError, match="NoInnerLayers must define inner_layers"):
+        NoInnerLayers(gym.spaces.Box(-1, 1, (4,))).inner_layers()
 
 
 def test_one_adam_step_moves_inner_weights_by_the_scaled_rate_and_others_by_the_rate():
