@@ -202,3 +202,17 @@ def read_backs(monkeypatch: pytest.MonkeyPatch) -> Callable[..., ReadBackRecorde
 
     monkeypatch.setattr(sync, "reads_are_free", lambda device: False)
     return lambda allowed=(), loops=(): ReadBackRecorder(tuple(allowed), tuple(loops))
+
+
+@pytest.fixture(autouse=True)
+def _sync_debug_mode_restored():
+    """A test that sets ``torch.cuda.set_sync_debug_mode("error")`` and fails before resetting it would make every
+    later CUDA call in the process raise; each test starts in and leaves the mode it found."""
+    if not torch.cuda.is_available():
+        yield
+        return
+    before = torch.cuda.get_sync_debug_mode()
+    try:
+        yield
+    finally:
+        torch.cuda.set_sync_debug_mode(before)

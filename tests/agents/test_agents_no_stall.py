@@ -47,33 +47,55 @@ def test_actor_critic_learning_reads_back_only_the_actions(read_backs, hidden: d
         model.learn(steps, log_interval=1)
     assert recorder.unexpected == []
     assert recorder.count("handed_to_env") == steps // n_envs
+    by = [allowed_by for *_, allowed_by in recorder.calls]
+    calibration = [i for i, b in enumerate(by) if b.endswith("SpikingPolicy.calibrate")]
+    assert calibration and max(calibration) < by.index("handed_to_env")  # the first step only, not every step
     assert recorder.count("RSTDPActorCritic.dump_logs") > 0
 
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; CPU-only machine")
 
 
-@needs_cuda
-@pytest.mark.parametrize("hidden_size", [0, 16])
-def test_cuda_learning_never_synchronises_but_for_the_actions(monkeypatch, hidden_size: int) -> None:
-    def copy_actions(actions: torch.Tensor) -> torch.Tensor:
-        torch.cuda.set_sync_debug_mode(0)
-        try:
-            return actions.cpu()
-        finally:
-            torch.cuda.set_sync_debug_mode("error")
+def copy_actions(actions: torch.Tensor) -> torch.Tensor:
+    """The one read back allowed: the actions for the environments, in whatever mode the caller runs."""
+    before = torch.cuda.get_sync_debug_mode()
+    torch.cuda.set_sync_debug_mode(0)
+    try:
+        return actions.cpu()
+    finally:
+        torch.cuda.set_sync_debug_mode(before)
 
-    monkeypatch.setattr(policy_module, "handed_to_env", copy_actions)
-    model = RSTDP("SpikingPolicy", envs.make_vec(CATCH, n_envs=2, seed=0), hidden_size=hidden_size, seed=0,
-                  device="cuda")
-    model.learn(20, log_interval=0)  # calibrates (reads back once) before the checked run
+
+def learn_without_syncs(model, steps: int = 200) -> None:
+    """20 steps (calibration reads back once), then ``steps`` more under sync-debug mode "error"."""
+    model.learn(20, log_interval=0)
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
-        model.learn(200, log_interval=0, reset_num_timesteps=False)
+        model.learn(steps, log_interval=0, reset_num_timesteps=False)
     finally:
         torch.cuda.set_sync_debug_mode(0)
+    assert model.num_timesteps == 20 + steps
+
+
+@needs_cuda
+@pytest.mark.parametrize("hidden_size", [0, 16])
+def test_cuda_learning_never_synchronises_but_for_the_actions(monkeypatch, hidden_size: int) -> None:
+    monkeypatch.setattr(policy_module, "handed_to_env", copy_actions)
+    model = RSTDP("SpikingPolicy", envs.make_vec(CATCH, n_envs=2, seed=0), hidden_size=hidden_size, seed=0,
+                  device="cuda")
+    learn_without_syncs(model)
     w = model.policy.network.connections[model.policy.plastic].w
-    assert w.is_cuda and bool(torch.isfinite(w).all()) and model.num_timesteps == 220
+    assert w.is_cuda and bool(torch.isfinite(w).all())
     assert model.policy.generator.device.type == "cuda"
     assert model._device_error_sums is not None and bool(torch.isfinite(model._device_error_sums).all())
+
+
+@needs_cuda
+@pytest.mark.parametrize("hidden", [{}, {"hidden_size": 16, "hidden_learning_rate": 1e-3}])
+def test_cuda_actor_critic_never_synchronises_but_for_the_actions(monkeypatch, hidden: dict) -> None:
+    monkeypatch.setattr(policy_module, "handed_to_env", copy_actions)
+    model = RSTDPActorCritic(env=envs.make_vec(CATCH, n_envs=2, seed=0), seed=0, device="cuda", **hidden)
+    learn_without_syncs(model)
+    for connection in model.policy.network.connections.values():
+        assert connection.w.is_cuda and bool(torch.isfinite(connection.w).all())

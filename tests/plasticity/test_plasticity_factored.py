@@ -97,7 +97,10 @@ def test_pairings_touch_only_the_rows_of_inputs_that_spiked() -> None:
 @pytest.mark.parametrize("path", ["kernel", "matmul"])
 def test_the_three_ways_of_adding_pairings_agree(path: str, monkeypatch) -> None:
     """Against index_add_ (the torch path for sparse trains): the C kernel adds the same rows in the same order
-    (bit-identical: the same IEEE additions); the matmul of dense trains within float32 rounding."""
+    (bit-identical: the same IEEE additions); the matmul of dense trains sums the same products in another order
+    (which one depends on the BLAS build and the CPU), so it agrees within the float32 bound of
+    ``test_float32_stays_within_the_folds_bound``, relative to the largest entry (elementwise float32 rounding
+    failed on a 16-core machine's BLAS: one entry of 525 off by 1.5e-5, 5e-5 of its value)."""
     if path == "kernel" and not kernels.available():
         pytest.skip("no C compiler: the kernels are not built (the torch paths are tested without them)")
     _, factored = rules()
@@ -124,7 +127,8 @@ def test_the_three_ways_of_adding_pairings_agree(path: str, monkeypatch) -> None
         assert len(calls) == 12
         assert torch.equal(state.scaled, reference.scaled)
     else:
-        torch.testing.assert_close(state.scaled, reference.scaled)
+        worst = (state.scaled - reference.scaled).abs().max() / reference.scaled.abs().max()
+        assert 0 < reference.scaled.abs().max() and worst < 16 * 64 * torch.finfo(torch.float32).eps
 
 
 @pytest.mark.parametrize("extra", [{}, {"weight_decay": 1e-3, "reduction": "mean", "baseline_window": 5}])
