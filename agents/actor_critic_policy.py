@@ -138,7 +138,7 @@ class ActorCriticSpikingPolicy(SpikingPolicy):
         """The actor's calibration (:meth:`SpikingPolicy.calibrate`), then the critic's: weights for a mean drive
         of ``drive_mv`` (``s_c = weight_scale * drive_mv / output_drive_mv``, the same source rate), and ``c0``,
         the critic's mean count per environment step over ``4`` steps from rest on these observations."""
-        if bool(self.calibrated):
+        if self._calibrated:  # the host mirror of the buffer: acting reads nothing back
             return True
         if not super().calibrate(obs):
             return False
