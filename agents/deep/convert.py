@@ -186,10 +186,11 @@ class SpikingConvertedPolicy(nn.Module):
         """Run ``T`` steps from rest on preprocessed observations ``[B, *obs]``.
 
         Returns the output membrane ``u_T [B, A]`` (sum over the steps of the output layer's input current) and
-        each IF layer's spikes ``[T, B, *shape]`` (float 0/1).
+        each IF layer's spikes ``[T, B, *shape]`` (float 0/1), on this network's device (observations elsewhere
+        are copied there).
         """
         steps, batch = self.time_steps, observations.shape[0]
-        current = self.synapse(0, observations)
+        current = self.synapse(0, observations.to(self.synapses[0].weight.device))
         current = current.unsqueeze(0).expand(steps, *current.shape).contiguous()
         trains = []
         for index, layer in enumerate(self.neurons, start=1):

@@ -23,8 +23,10 @@ B3 = torch.tensor([0.2, 0.0])
 
 
 def hand_built_dqn() -> DQN:
-    """A DQN on CartPole's spaces whose Q-network is ``4 -> 3 -> 2 -> 2`` with the weights above."""
-    model = DQN("MlpPolicy", "CartPole-v1", policy_kwargs=dict(net_arch=[3, 2]), learning_starts=0, seed=0)
+    """A DQN on CartPole's spaces whose Q-network is ``4 -> 3 -> 2 -> 2`` with the weights above, on the CPU (where
+    the hand computations run, also on a machine with CUDA)."""
+    model = DQN("MlpPolicy", "CartPole-v1", policy_kwargs=dict(net_arch=[3, 2]), learning_starts=0, seed=0,
+                device="cpu")
     linears = [m for m in model.q_net.q_net if isinstance(m, nn.Linear)]
     with torch.no_grad():
         for linear, (w, b) in zip(linears, ((W1, B1), (W2, B2), (W3, B3))):
