@@ -24,7 +24,8 @@ Workloads (one subcommand each; every run prints one JSON line):
   deep   training env steps per second of spiking PPO/A2C/DQN (agents.deep, spiking Nature CNN for images,
          spiking MLP for vectors) and of SB3's own algorithm with its CnnPolicy/MlpPolicy, same env,
          hyperparameters and seed, one after the other (``spiking_vs_sb3``). ALE games use SB3's Atari
-         pipeline (``make_atari_env``: 84 x 84 grayscale, 4 frames skipped) with 4 stacked frames.
+         pipeline (``make_atari_env``: 84 x 84 grayscale, 4 frames skipped) with 4 stacked frames. Both models
+         on ``--device`` (default ``auto``: CUDA where there is one); ``devices`` in the JSON line says which.
   lif    N Poisson inputs (15 Hz) all-to-all to N LIF neurons (BindsNET's ``LIFNodes`` defaults = spikerl's
          ``LIF``), weights U(0, 1), dt 1 ms: Input -> Dense -> LIF in a ``spikerl.Network``.
          ``seconds`` is the wall time of ``net.run`` only (median of ``--repeats``, after a warm-up run);
@@ -533,7 +534,7 @@ def bench_deep(args: argparse.Namespace) -> dict[str, Any]:
     image = len(probe.observation_space.shape) == 3
     probe.close()
     sb3_cls, spiking_cls = {"ppo": (PPO, SpikingPPO), "a2c": (A2C, SpikingA2C), "dqn": (DQN, SpikingDQN)}[args.algo]
-    hyper: dict[str, Any] = dict(seed=args.seed)
+    hyper: dict[str, Any] = dict(seed=args.seed, device=args.device)
     if args.algo == "ppo":
         hyper.update(n_steps=args.n_steps, batch_size=args.batch_size, n_epochs=args.n_epochs)
     elif args.algo == "a2c":
@@ -557,8 +558,11 @@ def bench_deep(args: argparse.Namespace) -> dict[str, Any]:
     for model in models.values():
         model.env.close()
     fps = {name: args.steps / statistics.median(s) for name, s in seconds.items()}
+    devices = {name: str(model.device) for name, model in models.items()}
+    if "cuda" in devices["spiking"]:
+        devices["device_name"] = torch.cuda.get_device_name(models["spiking"].device)
     return dict(workload="deep", env=env_id, algo=args.algo, n_envs=args.n_envs, steps=args.steps,
-                threads=args.threads, time_steps=time_steps, hyperparameters=hyper,
+                threads=args.threads, time_steps=time_steps, devices=devices, hyperparameters=hyper,
                 sb3_steps_per_second=fps["sb3"], spiking_steps_per_second=fps["spiking"],
                 spiking_vs_sb3=fps["spiking"] / fps["sb3"], seconds=statistics.median(seconds["spiking"]),
                 sb3_all_seconds=seconds["sb3"], spiking_all_seconds=seconds["spiking"])
@@ -579,6 +583,8 @@ def add_deep(sub: Any) -> None:
     p.add_argument("--n-epochs", type=number_flag(1, integer=True), default=4, help="PPO epochs per rollout")
     p.add_argument("--time-steps", type=number_flag(1, integer=True), default=None,
                    help="simulation steps per env step (default: agents.deep's default)")
+    p.add_argument("--device", default="auto",
+                   help="torch device of both models (default: auto, SB3's choice: CUDA where there is one)")
     add_common_arguments(p)
     p.set_defaults(bench=bench_deep, reference_bench=None, reference_scripts=[], repeats=1)
 
