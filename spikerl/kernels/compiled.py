@@ -1,10 +1,13 @@
 """The ``"compiled"`` backend: a layer's own step loop over ``T`` fused by ``torch.compile``.
 
 Unlike the C kernels, nothing is restated: the function compiled is the reference loop over the model's pure
-step function, so the backend cannot drift from it. Inductor turns the ``T`` unrolled steps into a few fused
-kernels (C++ on the CPU, Triton on CUDA), so on a GPU a presentation costs a handful of launches instead of
-several per step. Compilation happens once per function, shape and dtype (``dynamic=False``; a new ``T`` or
-batch size compiles again) and takes seconds to a minute, so the backend is opt-in (``backend="compiled"``).
+step function, so the backend cannot drift from it. Dynamo unrolls the loop over ``T`` and Inductor turns the
+unrolled steps into a few fused kernels (C++ on the CPU, Triton on CUDA), so on a GPU a run costs a handful of
+launches instead of several per step. Compile time grows with the number of unrolled steps (on an H200 machine
+100 steps took 54 s, 1000 steps did not finish in 150 s), so :func:`scan_in_chunks` runs long trains as
+chunks of :data:`CHUNK_STEPS` steps, the remainder as chunks of 16 and 8 and its last 0-7 steps uncompiled:
+at most three compiled lengths per layer setting, shape and dtype (``dynamic=False``), whatever ``T``. Compiling
+still takes seconds to a minute, so the backend is opt-in (``backend="compiled"``).
 
 Where ``torch.compile`` cannot work the backend raises :class:`BackendUnavailable` with the reason
 (:func:`unavailable_reason`): Windows, a Python that Dynamo does not support, no C++ compiler for Inductor's
@@ -19,13 +22,16 @@ import os
 import shutil
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 
 from spikerl.kernels.backend import BackendUnavailable
 
 F = TypeVar("F", bound=Callable)
+
+CHUNK_STEPS = 32
+"""Steps per compiled chunk of a long scan (a power of two; the remainder uses 16 and 8)."""
 
 
 def unavailable_reason(device: torch.device) -> str | None:
@@ -64,3 +70,40 @@ def compiled(fn: F, device: torch.device) -> F:
     if reason is not None:
         raise BackendUnavailable("compiled", reason)
     return _compiled(fn)
+
+
+def chunk_lengths(steps: int, chunk: int = CHUNK_STEPS) -> tuple[list[int], int]:
+    """How :func:`scan_in_chunks` splits ``steps``: the compiled chunk lengths (``chunk`` as often as it fits,
+    then at most one each of ``chunk / 2``, ``chunk / 4``, ... down to 8) and the uncompiled tail (0-7 steps).
+
+    >>> chunk_lengths(250)
+    ([32, 32, 32, 32, 32, 32, 32, 16, 8], 2)
+    """
+    lengths, rest = [chunk] * (steps // chunk), steps % chunk
+    size = chunk // 2
+    while size >= 8:
+        if rest >= size:
+            lengths.append(size)
+            rest -= size
+        size //= 2
+    return lengths, rest
+
+
+def scan_in_chunks(loop: Callable[..., tuple[torch.Tensor, Any, dict[str, torch.Tensor]]], currents: torch.Tensor,
+                   state: Any, *args: Any, record: tuple[str, ...] = ()
+                   ) -> tuple[torch.Tensor, Any, dict[str, torch.Tensor]]:
+    """``loop(currents, state, *args, record)`` over ``T = currents.shape[0]`` steps, run as compiled chunks
+    (:func:`chunk_lengths`; the tail of fewer than 8 steps by ``loop`` itself) with the state carried between
+    them; spikes ``[T, ...]`` and the recorded fields concatenated. ``loop`` is a scan of a pure step function
+    (e.g. :func:`spikerl.neurons.lif.lif_scan_loop`) returning ``(spikes, state, recorded)``; ``state`` is
+    passed through untouched."""
+    lengths, tail = chunk_lengths(currents.shape[0])
+    fn, parts, start = compiled(loop, currents.device), [], 0
+    for length in lengths + [tail]:
+        if length:
+            parts.append((fn if length >= 8 else loop)(currents[start:start + length], state, *args, record))
+            state, start = parts[-1][1], start + length
+    if len(parts) == 1:
+        return parts[0]
+    spikes = torch.cat([p[0] for p in parts])
+    return spikes, state, {f: torch.cat([p[2][f] for p in parts]) for f in record}

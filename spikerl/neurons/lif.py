@@ -176,7 +176,8 @@ class LIF(NeuronLayer):
         """As :meth:`NeuronLayer.scan`. ``"c"``: one C call (:func:`spikerl.kernels.lif_scan`, bit-identical to
         the step loop) on CPU float tensors for the ``"value"`` reset; ``"auto"``: that where it can serve the
         call, else the step loop (always when a subclass overrides ``step``); ``"torch"``: the step loop;
-        ``"compiled"``: the step loop :func:`lif_scan_loop` compiled by ``torch.compile`` (CPU or CUDA)."""
+        ``"compiled"``: the step loop :func:`lif_scan_loop` compiled by ``torch.compile`` (CPU or CUDA), run in
+        chunks of at most :data:`spikerl.kernels.compiled.CHUNK_STEPS` steps (:func:`kernels.scan_in_chunks`)."""
         backend = self.choose_backend(backend)
         if backend == "compiled":
             reason = self._compiled_unsupported()
@@ -184,8 +185,8 @@ class LIF(NeuronLayer):
                 raise BackendUnavailable("compiled", reason)
             if currents.shape[0] == 0:
                 return super().scan(currents, state, record, "torch")
-            loop = kernels.compiled(lif_scan_loop, currents.device)
-            return loop(currents, state, self.params, self.dt_ms, tuple(record))
+            return kernels.scan_in_chunks(lif_scan_loop, currents, state, self.params, self.dt_ms,
+                                          record=tuple(record))
         if backend == "fused":
             raise BackendUnavailable("fused", "it serves the multi-step mode with a surrogate (float spikes with a "
                                               "gradient); scan, the Network path, takes 'auto', 'c' or 'torch'")
