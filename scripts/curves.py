@@ -1,17 +1,18 @@
 """Learning curves from TensorBoard logs: one line per run, a scalar against env steps, saved as a PNG.
 
-Each ``RUN`` is a TensorBoard run folder (``runs/SpaceInvaders_ppo_1``, as written by ``play.py --tensorboard``),
-optionally labelled ``LABEL=FOLDER``; runs that share a label (the seeds of one setting) share a colour and one
-legend entry. The default scalar is SB3's ``rollout/ep_rew_mean``: the mean game score of
-the last 100 training episodes (``Monitor`` sits below the Atari wrappers, so these are full games with the
-unclipped score, played by the exploring policy). ``--hline LABEL=VALUE`` adds reference lines (the random
-policy, the best constant action, ...). Prints one JSON line: the runs (label, colour, last point), the legend's
-labels and the output path.
+Each ``RUN`` is a TensorBoard run folder (``runs/SpaceInvaders_ppo_seed0_1``, as written by ``play.py
+--tensorboard``: the checkpoint's name and ``_N``), optionally labelled ``LABEL=FOLDER``; runs that share a label
+(the seeds of one setting) share a colour and one legend entry. The default scalar is SB3's
+``rollout/ep_rew_mean``: the mean game score of the last 100 training episodes (``Monitor`` sits below the Atari
+wrappers, so these are full games with the unclipped score, played by the exploring policy). ``--hline
+LABEL=VALUE`` adds reference lines (the random policy, the best constant action, ...). Prints one JSON line: the
+runs (label, colour, last point), the legend's labels and the output path.
 
 Example::
 
-    python scripts/curves.py "spiking PPO=runs/SpaceInvaders_ppo_1" "SB3 PPO=runs/SpaceInvaders_ppo_ann_1" \\
-        --hline "best constant (FIRE)=285" --title "SpaceInvaders, PPO, 400k steps" --out curves.png
+    python scripts/curves.py "spiking PPO=runs/SpaceInvaders_ppo_seed0_1" \\
+        "SB3 PPO=runs/SpaceInvaders_ppo_ann_seed0_1" --hline "best constant (FIRE)=285" \\
+        --title "SpaceInvaders, PPO, 400k steps" --out curves.png
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def read_scalar(run: Path, tag: str) -> tuple[np.ndarray, np.ndarray]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     if not run.is_dir():
-        raise SystemExit(f"error: {run} is not a folder (expected a TensorBoard run such as runs/Pong_ppo_1)")
+        raise SystemExit(f"error: {run} is not a folder (expected a TensorBoard run such as runs/Pong_ppo_seed0_1)")
     events = EventAccumulator(str(run), size_guidance={"scalars": 0})
     events.Reload()
     if tag not in events.Tags()["scalars"]:

@@ -84,7 +84,7 @@ Examples::
     python scripts/play.py SpaceInvaders --load runs/SpaceInvaders_seed0_best.pt --video play.mp4
     python scripts/play.py SpaceInvaders --resume runs/SpaceInvaders_seed0.pt --timesteps 200000  # train on
     python scripts/play.py spikerl/Catch-v0 --timesteps 5000 --hidden-size 0
-    tensorboard --logdir runs
+    tensorboard --logdir runs    # one folder per run, named after its checkpoint: runs/SpaceInvaders_seed0_1
 """
 
 from __future__ import annotations
@@ -260,7 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--render", action="store_true",
                         help="show one greedy episode in a window (cv2.imshow; needs a display; q closes it)")
     parser.add_argument("--tensorboard", metavar="DIR", default="runs",
-                        help="TensorBoard log directory (view with: tensorboard --logdir DIR); '' turns it off")
+                        help="TensorBoard log directory (view with: tensorboard --logdir DIR); each run writes to "
+                             "DIR/<checkpoint name>_N, and --resume continues the resumed file's folder; '' turns it "
+                             "off")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar during training")
     deep = parser.add_argument_group("deep agents", "--algo ppo/a2c/dqn only")
     deep.add_argument("--time-steps", type=number_flag(1, integer=True), default=None,
@@ -577,6 +579,14 @@ def choose_save_path(args: argparse.Namespace, name: str, suffix: str = ".pt") -
     return save
 
 
+def tensorboard_run_name(args: argparse.Namespace, save: Path) -> str:
+    """The TensorBoard run name of this training: the checkpoint's file name without its suffix. SB3 writes to
+    ``DIR/<name>_N``, a new N for a fresh run; ``--resume`` continues the newest ``<name>_N`` of the resumed
+    file, so a resumed run's curves join its own folder, not the newest run of the same game (as they did when
+    every run of a game and algorithm shared one name)."""
+    return Path(args.resume).stem if args.resume else save.stem
+
+
 def best_path(save: Path) -> Path:
     """The best validated checkpoint's path beside ``save``: ``<stem>_best<suffix>``."""
     return save.with_name(f"{save.stem}_best{save.suffix}")
@@ -798,7 +808,7 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
 
         def train_agent(stop: Any) -> None:
             model.learn(args.timesteps, callback=stop_on_request(stop), progress_bar=not args.no_progress,
-                        tb_log_name=name, reset_num_timesteps=not args.resume)
+                        tb_log_name=tensorboard_run_name(args, save), reset_num_timesteps=not args.resume)
 
         def save_for_resume(model: Any, path: Path) -> None:
             safe_save(model, path)
@@ -1011,11 +1021,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               file=sys.stderr, flush=True)
         best = best_path(save)
         target = (model.num_timesteps if args.resume else 0) + args.timesteps
-        validation = validation_callback(args, env_id, eval_env_kwargs(args, env_kwargs, ale), best, model.num_timesteps if args.resume else 0)
+        validation = validation_callback(args, env_id, eval_env_kwargs(args, env_kwargs, ale), best,
+                                         model.num_timesteps if args.resume else 0)
 
         def train_agent(stop: Any) -> None:
             model.learn(args.timesteps, callback=[c for c in (validation, stop_on_request(stop)) if c],
-                        progress_bar=not args.no_progress, tb_log_name=name, reset_num_timesteps=not args.resume)
+                        progress_bar=not args.no_progress, tb_log_name=tensorboard_run_name(args, save),
+                        reset_num_timesteps=not args.resume)
 
         start = time.perf_counter()
         flags = "" if args.algo == "rstdp" else f" --algo {args.algo}"

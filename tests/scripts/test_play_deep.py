@@ -306,3 +306,22 @@ def test_a_stopped_dqn_saves_its_replay_buffer_and_resume_refills_it(tmp_path):
     assert f"restored {rows} transitions per env from {buffer}" in resumed.stderr
     buffer.unlink()
     assert "resumes with an empty buffer" in run(*common, cwd=tmp_path).stderr
+
+
+def test_resume_continues_the_tensorboard_folder_of_its_own_run(tmp_path):
+    """Each run logs to ``DIR/<checkpoint name>_N``; resuming ``a.zip`` after another run of the same game and
+    algorithm (``b.zip``) continues ``a_1`` (its steps go on from 256 to 512), not the newest folder."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logs = tmp_path / "tb"
+    common = ["CartPole-v1", "--algo", "ppo", "--eval-episodes", "1", "--tensorboard", str(logs), "--no-progress"]
+    run(*common, "--timesteps", "256", "--save", str(tmp_path / "a.zip"), cwd=tmp_path)
+    run(*common, "--timesteps", "256", "--save", str(tmp_path / "b.zip"), cwd=tmp_path)
+    run(*common, "--timesteps", "256", "--resume", str(tmp_path / "a.zip"), cwd=tmp_path)
+    assert sorted(p.name for p in logs.iterdir()) == ["a_1", "b_1"]
+
+    def steps(folder: str) -> list[int]:
+        events = EventAccumulator(str(logs / folder)).Reload()
+        return sorted(e.step for e in events.Scalars("time/fps"))
+
+    assert steps("a_1") == [256, 512] and steps("b_1") == [256]
