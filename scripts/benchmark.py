@@ -17,7 +17,8 @@ Workloads (one subcommand each; every run prints one JSON line):
   gpu    the same three workloads on two devices in one run (``--devices``, default ``cpu cuda``), one after
          the other: ``lif`` (seconds of ``net.run`` over ``--steps``; with ``--compiled`` also the LIF layer's
          ``"compiled"`` backend on the second device), ``agent`` (seconds per env step of the RSTDP agent
-         learning on ``--env``) and ``dc`` (seconds per sample of Diehl & Cook batched training); each part
+         learning on ``--env``) and ``dc`` (seconds per sample of Diehl & Cook batched training; with
+         ``--compiled`` also its recurrent pair's step loop compiled, ``group_backend="compiled"``); each part
          reports the first device's figures (``reference``), the second's (``device``) and ``speedup``
          (reference seconds / device seconds). CUDA timings end
          with ``torch.cuda.synchronize()``. Without CUDA it exits with a message (status 1).
@@ -642,13 +643,14 @@ def gpu_agent(args: argparse.Namespace, device: Any) -> dict[str, Any]:
                 steps_per_second=1.0 / statistics.median(per_step))
 
 
-def gpu_dc(args: argparse.Namespace, device: Any) -> dict[str, Any]:
-    """Diehl & Cook batched training on ``device`` (random images, batch ``--batch``): seconds per sample."""
+def gpu_dc(args: argparse.Namespace, device: Any, group_backend: str = "torch") -> dict[str, Any]:
+    """Diehl & Cook batched training on ``device`` (random images, batch ``--batch``): seconds per sample, with
+    the recurrent pair stepped by ``group_backend`` (the CPU's fused C path, where it applies, ignores it)."""
     import torch
 
     from spikerl.models import DiehlAndCook2015
 
-    model = DiehlAndCook2015(n_neurons=args.n_neurons, time_ms=float(args.time),
+    model = DiehlAndCook2015(n_neurons=args.n_neurons, time_ms=float(args.time), pair_backend=group_backend,
                              generator=torch.Generator().manual_seed(args.seed)).to(device)
     images = torch.randint(0, 256, (args.repeats + 1, args.batch, 28, 28), dtype=torch.uint8,
                            generator=torch.Generator().manual_seed(args.seed))
@@ -657,9 +659,12 @@ def gpu_dc(args: argparse.Namespace, device: Any) -> dict[str, Any]:
     def present(r: int) -> None:
         model.present(images[r], learning=True, mode="batched", generator=generator)
 
-    device_wall_times(lambda r: present(args.repeats), 1, device)  # warm-up
+    t0 = time.perf_counter()
+    device_wall_times(lambda r: present(args.repeats), 1, device)  # warm-up, compile
+    warm = time.perf_counter() - t0
     seconds = [s / args.batch for s in device_wall_times(present, args.repeats, device)]
-    return dict(seconds=statistics.median(seconds), all_seconds=seconds)
+    return dict(seconds=statistics.median(seconds), all_seconds=seconds, warmup_seconds=warm,
+                group_backend=group_backend)
 
 
 def bench_gpu(args: argparse.Namespace) -> dict[str, Any]:
@@ -682,8 +687,9 @@ def bench_gpu(args: argparse.Namespace) -> dict[str, Any]:
     for part in args.parts:
         a, b = parts[part](args, first), parts[part](args, second)
         result[part] = {"reference": a, "device": b, "speedup": a["seconds"] / b["seconds"]}
-        if part == "lif" and args.compiled:
-            compiled = gpu_lif(args, second, backend="compiled")
+        if part in ("lif", "dc") and args.compiled:
+            compiled = (gpu_lif(args, second, backend="compiled") if part == "lif" else
+                        gpu_dc(args, second, group_backend="compiled"))
             result[part]["compiled"] = compiled
             result[part]["compiled_speedup"] = a["seconds"] / compiled["seconds"]
     result["seconds"] = sum(result[p]["device"]["seconds"] for p in args.parts)
@@ -701,7 +707,9 @@ def add_gpu(sub: Any) -> None:
     p.add_argument("--n", type=positive, default=1000, help="lif: inputs and LIF neurons")
     p.add_argument("--steps", type=positive, default=1000, help="lif: steps per run")
     p.add_argument("--batch", type=positive, default=64, help="lif and dc: samples per run")
-    p.add_argument("--compiled", action="store_true", help="lif: also the 'compiled' backend on the second device")
+    p.add_argument("--compiled", action="store_true",
+                   help="lif: also the LIF layer's 'compiled' backend on the second device; dc: also the recurrent "
+                        "pair's compiled step loop (group_backend='compiled') there")
     p.add_argument("--env", default="spikerl/Catch-v0", help="agent: name for envs.make_vec")
     p.add_argument("--n-envs", type=positive, default=64, help="agent: environments in one VecEnv batch")
     p.add_argument("--env-steps", type=positive, default=2048, help="agent: env steps per timed run (all envs)")

@@ -42,3 +42,14 @@ def test_two_devices_give_one_json_line_with_each_part_and_its_speedup() -> None
         assert a["seconds"] > 0 and b["seconds"] > 0 and len(b["all_seconds"]) == 2
         assert result[part]["speedup"] == pytest.approx(a["seconds"] / b["seconds"])
     assert result["seconds"] == pytest.approx(sum(result[p]["device"]["seconds"] for p in ("lif", "agent", "dc")))
+
+
+def test_compiled_adds_a_run_of_diehl_cook_with_its_pair_compiled() -> None:
+    """On the CPU Diehl & Cook takes its fused C path, which does not use the compiled pair, so this checks the
+    JSON line's shape without compiling anything."""
+    out = run(*TINY, "--devices", "cpu", "cpu", "--parts", "dc", "--compiled")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    compiled = result["dc"]["compiled"]
+    assert compiled["group_backend"] == "compiled" and result["dc"]["device"]["group_backend"] == "torch"
+    assert result["dc"]["compiled_speedup"] == pytest.approx(result["dc"]["reference"]["seconds"] / compiled["seconds"])
