@@ -650,7 +650,7 @@ def gpu_dc(args: argparse.Namespace, device: Any, group_backend: str = "torch") 
 
     from spikerl.models import DiehlAndCook2015
 
-    model = DiehlAndCook2015(n_neurons=args.n_neurons, time_ms=float(args.time), pair_backend=group_backend,
+    model = DiehlAndCook2015(n_neurons=args.n_neurons, time_ms=float(args.time), group_backend=group_backend,
                              generator=torch.Generator().manual_seed(args.seed)).to(device)
     images = torch.randint(0, 256, (args.repeats + 1, args.batch, 28, 28), dtype=torch.uint8,
                            generator=torch.Generator().manual_seed(args.seed))

@@ -52,7 +52,6 @@ from torch import nn
 
 from spikerl import sync
 from spikerl.connections.base import Connection
-from spikerl.kernels.backend import BackendUnavailable
 from spikerl.kernels.compiled import chunk_lengths, compiled
 from spikerl.monitors import Monitor
 from spikerl.neurons.base import NeuronLayer, check_positive
@@ -68,12 +67,11 @@ GROUP_BACKENDS = ("torch", "compiled")
 whole network on the step-by-step path): ``"torch"`` (the default), the step loop in Python, a few kernel
 launches per layer, connection and rule at every step; ``"compiled"``, the same loop (:meth:`Network._step_loop`)
 fused by ``torch.compile`` and run in chunks of 32, 16 and 8 steps (the last 0-7 steps uncompiled;
-:func:`spikerl.kernels.compiled.chunk_lengths`), for runs without learning (a frozen recurrent group, and the
-groups of a learning run that only accumulates eligibility), or :class:`~spikerl.kernels.BackendUnavailable`
-saying why it cannot serve a run: a learning run with weight updates inside the loop (compiled, a 40-step
-online run of Diehl & Cook gave other spikes and weights than the loop), or no compiler here. Compiling takes seconds to minutes per network, chunk length and set of inputs, so it is
-opt-in; it pays where launches dominate (a GPU). On the 2-core CPU the compiled loop of Diehl & Cook's recurrent
-pair (100 neurons, batch 64) ran at 0.6 x the Python loop's speed."""
+:func:`spikerl.kernels.compiled.chunk_lengths`), learning runs included (weights updated inside a chunk), or
+:class:`~spikerl.kernels.BackendUnavailable` saying why it cannot compile here. Compiling takes seconds to
+minutes per network, chunk length and set of inputs, so it is opt-in; it pays where launches dominate (a GPU).
+On the 2-core CPU the compiled loop of Diehl & Cook's recurrent pair (100 neurons, batch 64) ran at 0.6 x the
+Python loop's speed."""
 
 
 @dataclass
@@ -442,10 +440,6 @@ class Network(nn.Module):
         if self.group_backend == "torch":
             return self._step_loop(state, names, inputs, external, T, learning, rewards, clamp, silence,
                                    recorders, skip)
-        if learning and self.rules:
-            raise BackendUnavailable("compiled", "it serves runs without learning only (a learning run changes "
-                                     "weights inside the step loop, and compiled, such a run of Diehl & Cook did "
-                                     "not reproduce the Python loop's); use group_backend='torch' for it")
         loop = compiled(Network._step_loop, state.spikes[names[0]].device)  # BackendUnavailable: why not
         lengths, tail = chunk_lengths(T)
         trains: dict[str, list[torch.Tensor]] = {n: [] for n in names}

@@ -94,7 +94,7 @@ from spikerl.models.diehl_cook.fused import (
     stdp_update,
 )
 from spikerl.models.diehl_cook.params import DiehlAndCookParams
-from spikerl.network import GROUP_BACKENDS, Network
+from spikerl.network import Network
 from spikerl.neurons import LIF, AdaptiveLIF, Input, phases
 from spikerl.plasticity import PostPre, presentation_stdp_update
 from spikerl.traces import TraceParams
@@ -125,10 +125,9 @@ class DiehlAndCook2015(Network):
         params: a :class:`DiehlAndCookParams`; keyword ``overrides`` replace its fields,
             e.g. ``DiehlAndCook2015(n_neurons=400)``.
         generator: optional ``torch.Generator`` for the initial weights.
-        pair_backend: the ``group_backend`` of the recurrent pair (:meth:`recurrent_pair`), which the batched
-            paths run with frozen weights: one of :data:`spikerl.network.GROUP_BACKENDS` (``"compiled"``: its
-            step loop fused by ``torch.compile``, for CUDA; the CPU's fused C path, where it applies, does not
-            use the pair). Online learning runs the whole network's loop in Python.
+        group_backend: how the step loop runs (:data:`spikerl.network.GROUP_BACKENDS`): the whole network's in
+            online learning, the recurrent pair's (:meth:`recurrent_pair`) in the batched paths. ``"compiled"``
+            fuses it with ``torch.compile``, for CUDA; the CPU's fused C path, where it applies, uses neither.
 
     Example::
 
@@ -138,13 +137,10 @@ class DiehlAndCook2015(Network):
     """
 
     def __init__(self, params: DiehlAndCookParams | None = None, generator: torch.Generator | None = None,
-                 pair_backend: str = "torch", **overrides: Any) -> None:
+                 group_backend: str = "torch", **overrides: Any) -> None:
         p = dataclasses.replace(params or DiehlAndCookParams(), **overrides)
-        super().__init__(dt_ms=p.dt_ms)
-        if pair_backend not in GROUP_BACKENDS:
-            raise ValueError(f"pair_backend must be one of {GROUP_BACKENDS}, got {pair_backend!r}")
+        super().__init__(dt_ms=p.dt_ms, group_backend=group_backend)
         self.params = p
-        self.pair_backend = pair_backend
         self._pair: dict[str, Network] = {}  # recurrent_pair(), built on first use
         n = p.n_neurons
         stdp_trace = TraceParams(p.tau_pre_ms, p.trace_mode), TraceParams(p.tau_post_ms, p.trace_mode)
@@ -185,7 +181,7 @@ class DiehlAndCook2015(Network):
         """The recurrent part (``Ae``, ``Ai`` and their two connections) as a network of its own over the same
         modules (weights and thresholds are shared, not copied): the batched paths inject the input current
         into it. Built once and kept (outside the module tree, so it adds nothing to ``state_dict``); its state
-        is its own, and its ``group_backend`` is the model's :attr:`pair_backend`."""
+        is its own, and it takes the model's ``group_backend``."""
         pair = self._pair.get("pair")
         if pair is None:
             pair = Network(dt_ms=self.dt_ms)
@@ -194,7 +190,7 @@ class DiehlAndCook2015(Network):
             pair.add_connection("Ae", "Ai", self.connections["Ae->Ai"])
             pair.add_connection("Ai", "Ae", self.connections["Ai->Ae"])
             self._pair["pair"] = pair
-        pair.group_backend = self.pair_backend
+        pair.group_backend = self.group_backend
         return pair
 
     # --- the fused C path ---------------------------------------------------------------------------
