@@ -290,6 +290,19 @@ class SpikingPolicy(nn.Module):
         return net
 
     @torch.no_grad()
+    def use_backend(self, backend: str) -> None:
+        """Run each env step's time loop with ``backend``: ``"auto"`` (the default: the C kernels on the CPU, the
+        torch loop elsewhere) or ``"compiled"``: the LIF layers' scans (``LIF(backend="compiled")``) and the
+        network's step loop (``Network(group_backend="compiled")``, e.g. under lateral inhibition) fused by
+        ``torch.compile``. For GPUs: compiled at first use (seconds to minutes), not saved with the agent. The
+        feature layer (``feature_maps``) keeps its own backend."""
+        if backend not in ("auto", "compiled"):
+            raise ValueError(f"backend must be 'auto' or 'compiled', got {backend!r}")
+        for layer in self.network.layers.values():
+            if type(layer) is LIF:
+                layer.backend = layer.choose_backend(backend)
+        self.network.group_backend = "compiled" if backend == "compiled" else "torch"
+
     def calibrate(self, obs: torch.Tensor) -> bool:
         """Set the initial weights from the activity the first observations cause (once).
 

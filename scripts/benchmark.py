@@ -17,8 +17,9 @@ Workloads (one subcommand each; every run prints one JSON line):
   gpu    the same three workloads on two devices in one run (``--devices``, default ``cpu cuda``), one after
          the other: ``lif`` (seconds of ``net.run`` over ``--steps``; with ``--compiled`` also the LIF layer's
          ``"compiled"`` backend on the second device), ``agent`` (seconds per env step of the RSTDP agent
-         learning on ``--env``) and ``dc`` (seconds per sample of Diehl & Cook batched training; with
-         ``--compiled`` also its recurrent pair's step loop compiled, ``group_backend="compiled"``); each part
+         learning on ``--env``; with ``--compiled`` also ``policy.use_backend("compiled")``) and ``dc`` (seconds
+         per sample of Diehl & Cook batched training; with ``--compiled`` also its recurrent pair's step loop
+         compiled, ``group_backend="compiled"``); each part
          reports the first device's figures (``reference``), the second's (``device``) and ``speedup``
          (reference seconds / device seconds). CUDA timings end
          with ``torch.cuda.synchronize()``. Without CUDA it exits with a message (status 1).
@@ -627,20 +628,24 @@ def gpu_lif(args: argparse.Namespace, device: Any, backend: str = "auto") -> dic
     return dict(seconds=statistics.median(seconds), all_seconds=seconds, warmup_seconds=warm, backend=backend)
 
 
-def gpu_agent(args: argparse.Namespace, device: Any) -> dict[str, Any]:
-    """The RSTDP agent learning ``--env`` on ``device``: seconds per environment step (all envs together)."""
+def gpu_agent(args: argparse.Namespace, device: Any, backend: str = "auto") -> dict[str, Any]:
+    """The RSTDP agent learning ``--env`` on ``device``: seconds per environment step (all envs together), its
+    time loop run with ``backend`` (``SpikingPolicy.use_backend``)."""
     import envs
     from agents import RSTDP
 
     model = RSTDP("SpikingPolicy", envs.make_vec(args.env, n_envs=args.n_envs, seed=args.seed), seed=args.seed,
                   hidden_size=args.hidden_size, device=device)
-    model.learn(args.n_envs * 10, log_interval=0)  # warm-up: calibration, first allocations
+    model.policy.use_backend(backend)
+    t0 = time.perf_counter()
+    model.learn(args.n_envs * 10, log_interval=0)  # warm-up: calibration, first allocations, compiling
+    warm = time.perf_counter() - t0
     seconds = device_wall_times(lambda r: model.learn(args.env_steps, reset_num_timesteps=False, log_interval=0),
                                 args.repeats, device)
     model.env.close()
     per_step = [s / args.env_steps for s in seconds]
     return dict(seconds=statistics.median(per_step), all_seconds=per_step,
-                steps_per_second=1.0 / statistics.median(per_step))
+                steps_per_second=1.0 / statistics.median(per_step), warmup_seconds=warm, backend=backend)
 
 
 def gpu_dc(args: argparse.Namespace, device: Any, group_backend: str = "torch") -> dict[str, Any]:
@@ -687,9 +692,10 @@ def bench_gpu(args: argparse.Namespace) -> dict[str, Any]:
     for part in args.parts:
         a, b = parts[part](args, first), parts[part](args, second)
         result[part] = {"reference": a, "device": b, "speedup": a["seconds"] / b["seconds"]}
-        if part in ("lif", "dc") and args.compiled:
-            compiled = (gpu_lif(args, second, backend="compiled") if part == "lif" else
-                        gpu_dc(args, second, group_backend="compiled"))
+        if args.compiled:
+            compiled = {"lif": lambda: gpu_lif(args, second, backend="compiled"),
+                        "agent": lambda: gpu_agent(args, second, backend="compiled"),
+                        "dc": lambda: gpu_dc(args, second, group_backend="compiled")}[part]()
             result[part]["compiled"] = compiled
             result[part]["compiled_speedup"] = a["seconds"] / compiled["seconds"]
     result["seconds"] = sum(result[p]["device"]["seconds"] for p in args.parts)
@@ -708,8 +714,9 @@ def add_gpu(sub: Any) -> None:
     p.add_argument("--steps", type=positive, default=1000, help="lif: steps per run")
     p.add_argument("--batch", type=positive, default=64, help="lif and dc: samples per run")
     p.add_argument("--compiled", action="store_true",
-                   help="lif: also the LIF layer's 'compiled' backend on the second device; dc: also the recurrent "
-                        "pair's compiled step loop (group_backend='compiled') there")
+                   help="also each part's time loop compiled by torch.compile on the second device: lif the LIF "
+                        "layer's 'compiled' backend, agent SpikingPolicy.use_backend('compiled'), dc the recurrent "
+                        "pair's group_backend='compiled'")
     p.add_argument("--env", default="spikerl/Catch-v0", help="agent: name for envs.make_vec")
     p.add_argument("--n-envs", type=positive, default=64, help="agent: environments in one VecEnv batch")
     p.add_argument("--env-steps", type=positive, default=2048, help="agent: env steps per timed run (all envs)")
