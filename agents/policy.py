@@ -289,7 +289,6 @@ class SpikingPolicy(nn.Module):
             net.add_connection("O", "O", Dense(n_out, n_out, w=inhibition))
         return net
 
-    @torch.no_grad()
     def use_backend(self, backend: str) -> None:
         """Run each env step's time loop with ``backend``: ``"auto"`` (the default: the C kernels on the CPU, the
         torch loop elsewhere) or ``"compiled"``: the LIF layers' scans (``LIF(backend="compiled")``) and the
@@ -303,6 +302,7 @@ class SpikingPolicy(nn.Module):
                 layer.backend = layer.choose_backend(backend)
         self.network.group_backend = "compiled" if backend == "compiled" else "torch"
 
+    @torch.no_grad()
     def calibrate(self, obs: torch.Tensor) -> bool:
         """Set the initial weights from the activity the first observations cause (once).
 
