@@ -52,7 +52,7 @@ from torch import nn
 
 from spikerl import sync
 from spikerl.connections.base import Connection
-from spikerl.kernels.compiled import chunk_lengths, compiled
+from spikerl.kernels.compiled import chunk_slices, compiled
 from spikerl.monitors import Monitor
 from spikerl.neurons.base import NeuronLayer, check_positive
 from spikerl.neurons.input import Input
@@ -441,21 +441,15 @@ class Network(nn.Module):
             return self._step_loop(state, names, inputs, external, T, learning, rewards, clamp, silence,
                                    recorders, skip)
         loop = compiled(Network._step_loop, state.spikes[names[0]].device)  # BackendUnavailable: why not
-        lengths, tail = chunk_lengths(T)
         trains: dict[str, list[torch.Tensor]] = {n: [] for n in names}
-        start = 0
-        for length in lengths + [tail]:
-            if not length:
-                continue
-            part = slice(start, start + length)
-            run = loop if length >= 8 else Network._step_loop
-            chunk = run(self, state, names, {k: v[part] for k, v in inputs.items()},
-                        {k: v[part] for k, v in external.items()}, length, learning,
-                        None if rewards is None else rewards[part], {k: v[part] for k, v in clamp.items()},
-                        {k: v[part] for k, v in silence.items()}, {k: v[part] for k, v in recorders.items()}, skip)
+        for part, is_compiled in chunk_slices(T):
+            chunk = (loop if is_compiled else Network._step_loop)(
+                self, state, names, {k: v[part] for k, v in inputs.items()}, {k: v[part] for k, v in external.items()},
+                part.stop - part.start, learning, None if rewards is None else rewards[part],
+                {k: v[part] for k, v in clamp.items()}, {k: v[part] for k, v in silence.items()},
+                {k: v[part] for k, v in recorders.items()}, skip)
             for n in names:
                 trains[n].append(chunk[n])
-            start += length
         return {n: parts[0] if len(parts) == 1 else torch.cat(parts) for n, parts in trains.items()}
 
     def _step_loop(self, state: NetworkState, names: list[str], inputs: dict[str, torch.Tensor],

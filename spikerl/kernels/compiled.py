@@ -89,6 +89,18 @@ def chunk_lengths(steps: int, chunk: int = CHUNK_STEPS) -> tuple[list[int], int]
     return lengths, rest
 
 
+def chunk_slices(steps: int) -> list[tuple[slice, bool]]:
+    """The parts of ``steps`` that :func:`chunk_lengths` gives, as ``(slice, compiled)`` in order: ``compiled``
+    is False for the uncompiled tail of fewer than 8 steps."""
+    lengths, tail = chunk_lengths(steps)
+    parts, start = [], 0
+    for length in lengths + [tail]:
+        if length:
+            parts.append((slice(start, start + length), length >= 8))
+            start += length
+    return parts
+
+
 def scan_in_chunks(loop: Callable[..., tuple[torch.Tensor, Any, dict[str, torch.Tensor]]], currents: torch.Tensor,
                    state: Any, *args: Any, record: tuple[str, ...] = ()
                    ) -> tuple[torch.Tensor, Any, dict[str, torch.Tensor]]:
@@ -97,12 +109,10 @@ def scan_in_chunks(loop: Callable[..., tuple[torch.Tensor, Any, dict[str, torch.
     them; spikes ``[T, ...]`` and the recorded fields concatenated. ``loop`` is a scan of a pure step function
     (e.g. :func:`spikerl.neurons.lif.lif_scan_loop`) returning ``(spikes, state, recorded)``; ``state`` is
     passed through untouched."""
-    lengths, tail = chunk_lengths(currents.shape[0])
-    fn, parts, start = compiled(loop, currents.device), [], 0
-    for length in lengths + [tail]:
-        if length:
-            parts.append((fn if length >= 8 else loop)(currents[start:start + length], state, *args, record))
-            state, start = parts[-1][1], start + length
+    fn, parts = compiled(loop, currents.device), []
+    for part, is_compiled in chunk_slices(currents.shape[0]):
+        parts.append((fn if is_compiled else loop)(currents[part], state, *args, record))
+        state = parts[-1][1]
     if len(parts) == 1:
         return parts[0]
     spikes = torch.cat([p[0] for p in parts])
