@@ -173,6 +173,8 @@ DEEP_AGENT_FLAGS = ("learning_rate",)
 
 #: flags that set the spiking policy's extractor (a loaded model keeps its own).
 SPIKING_POLICY_FLAGS = ("time_steps", "init_gain", "input_gain", "normalization")
+#: deep-agent flags that a model loaded by --load/--resume overrides with its own settings (named on stderr).
+LOADED_MODEL_FLAGS = (*SPIKING_POLICY_FLAGS, "separate_extractors", "inner_lr_scale")
 
 AGENT_FLAGS = ("hidden_size", "population_size", "steps_per_action", "input_spikes_per_step", "learning_rate",
                "tau_e_ms", "temperature", "epsilon", "entropy_rate", "feature_maps", "feature_patch",
@@ -278,10 +280,11 @@ def build_parser() -> argparse.ArgumentParser:
                            "(default: agents.deep's, none): 'layer' normalises each sample's input current over "
                            "the layer (learned scale and shift), so every layer's currents keep one spread "
                            "around the threshold")
-    deep.add_argument("--separate-extractors", action="store_true",
+    deep.add_argument("--separate-extractors", action="store_const", const=True, default=None,
                       help="PPO/A2C: give the actor and the critic a features extractor each (SB3's "
                            "share_features_extractor=False) instead of the shared one of rl-baselines3-zoo's Atari "
-                           "settings: the value loss no longer shapes the policy's features (about twice the compute)")
+                           "settings: the value loss no longer shapes the policy's features (about twice the "
+                           "compute); a model loaded with --load/--resume keeps its own architecture")
     deep.add_argument("--inner-lr-scale", type=number_flag(0, low_open=True), default=None,
                       help="PPO/A2C: multiply the learning rate of the spiking policy's inner synaptic layers (all "
                            "but the last: the convolutions of the Nature CNN) by this factor (default 1): under "
@@ -641,15 +644,12 @@ def check_algo_flags(args: argparse.Namespace) -> None:
     if args.learning_rate is not None and (args.load or args.resume or args.convert):
         error(f"--learning-rate sets the initial learning rate of a new --algo {args.algo} model; a loaded one "
               "(--load, --resume, --convert) keeps the schedule saved with it")
-    if args.separate_extractors and (args.algo == "dqn" or args.load or args.resume or args.convert):
-        error("--separate-extractors builds a new PPO or A2C model with its own critic network"
-              + (": DQN has no critic" if args.algo == "dqn" else "; a loaded one (--load, --resume, --convert) "
-                 "keeps its architecture"))
-    if args.inner_lr_scale is not None and (args.algo == "dqn" or args.ann or args.load or args.resume
-                                            or args.convert):
-        error("--inner-lr-scale sets the optimizer of a new spiking PPO or A2C model"
-              + (": not --algo dqn" if args.algo == "dqn" else ": not --ann" if args.ann
-                 else "; a loaded one (--load, --resume, --convert) keeps the one saved with it"))
+    if args.separate_extractors and (args.algo == "dqn" or args.convert):
+        error("--separate-extractors gives a PPO or A2C model its own critic network"
+              + (": DQN has no critic" if args.algo == "dqn" else "; --convert keeps the source's architecture"))
+    if args.inner_lr_scale is not None and (args.algo == "dqn" or args.ann or args.convert):
+        error("--inner-lr-scale sets the optimizer of a spiking PPO or A2C model"
+              + (": not --algo dqn" if args.algo == "dqn" else ": not --ann" if args.ann else ": not --convert"))
     if args.convert and not args.load:
         error("--convert needs --load MODEL.zip: a non-spiking model trained with --ann (or saved with "
               "agents.deep.safe_zip.safe_save)")
@@ -892,6 +892,8 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
     if args.video:
         print("--video: recording is available for --algo rstdp only", file=sys.stderr, flush=True)
     settings = describe_hyperparameters(hyperparameters) if hyperparameters else {}
+    if hasattr(model.policy, "share_features_extractor"):  # PPO/A2C
+        settings["separate_extractors"] = not model.policy.share_features_extractor
     if spiking:
         settings["time_steps"] = int(extractor.time_steps)
         settings["init_gain"] = float(extractor.init_gain)
@@ -899,8 +901,8 @@ def run_deep(args: argparse.Namespace, env_id: str, ale: bool) -> dict[str, Any]
         settings["normalization"] = extractor.normalization
         if hasattr(model.policy, "inner_lr_scale"):
             settings["inner_lr_scale"] = float(model.policy.inner_lr_scale)
-    overridden = checkpoint_overrides(args, settings, (args.load or args.resume) if spiking else None,
-                                      SPIKING_POLICY_FLAGS)
+    overridden = checkpoint_overrides(args, settings, None if args.convert else args.load or args.resume,
+                                      tuple(flag for flag in LOADED_MODEL_FLAGS if flag in settings))
     scores = {"agent": agent_mean, "random": base["random"][0], "best_constant": best_constant_mean(base)}
     if args.convert:
         scores["source"] = source_mean

@@ -36,8 +36,11 @@ def test_spiking_ppo_trains_saves_and_load_reproduces_its_score(tmp_path):
     assert first["human_normalized"] is None
     assert settings["init_gain"] == 3.0 and settings["normalization"] == "none" and settings["input_gain"] == 3.0
     assert first["overridden_by_checkpoint"] == {}
-    again = last_json(run(*common, "--load", str(model), "--sampled", "--init-gain", "7", cwd=tmp_path))
+    again = last_json(run(*common, "--load", str(model), "--sampled", "--init-gain", "7", "--separate-extractors",
+                          cwd=tmp_path))
+    # the MLP policy's actor and critic have their own extractors already: --separate-extractors agrees with it
     assert again["overridden_by_checkpoint"] == {"init_gain": {"requested": 7.0, "used": 3.0}}
+    assert first["settings"]["separate_extractors"] is True
     assert again["agent_mean"] == first["agent_mean"] and again["action_histogram"] == first["action_histogram"]
     assert again["random_mean"] == first["random_mean"] and again["timesteps"] == 512
     assert "agent_sampled" not in first
@@ -91,6 +94,12 @@ def test_separate_extractors_give_the_critic_its_own_spiking_network(tmp_path):
                            "--eval-episodes", "1", "--save", str(model), "--tensorboard", "", "--no-progress",
                            cwd=tmp_path))
     assert result["settings"]["policy_kwargs"]["share_features_extractor"] is False
+    assert result["settings"]["separate_extractors"] is True
+    resumed = last_json(run("CartPole-v1", "--algo", "a2c", "--separate-extractors", "--resume", str(model),
+                            "--timesteps", "32", "--eval-episodes", "1", "--tensorboard", "", "--no-progress",
+                            cwd=tmp_path))  # the run's own flags resume it
+    assert resumed["timesteps"] == result["timesteps"] + 40 and resumed["overridden_by_checkpoint"] == {}
+    assert resumed["settings"]["separate_extractors"] is True
     from agents import SpikingA2C
     policy = SpikingA2C.load(model).policy
     assert not policy.share_features_extractor
@@ -131,11 +140,11 @@ def test_inner_lr_scale_reaches_the_policy_and_the_json_settings(tmp_path):
     (["--algo", "sarsa"], "invalid choice"),
     (["--separate-extractors"], "applies to the deep agents"),
     (["--algo", "dqn", "--separate-extractors"], "DQN has no critic"),
-    (["--algo", "ppo", "--resume", "x.zip", "--separate-extractors"], "keeps its architecture"),
+    (["--algo", "ppo", "--convert", "--load", "x.zip", "--separate-extractors"], "keeps the source's"),
     (["--inner-lr-scale", "0.1"], "applies to the deep agents"),
     (["--algo", "dqn", "--inner-lr-scale", "0.1"], "not --algo dqn"),
     (["--algo", "ppo", "--ann", "--inner-lr-scale", "0.1"], "not --ann"),
-    (["--algo", "a2c", "--resume", "x.zip", "--inner-lr-scale", "0.1"], "keeps the one saved with it"),
+    (["--algo", "a2c", "--convert", "--load", "x.zip", "--inner-lr-scale", "0.1"], "not --convert"),
     (["--algo", "ppo", "--inner-lr-scale", "0"], "must be a finite number > 0"),
 ])
 def test_flags_that_do_not_apply_are_usage_errors(argv, message, capsys):
