@@ -94,9 +94,9 @@ def chunk_slices(steps: int) -> list[tuple[slice, bool]]:
     is False for the uncompiled tail of fewer than 8 steps."""
     lengths, tail = chunk_lengths(steps)
     parts, start = [], 0
-    for length in lengths + [tail]:
+    for length, is_compiled in [(n, True) for n in lengths] + [(tail, False)]:
         if length:
-            parts.append((slice(start, start + length), length >= 8))
+            parts.append((slice(start, start + length), is_compiled))
             start += length
     return parts
 
