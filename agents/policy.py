@@ -186,6 +186,12 @@ class RuleConfig:
     Attributes:
         learning_rate: MSTDPET ``lr`` in units of the initial mean weight ``s`` (so the same value works
             whatever the input size): ``lr = learning_rate * s`` per unit reward per unit eligibility.
+        learning_rate_end: None keeps ``learning_rate`` throughout training; a number makes the rate fall
+            linearly from ``learning_rate`` at the start of a training budget to ``learning_rate_end`` at its end,
+            by SB3's progress (``1 - num_timesteps / total``, :meth:`rate`): a ``learn(N + M)`` stopped after
+            ``N`` steps and continued with ``learn(M, reset_num_timesteps=False)`` stays on its line. A
+            REINFORCE readout learning at a constant rate keeps moving once it has a good solution (the Catch
+            ladder in README); a falling rate holds it.
         tau_plus_ms, tau_minus_ms: STDP trace time constants.
         a_plus, a_minus: STDP amplitudes.
         tau_e_ms: eligibility time constant; with ``steps_per_action`` ms per env step, a reward ``k`` env
@@ -199,6 +205,7 @@ class RuleConfig:
     """
 
     learning_rate: float = 0.002
+    learning_rate_end: float | None = None
     tau_plus_ms: float = 10.0
     tau_minus_ms: float = 10.0
     a_plus: float = 1.0
@@ -211,8 +218,17 @@ class RuleConfig:
         for name in ("learning_rate", "tau_plus_ms", "tau_minus_ms", "tau_e_ms"):
             check_number(name, getattr(self, name), low=0.0, low_open=True)
         check_number("entropy_rate", self.entropy_rate, low=0.0)
+        if self.learning_rate_end is not None:
+            check_number("learning_rate_end", self.learning_rate_end, low=0.0)
         for name in ("a_plus", "a_minus"):
             check_number(name, getattr(self, name))
+
+    def rate(self, progress_remaining: float) -> float:
+        """The learning rate (units of ``s``) at SB3's ``progress_remaining`` (1 at the start of training, 0 at
+        its end): ``learning_rate`` without ``learning_rate_end``, else the line between the two."""
+        if self.learning_rate_end is None:
+            return self.learning_rate
+        return self.learning_rate_end + (self.learning_rate - self.learning_rate_end) * progress_remaining
 
 
 class SpikingPolicy(nn.Module):
@@ -242,6 +258,9 @@ class SpikingPolicy(nn.Module):
         self.network = self._build()
         self.register_buffer("calibrated", torch.tensor(False))
         self.register_buffer("weight_scale", torch.tensor(1.0))
+        self._scale = 1.0  # weight_scale on the host, set by apply_scale
+        #: SB3's progress (1 at the start of training, 0 at its end) for RuleConfig.rate; set by set_progress
+        self.progress_remaining = 1.0
         if config.feature_maps:  # only then: checkpoints of policies without features keep loading
             self.register_buffer("feature_norm", torch.tensor(1.0))
         if config.hidden_learning_rate:  # likewise
@@ -355,14 +374,20 @@ class SpikingPolicy(nn.Module):
 
     def apply_scale(self) -> None:
         """Give the rule's learning rate and the weight bound the calibrated weight scale."""
-        scale = float(self.weight_scale)
-        self.network.rules[self.plastic].lr = self.rule_config.learning_rate * scale
+        self._scale = scale = float(self.weight_scale)
+        self.set_progress(self.progress_remaining)
         self.network.connections[self.plastic].wmax = self.config.wmax_ratio * scale
         if self.config.hidden_learning_rate:
             self.network.rules["X->H"].lr = self.config.hidden_learning_rate * float(self.hidden_weight_scale)
             self.bound_hidden_weights()
         if self.config.feature_maps:
             apply_feature_scale(self.network, float(self.feature_norm), self.config.feature_learning_rate)
+
+    def set_progress(self, progress_remaining: float) -> None:
+        """Set the plastic readout's learning rate for SB3's ``progress_remaining`` (see
+        :meth:`RuleConfig.rate`; a host number, nothing read from the device)."""
+        self.progress_remaining = progress_remaining
+        self.network.rules[self.plastic].lr = self.rule_config.rate(progress_remaining) * self._scale
 
     def bound_hidden_weights(self) -> None:
         """The bounds ``mu +- hidden_weight_bound * sigma`` of a plastic hidden layer (none without
@@ -536,8 +561,7 @@ class SpikingPolicy(nn.Module):
         counts = source_train.flatten(2).sum(0).to(pi.dtype)  # [B, n_source]
         plogp = torch.special.xlogy(pi, pi)
         gradient = -(plogp + pi * -plogp.sum(1, keepdim=True))  # -pi_k (ln pi_k + H)  [B, n_actions]
-        scale = self.network.rules[self.plastic].lr / self.rule_config.learning_rate  # s, on the host
-        dw = (self.rule_config.entropy_rate * scale / pi.shape[0]) * counts.T @ gradient
+        dw = (self.rule_config.entropy_rate * self._scale / pi.shape[0]) * counts.T @ gradient
         self.network.connections[self.plastic].apply_update(
             dw.repeat_interleave(self.config.population_size, dim=1))
 

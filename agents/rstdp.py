@@ -84,6 +84,8 @@ class RSTDP(BaseAlgorithm):
         policy: ``"SpikingPolicy"`` (the only policy; kept for SB3 compatibility).
         env: a Gymnasium env, an SB3 ``VecEnv`` (several envs run as one batch) or a registered id.
         learning_rate: MSTDPET learning rate (mV per unit reward per unit eligibility).
+        learning_rate_end: None: a constant rate; a number: the rate falls linearly to it over each training
+            budget (:class:`agents.policy.RuleConfig`; logged as ``train/learning_rate``).
         hidden_size, population_size, steps_per_action, input_spikes_per_step, tau_mem_ms, hidden_drive_mv, hidden_spread,
         hidden_learning_rate, hidden_weight_bound, hidden_feedback, output_drive_mv, wmax_ratio, inhibition_mv, temperature, epsilon, feature_maps, feature_patch, feature_stride,
         feature_shared, feature_drive_mv, feature_inhibition_mv, feature_learning_rate, feature_theta_plus_mv,
@@ -100,6 +102,7 @@ class RSTDP(BaseAlgorithm):
 
     def __init__(self, policy: str = "SpikingPolicy", env: GymEnv | str | None = None,
                  learning_rate: float = RuleConfig.learning_rate, *,
+                 learning_rate_end: float | None = RuleConfig.learning_rate_end,
                  hidden_size: int = SpikingPolicyConfig.hidden_size,
                  population_size: int = SpikingPolicyConfig.population_size,
                  steps_per_action: int = SpikingPolicyConfig.steps_per_action,
@@ -134,6 +137,9 @@ class RSTDP(BaseAlgorithm):
                  _init_setup_model: bool = True) -> None:
         if policy != self.policy_name:
             raise ValueError(f"{type(self).__name__} has one policy, {self.policy_name!r}; got {policy!r}")
+        if callable(learning_rate):
+            raise TypeError("learning_rate must be a number (a checkpoint stores no code); for a rate that falls "
+                            "linearly during training pass learning_rate_end")
         super().__init__(policy=SpikingPolicy, env=env, learning_rate=learning_rate,
                          stats_window_size=stats_window_size, tensorboard_log=tensorboard_log, verbose=verbose,
                          device=device, support_multi_env=True, seed=seed,
@@ -148,9 +154,9 @@ class RSTDP(BaseAlgorithm):
             feature_stride=feature_stride, feature_shared=feature_shared, feature_drive_mv=feature_drive_mv,
             feature_inhibition_mv=feature_inhibition_mv, feature_learning_rate=feature_learning_rate,
             feature_theta_plus_mv=feature_theta_plus_mv, feature_tau_theta_ms=feature_tau_theta_ms)
-        self.rule_config = RuleConfig(learning_rate=float(learning_rate), tau_plus_ms=tau_plus_ms,
-                                      tau_minus_ms=tau_minus_ms, a_plus=a_plus, a_minus=a_minus,
-                                      tau_e_ms=tau_e_ms, baseline_window=baseline_window,
+        self.rule_config = RuleConfig(learning_rate=float(learning_rate), learning_rate_end=learning_rate_end,
+                                      tau_plus_ms=tau_plus_ms, tau_minus_ms=tau_minus_ms, a_plus=a_plus,
+                                      a_minus=a_minus, tau_e_ms=tau_e_ms, baseline_window=baseline_window,
                                       entropy_rate=entropy_rate)
         if reward_clip is not None and not reward_clip > 0:
             raise ValueError(f"reward_clip must be a positive number or None, got {reward_clip!r}")
@@ -223,6 +229,8 @@ class RSTDP(BaseAlgorithm):
         rollout_logs = 0
         callback.on_rollout_start()
         while self.num_timesteps < total_timesteps:
+            self._update_current_progress_remaining(self.num_timesteps, total_timesteps)
+            policy.set_progress(self._current_progress_remaining)
             state, (actions, new_obs, rewards, dones, infos) = self._train_step(state)
             policy.train_state = state
             self.num_timesteps += env.num_envs
@@ -295,6 +303,7 @@ class RSTDP(BaseAlgorithm):
             self.logger.record("rollout/ep_len_mean", safe_mean([ep["l"] for ep in self.ep_info_buffer]))
         self.logger.record("time/episodes", self._episode_num, exclude="tensorboard")
         self.logger.record("time/fps", fps)
+        self.logger.record("train/learning_rate", self.rule_config.rate(self.policy.progress_remaining))
         if self._device_error_sums is not None:  # one read back per log
             self._prediction_error_sums += self._device_error_sums.cpu().numpy()
             self._device_error_sums = None
@@ -315,8 +324,8 @@ class RSTDP(BaseAlgorithm):
     def hyperparameters(self) -> dict[str, Any]:
         """Constructor arguments (JSON-able) that rebuild this agent."""
         rule = dataclasses.asdict(self.rule_config)
-        rule.pop("learning_rate")
-        return {"learning_rate": self.rule_config.learning_rate, **dataclasses.asdict(self.policy_config),
+        rates = {name: rule.pop(name) for name in ("learning_rate", "learning_rate_end")}
+        return {**rates, **dataclasses.asdict(self.policy_config),
                 **rule, "reward_clip": self.reward_clip, "log_weights_every": self.log_weights_every,
                 "stats_window_size": self._stats_window_size, "seed": self.seed}
 

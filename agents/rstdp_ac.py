@@ -55,7 +55,9 @@ class RSTDPActorCritic(RSTDP):
     Args:
         policy: ``"ActorCriticSpikingPolicy"`` (the only policy; kept for SB3 compatibility).
         env: as for :class:`~agents.rstdp.RSTDP`.
-        learning_rate: the actor's MSTDPET learning rate (units of its weight scale, per unit TD error).
+        learning_rate: the actor's MSTDPET learning rate (units of its weight scale, per unit TD error); with
+            ``learning_rate_end`` (a keyword of :class:`~agents.rstdp.RSTDP`) the actor's rate falls linearly to it
+            during training, the critic's stays constant.
         gamma: discount factor of the TD error, in ``[0, 1]``.
         critic_population_size, critic_drive_mv, critic_wmax_ratio, critic_learning_rate, critic_tau_e_ms,
             value_scale, value_feedback, critic_feedback: see :class:`agents.actor_critic_policy.CriticConfig`

@@ -177,7 +177,7 @@ SPIKING_POLICY_FLAGS = ("time_steps", "init_gain", "input_gain", "normalization"
 LOADED_MODEL_FLAGS = (*SPIKING_POLICY_FLAGS, "separate_extractors", "inner_lr_scale")
 
 AGENT_FLAGS = ("hidden_size", "population_size", "steps_per_action", "input_spikes_per_step", "learning_rate",
-               "tau_e_ms", "temperature", "epsilon", "entropy_rate", "feature_maps", "feature_patch",
+               "learning_rate_end", "tau_e_ms", "temperature", "epsilon", "entropy_rate", "feature_maps", "feature_patch",
                "feature_stride", "hidden_learning_rate", "hidden_feedback", "hidden_weight_bound")
 
 
@@ -330,6 +330,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="MSTDPET learning rate, in units of the initial mean weight; with --algo ppo/a2c/dqn "
                             "(also --ann): the optimiser's initial learning rate instead of rl-baselines3-zoo's, "
                             "with the zoo's schedule (PPO on ALE games: linear decay to 0)")
+    agent.add_argument("--learning-rate-end", type=number_flag(0), default=None,
+                       help="R-STDP: the readout's learning rate falls linearly from --learning-rate to this over "
+                            "the training budget (a --resume continues the line of the run it resumes); default: "
+                            "constant")
     agent.add_argument("--tau-e-ms", type=number_flag(0, low_open=True), default=None,
                        help="eligibility trace time constant, ms (a reward k env steps after a pairing sees "
                             "exp(-k * steps_per_action / tau_e_ms) of it)")

@@ -139,6 +139,8 @@ def test_unknown_env_is_a_usage_error(tmp_path):
     (["--hidden-learning-rate", "0.01"], "--hidden-learning-rate 0.01 trains the hidden layer: add --hidden-size N"),
     (["--value-feedback", "1"], "--value-feedback is a critic setting: it applies to --algo rstdp-ac"),
     (["--algo", "ppo", "--hidden-learning-rate", "0.01"], "--hidden-learning-rate is an R-STDP setting"),
+    (["--learning-rate-end", "-0.1"], "argument --learning-rate-end: must be a finite number >= 0, got -0.1"),
+    (["--algo", "a2c", "--learning-rate-end", "0.001"], "--learning-rate-end is an R-STDP setting"),
     (["--hidden-feedback", "transpose"], "argument --hidden-feedback: invalid choice: 'transpose'"),
     (["--terminal-on-life-loss"], "--terminal-on-life-loss needs an ALE game (one with lives), got spikerl/Catch-v0"),
     (["--algo", "ppo", "--terminal-on-life-loss"], "--terminal-on-life-loss applies to --algo rstdp and rstdp-ac"),
@@ -164,9 +166,10 @@ def test_agent_flags_take_atari_defaults_only_for_ale_games():
     assert actor_critic["entropy_rate"] == 0.02 and actor_critic["tau_e_ms"] == 40.0
     assert script.agent_kwargs(parse([CATCH]), ale=False) == {}
     chosen = script.agent_kwargs(parse([CATCH, "--hidden-size", "7", "--epsilon", "0.2", "--learning-rate", "0.01",
-                                        "--steps-per-action", "3", "--entropy-rate", "0.02"]), ale=False)
-    assert chosen == {"hidden_size": 7, "epsilon": 0.2, "learning_rate": 0.01, "steps_per_action": 3,
-                      "entropy_rate": 0.02}
+                                        "--learning-rate-end", "0.001", "--steps-per-action", "3", "--entropy-rate",
+                                        "0.02"]), ale=False)
+    assert chosen == {"hidden_size": 7, "epsilon": 0.2, "learning_rate": 0.01, "learning_rate_end": 0.001,
+                      "steps_per_action": 3, "entropy_rate": 0.02}
     with pytest.raises(SystemExit):
         parse([CATCH, "--vec-env", "threads"])
 
