@@ -177,8 +177,8 @@ SPIKING_POLICY_FLAGS = ("time_steps", "init_gain", "input_gain", "normalization"
 LOADED_MODEL_FLAGS = (*SPIKING_POLICY_FLAGS, "separate_extractors", "inner_lr_scale")
 
 AGENT_FLAGS = ("hidden_size", "population_size", "steps_per_action", "input_spikes_per_step", "learning_rate",
-               "learning_rate_end", "tau_e_ms", "temperature", "epsilon", "entropy_rate", "feature_maps", "feature_patch",
-               "feature_stride", "hidden_learning_rate", "hidden_feedback", "hidden_weight_bound")
+               "learning_rate_end", "tau_e_ms", "temperature", "epsilon", "entropy_rate", "feature_maps",
+               "feature_patch", "feature_stride", "hidden_learning_rate", "hidden_feedback", "hidden_weight_bound")
 
 
 def build_parser() -> argparse.ArgumentParser:
