@@ -77,7 +77,7 @@ def test_agent_workload_takes_play_settings_of_the_algo_for_ale_games() -> None:
     default = run_benchmark(*common)["agent"]
     assert (default["hidden_size"], default["hidden_learning_rate"], default["hidden_feedback"]) == (
         256, 1e-4, "symmetric")
-    assert default["entropy_rate"] == 0.02 and default["gamma"] == 0.95
+    assert default["entropy_rate"] == 0.03 and default["gamma"] == 0.95
     pixels = run_benchmark(*common, "--hidden-size", "0")["agent"]
     assert pixels["hidden_size"] == 0 and "hidden_learning_rate" not in pixels and "hidden_feedback" not in pixels
 

@@ -163,7 +163,7 @@ def test_agent_flags_take_atari_defaults_only_for_ale_games():
     assert ale == {k: v for k, v in script.ATARI_DEFAULTS.items() if v is not None}
     assert "entropy_rate" not in ale  # the actor-critic's ALE defaults add the entropy term, R-STDP's do not
     actor_critic = script.agent_kwargs(parse(["SpaceInvaders", "--algo", "rstdp-ac"]), ale=True)
-    assert actor_critic["entropy_rate"] == 0.02 and actor_critic["tau_e_ms"] == 40.0
+    assert actor_critic["entropy_rate"] == 0.03 and actor_critic["tau_e_ms"] == 40.0
     assert script.agent_kwargs(parse([CATCH]), ale=False) == {}
     chosen = script.agent_kwargs(parse([CATCH, "--hidden-size", "7", "--epsilon", "0.2", "--learning-rate", "0.01",
                                         "--learning-rate-end", "0.001", "--steps-per-action", "3", "--entropy-rate",
