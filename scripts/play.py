@@ -151,10 +151,10 @@ RSTDP_N_ENVS = 8
 #: entropy term at 0.03: without it greedy play collapses onto one action (SpaceInvaders, 100k steps: RIGHTFIRE on
 #: 100% of the steps); at 0.02 two of four seeds (400k steps, factored e-prop rule) played NOOP on 72-74% of their
 #: greedy steps, at 0.03 no action took more than 68.3% on seeds 0-3 and the scores did not fall (mean 177.8
-#: against 174.3; README's results). A hidden
-#: layer of 256 neurons that learns by reward-based e-prop with symmetric feedback at rate 1e-4: SpaceInvaders,
-#: 400k steps, last model, 30 greedy episodes, seeds 0/1/2: 192.8 / 263.0 / 267.7 (mean 241.2), against 217.1
-#: from the pixels, 175.3 with the hidden layer fixed and 163.0 (seed 0) with random feedback at 3e-4.
+#: against 174.3; README's results). A hidden layer of 256 neurons that learns by reward-based e-prop with
+#: symmetric feedback at rate 1e-4: SpaceInvaders, 400k steps, last model, 30 greedy episodes, seeds 0/1/2:
+#: 192.8 / 263.0 / 267.7 (mean 241.2), against 217.1 from the pixels, 175.3 with the hidden layer fixed and
+#: 163.0 (seed 0) with random feedback at 3e-4 (all at the entropy term of 0.02).
 ACTOR_CRITIC_ATARI_DEFAULTS: dict[str, Any] = {**ATARI_DEFAULTS, "hidden_size": 256, "hidden_learning_rate": 1e-4,
                                                "hidden_feedback": "symmetric", "tau_e_ms": 40.0,
                                                "entropy_rate": 0.03, "gamma": 0.95, "critic_population_size": 32,
